@@ -1,0 +1,198 @@
+"""Actors: a plain class whose handlers are chosen by message type.
+
+    class Greeter(Actor):
+        @handler
+        async def greet(self, msg: Greet) -> Greeting:
+            return Greeting(text=f"hello {msg.name}")
+
+``@handler`` only records metadata; ``Greeter().greet(Greet(name="x"))`` works in a unit test
+with no runtime at all. The runtime (see ``supervisor.py``) gives each running actor a bounded
+mailbox, a bound structlog logger (``self.log``) and its ``ActorRef`` (``self.ref``).
+
+A handler may take a second parameter, the :class:`Context` of the message (who sent it).
+A handler that raises a :class:`~peerkit.errors.PeerkitError` has *answered* with that error:
+the asker receives it and the actor carries on. Any other exception is a crash: the asker
+receives ``HandlerFailed`` and the supervisor restarts the actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import structlog
+
+from .errors import ActorStopped, PeerkitError, RequestTimeout
+from .mailbox import Mailbox
+from .messages import Message
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_HANDLER_ATTR = "__peerkit_handler__"
+
+
+def handler(fn: F | None = None, /, *, handles: type[Message] | None = None) -> Any:
+    """Mark a method as the handler of a message type (taken from its first annotation).
+
+    Only records metadata; the method stays a plain coroutine function.
+    """
+
+    def mark(f: F) -> F:
+        setattr(f, _HANDLER_ATTR, handles or True)
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where a message came from. ``sender`` is the remote peer id, or None when local."""
+
+    sender: str | None = None
+    topic: str | None = None
+
+
+LOCAL = Context()
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    method: str
+    wants_context: bool
+
+
+class Actor:
+    """Base class for actors. Subclasses define ``@handler`` methods and optional hooks."""
+
+    #: how many messages may wait in this actor's mailbox before senders feel backpressure
+    mailbox_size: ClassVar[int] = 1000
+    _handlers: ClassVar[dict[type[Message], HandlerSpec]] = {}
+
+    # Set by the runtime before on_start (see ActorCell); harmless defaults for unit tests.
+    name: str = ""
+    log: Any = structlog.get_logger()
+    ref: ActorRef | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type[Message], HandlerSpec] = {}
+        for base in reversed(cls.__mro__[1:]):
+            table.update(getattr(base, "_handlers", {}))
+        for attr, fn in vars(cls).items():
+            mark = getattr(fn, _HANDLER_ATTR, None)
+            if mark is None:
+                continue
+            msg_type, wants_context = _handler_signature(cls, attr, fn, mark)
+            table[msg_type] = HandlerSpec(attr, wants_context)
+        cls._handlers = table
+
+    @classmethod
+    def handled_types(cls) -> list[type[Message]]:
+        return list(cls._handlers)
+
+    async def on_start(self) -> None:
+        """Called when the actor starts and after every restart, before any message."""
+
+    async def on_stop(self) -> None:
+        """Called when the actor stops or is about to be replaced by a restart."""
+
+    async def receive(self, msg: Message, ctx: Context = LOCAL) -> Any:
+        """Dispatch one message to its handler (the runtime calls this)."""
+        spec = self._handlers.get(type(msg))
+        if spec is None:
+            from .errors import NoHandler
+
+            raise NoHandler(f"{type(self).__name__} has no handler for {type(msg).__name__}")
+        method = getattr(self, spec.method)
+        if spec.wants_context:
+            return await method(msg, ctx)
+        return await method(msg)
+
+
+def _handler_signature(
+    cls: type, attr: str, fn: Callable[..., Any], mark: Any
+) -> tuple[type[Message], bool]:
+    params = list(inspect.signature(fn).parameters.values())[1:]  # drop self
+    if not params or len(params) > 2:
+        raise TypeError(f"{cls.__name__}.{attr}: a handler takes (self, msg) or (self, msg, ctx)")
+    if isinstance(mark, type):
+        msg_type = mark
+    else:
+        hints = typing.get_type_hints(fn, globalns=vars(inspect.getmodule(fn) or object()))
+        msg_type = hints.get(params[0].name)
+        if not (isinstance(msg_type, type) and issubclass(msg_type, Message)):
+            raise TypeError(
+                f"{cls.__name__}.{attr}: annotate the message parameter with a Message type,"
+                " or use @handler(handles=SomeMessage)"
+            )
+    return msg_type, len(params) == 2
+
+
+class Letter:
+    """One mailbox entry: the message, where to send the answer, and its context."""
+
+    __slots__ = ("ctx", "msg", "reply")
+
+    def __init__(self, msg: Message, reply: asyncio.Future[Any] | None, ctx: Context) -> None:
+        self.msg = msg
+        self.reply = reply
+        self.ctx = ctx
+
+
+_ref_ids = itertools.count(1)
+
+
+class ActorRef:
+    """The stable handle to an actor: it and its mailbox survive restarts of the instance."""
+
+    __slots__ = ("_id", "actor_type", "mailbox", "name")
+
+    def __init__(self, name: str, actor_type: type[Actor], mailbox_size: int) -> None:
+        self.name = name
+        self.actor_type = actor_type
+        self.mailbox: Mailbox[Letter] = Mailbox(mailbox_size, name)
+        self._id = next(_ref_ids)
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.name} ({self.actor_type.__name__})>"
+
+    def handles(self, msg_type: type[Message]) -> bool:
+        return msg_type in self.actor_type._handlers
+
+    async def tell(self, msg: Message, ctx: Context = LOCAL) -> None:
+        """Send without waiting for an answer; waits for room when the mailbox is full."""
+        await self.mailbox.put(Letter(msg, None, ctx))
+
+    def tell_nowait(self, msg: Message, ctx: Context = LOCAL) -> None:
+        """Send without waiting at all; raises MailboxFull when there is no room."""
+        self.mailbox.put_nowait(Letter(msg, None, ctx))
+
+    async def ask(self, msg: Message, *, timeout: float | None = 5.0, ctx: Context = LOCAL) -> Any:
+        """Send and wait for the handler's return value (or its error). Raises RequestTimeout."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.mailbox.put(Letter(msg, fut, ctx))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"{self.name} did not answer {type(msg).__name__} within {timeout}s"
+            ) from None
+
+    def ask_nowait(self, msg: Message, ctx: Context = LOCAL) -> asyncio.Future[Any]:
+        """Enqueue a request and return the future of its answer; MailboxFull when full."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.mailbox.put_nowait(Letter(msg, fut, ctx))
+        return fut
+
+
+def fail_letter(letter: Letter, exc: BaseException) -> None:
+    if letter.reply is not None and not letter.reply.done():
+        letter.reply.set_exception(exc)
+
+
+def stopped_error(name: str) -> PeerkitError:
+    return ActorStopped(f"actor {name!r} stopped before answering")

@@ -1,0 +1,183 @@
+"""The wire format: varint length-prefixed frames carrying msgpack envelopes.
+
+A frame is ``uvarint(len(body)) || body``; the body is a msgpack array
+``[kind, id, tag, payload]`` (see ``docs/wire.md``). This module is pure: no I/O, no event loop.
+The frame size limit is checked from the length prefix, before any of the body is buffered.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeVar
+
+import msgspec
+
+from .errors import FrameTooLarge, FrameTruncated, MalformedMessage, ValidationFailed
+from .messages import Message, tag_of
+
+DEFAULT_MAX_FRAME: Final = 4 * 1024 * 1024
+_MAX_VARINT_BYTES: Final = 9  # enough for 2**63; longer prefixes are malformed
+
+# Envelope kinds
+REQUEST: Final = 0  # expects a reply with the same id
+REPLY: Final = 1  # answers request ``id``
+ERROR: Final = 2  # answers request ``id`` with an error: tag = error code, payload = message
+EVENT: Final = 3  # one-way message to the receiving peer's actor (id = 0)
+PUBLISH: Final = 4  # a pubsub event (used inside gossipsub messages)
+KINDS: Final = frozenset({REQUEST, REPLY, ERROR, EVENT, PUBLISH})
+
+M = TypeVar("M", bound=Message)
+
+
+class Envelope(msgspec.Struct, array_like=True, frozen=True):
+    """What every frame carries. ``payload`` stays raw msgpack until the router knows its type."""
+
+    kind: int
+    id: int
+    tag: str
+    payload: msgspec.Raw = msgspec.Raw(b"")
+
+
+# --- varints --------------------------------------------------------------------------------
+
+
+def encode_uvarint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("uvarint must be non-negative")
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def decode_uvarint(buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[int, int] | None:
+    """Return ``(value, next_pos)``, or None if ``buf`` ends inside the varint.
+
+    Raises MalformedMessage for a prefix longer than 9 bytes or not minimally encoded.
+    """
+    value = 0
+    shift = 0
+    end = len(buf)
+    for i in range(_MAX_VARINT_BYTES):
+        if pos + i >= end:
+            return None
+        b = buf[pos + i]
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            if b == 0 and i > 0:
+                raise MalformedMessage("frame length prefix is not minimally encoded")
+            return value, pos + i + 1
+        shift += 7
+    raise MalformedMessage("frame length prefix is longer than 9 bytes")
+
+
+# --- frames ---------------------------------------------------------------------------------
+
+
+def encode_frame(body: bytes) -> bytes:
+    return encode_uvarint(len(body)) + body
+
+
+class FrameDecoder:
+    """Incremental frame splitter for one stream.
+
+    Feed it whatever the stream returns; it yields complete frame bodies. It never buffers more
+    than ``max_frame`` plus one prefix, and it rejects an oversized frame from its prefix alone.
+    After an error the stream must be reset: the decoder is not reusable.
+    """
+
+    __slots__ = ("_buf", "_need", "max_frame")
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame = max_frame
+        self._buf = bytearray()
+        self._need: int | None = None  # body length of the frame being read, once known
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf
+        buf += data
+        frames: list[bytes] = []
+        pos = 0
+        while True:
+            if self._need is None:
+                parsed = decode_uvarint(buf, pos)
+                if parsed is None:
+                    break
+                length, pos = parsed
+                if length > self.max_frame:
+                    raise FrameTooLarge(
+                        f"frame of {length} bytes exceeds the limit of {self.max_frame} bytes"
+                    )
+                self._need = length
+            if len(buf) - pos < self._need:
+                break
+            frames.append(bytes(buf[pos : pos + self._need]))
+            pos += self._need
+            self._need = None
+        if pos:
+            del buf[:pos]
+        return frames
+
+    def close(self) -> None:
+        """Call at end of stream: raises FrameTruncated if a frame was cut off."""
+        if self._buf or self._need is not None:
+            raise FrameTruncated(
+                f"stream ended inside a frame ({len(self._buf)} bytes of it received)"
+            )
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+
+# --- envelopes ------------------------------------------------------------------------------
+
+_encoder = msgspec.msgpack.Encoder()
+_envelope_decoder = msgspec.msgpack.Decoder(Envelope)
+_str_decoder = msgspec.msgpack.Decoder(str)
+_payload_decoders: dict[type, msgspec.msgpack.Decoder] = {}
+
+
+def encode_envelope(kind: int, id: int, msg: Message) -> bytes:
+    """Encode one envelope body (without the frame prefix)."""
+    return _encoder.encode(Envelope(kind, id, tag_of(type(msg)), msgspec.Raw(_encoder.encode(msg))))
+
+
+def encode_error(id: int, code: str, message: str) -> bytes:
+    return _encoder.encode(Envelope(ERROR, id, code, msgspec.Raw(_encoder.encode(message))))
+
+
+def decode_envelope(body: bytes) -> Envelope:
+    try:
+        env = _envelope_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise MalformedMessage(f"undecodable envelope: {exc}") from exc
+    if env.kind not in KINDS or env.id < 0:
+        raise MalformedMessage(f"envelope has unknown kind {env.kind} or negative id")
+    return env
+
+
+def decode_payload(env: Envelope, msg_type: type[M]) -> M:
+    """Decode and validate an envelope's payload as ``msg_type``.
+
+    Raises ValidationFailed naming the field when the payload does not fit the type.
+    """
+    decoder = _payload_decoders.get(msg_type)
+    if decoder is None:
+        decoder = _payload_decoders[msg_type] = msgspec.msgpack.Decoder(msg_type)
+    try:
+        return decoder.decode(env.payload)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"{env.tag}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(f"{env.tag}: undecodable payload: {exc}") from exc
+
+
+def decode_error_message(env: Envelope) -> str:
+    try:
+        return _str_decoder.decode(env.payload)
+    except msgspec.MsgspecError:
+        return "(undecodable error message)"

@@ -1,0 +1,288 @@
+import asyncio
+
+import pytest
+
+from peerkit.actor import Actor, Context, handler
+from peerkit.errors import (
+    ActorStopped,
+    HandlerFailed,
+    MailboxFull,
+    NoHandler,
+    RequestTimeout,
+    SupervisorEscalation,
+    ValidationFailed,
+)
+from peerkit.messages import Message, Request
+from peerkit.supervisor import Supervisor
+
+
+class Add(Request, tag="test.actor.Add"):
+    n: int
+
+
+class Boom(Request, tag="test.actor.Boom"):
+    pass
+
+
+class Slow(Request, tag="test.actor.Slow"):
+    gate: int = 0
+
+
+class Unhandled(Message, tag="test.actor.Unhandled"):
+    pass
+
+
+class Refuse(Request, tag="test.actor.Refuse"):
+    pass
+
+
+GATES: dict[int, asyncio.Event] = {}
+
+
+class Counter(Actor):
+    mailbox_size = 4
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.started = 0
+
+    async def on_start(self) -> None:
+        self.started += 1
+
+    @handler
+    async def add(self, msg: Add) -> int:
+        self.total += msg.n
+        return self.total
+
+    @handler
+    async def boom(self, msg: Boom, ctx: Context) -> None:
+        raise RuntimeError(f"boom from {ctx.sender}")
+
+    @handler
+    async def slow(self, msg: Slow) -> str:
+        await GATES[msg.gate].wait()
+        return "done"
+
+    @handler
+    async def refuse(self, msg: Refuse) -> None:
+        raise ValidationFailed("no thanks")
+
+
+async def test_handler_is_a_plain_method():
+    c = Counter()
+    assert await c.add(Add(n=2)) == 2
+    assert await c.receive(Add(n=3)) == 5
+
+
+def test_handler_table():
+    assert set(Counter.handled_types()) == {Add, Boom, Slow, Refuse}
+
+
+def test_handler_needs_a_message_annotation():
+    with pytest.raises(TypeError, match="annotate"):
+
+        class Bad(Actor):
+            @handler
+            async def h(self, msg: int) -> None: ...
+
+
+async def test_ask_and_tell():
+    sup = Supervisor()
+    ref = sup.spawn(Counter)
+    await sup.start()
+    await ref.tell(Add(n=1))
+    assert await ref.ask(Add(n=2)) == 3
+    with pytest.raises(NoHandler):
+        await ref.ask(Unhandled())
+    await sup.stop()
+
+
+async def test_typed_error_is_an_answer_not_a_crash():
+    sup = Supervisor()
+    ref = sup.spawn(Counter)
+    await sup.start()
+    await ref.ask(Add(n=5))
+    with pytest.raises(ValidationFailed):
+        await ref.ask(Refuse())
+    assert await ref.ask(Add(n=1)) == 6  # same instance: no restart happened
+    assert sup.restarts(ref) == 0
+    await sup.stop()
+
+
+async def test_crash_gives_typed_error_and_restart_with_fresh_state():
+    sup = Supervisor(backoff=0)
+    ref = sup.spawn(Counter)
+    await sup.start()
+    assert await ref.ask(Add(n=5)) == 5
+    with pytest.raises(HandlerFailed, match="boom from None"):
+        await ref.ask(Boom())
+    # The mailbox survived; the next message reaches a fresh instance.
+    assert await ref.ask(Add(n=1)) == 1
+    assert sup.restarts(ref) == 1
+    await sup.stop()
+
+
+async def test_messages_queued_behind_a_crash_survive_it():
+    sup = Supervisor(backoff=0)
+    ref = sup.spawn(Counter)
+    await sup.start()
+    boom = ref.ask_nowait(Boom())
+    after = [ref.ask_nowait(Add(n=1)) for _ in range(3)]
+    with pytest.raises(HandlerFailed):
+        await boom
+    assert await asyncio.gather(*after) == [1, 2, 3]
+    await sup.stop()
+
+
+async def test_ask_timeout():
+    GATES[1] = asyncio.Event()
+    sup = Supervisor()
+    ref = sup.spawn(Counter)
+    await sup.start()
+    with pytest.raises(RequestTimeout, match="within 0.05s"):
+        await ref.ask(Slow(gate=1), timeout=0.05)
+    GATES[1].set()
+    await sup.stop()
+
+
+async def test_mailbox_backpressure_and_tell_nowait():
+    GATES[2] = asyncio.Event()
+    sup = Supervisor()
+    ref = sup.spawn(Counter)  # capacity 4
+    await sup.start()
+    first = ref.ask_nowait(Slow(gate=2))
+    await asyncio.sleep(0)  # let the actor take it; it now blocks on the gate
+    for _ in range(4):
+        ref.tell_nowait(Add(n=1))
+    with pytest.raises(MailboxFull):
+        ref.tell_nowait(Add(n=1))
+    blocked = asyncio.create_task(ref.tell(Add(n=1)))
+    await asyncio.sleep(0)
+    assert not blocked.done()  # a local sender waits for room
+    GATES[2].set()
+    await blocked
+    assert await first == "done"
+    assert await ref.ask(Add(n=0)) == 5
+    await sup.stop()
+
+
+class Named(Actor):
+    log_book: list[str] = []
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def on_start(self) -> None:
+        Named.log_book.append(f"start:{self.name}")
+
+    @handler
+    async def add(self, msg: Add) -> int:
+        if msg.n < 0:
+            raise RuntimeError("negative")
+        self.count += msg.n
+        return self.count
+
+
+async def _three(strategy):
+    Named.log_book = []
+    sup = Supervisor(strategy=strategy, backoff=0)
+    refs = [sup.spawn(Named, name=n) for n in ("a", "b", "c")]
+    await sup.start()
+    for r in refs:
+        await r.ask(Add(n=10))
+    with pytest.raises(HandlerFailed):
+        await refs[1].ask(Add(n=-1))
+    await sup.settled()
+    counts = [await r.ask(Add(n=1)) for r in refs]
+    await sup.stop()
+    return counts, [sup.restarts(r) for r in refs]
+
+
+async def test_one_for_one():
+    counts, restarts = await _three("one_for_one")
+    assert counts == [11, 1, 11]
+    assert restarts == [0, 1, 0]
+
+
+async def test_one_for_all():
+    counts, restarts = await _three("one_for_all")
+    assert counts == [1, 1, 1]
+    assert restarts == [1, 1, 1]
+
+
+async def test_rest_for_one():
+    counts, restarts = await _three("rest_for_one")
+    assert counts == [11, 1, 1]
+    assert restarts == [0, 1, 1]
+
+
+async def test_restart_limit_escalates_and_fails_pending():
+    now = [0.0]
+    escalations: list[SupervisorEscalation] = []
+    sup = Supervisor(
+        max_restarts=2, within=10, backoff=0, clock=lambda: now[0], on_escalate=escalations.append
+    )
+    ref = sup.spawn(Counter)
+    await sup.start()
+    for _ in range(3):
+        with pytest.raises(HandlerFailed):
+            await ref.ask(Boom())
+    # the third crash within the window exceeds max_restarts=2
+    await sup.settled()
+    assert escalations and "gave up" in str(escalations[0])
+    with pytest.raises(ActorStopped):
+        await ref.ask(Add(n=1))
+    await sup.stop()
+
+
+async def test_restarts_outside_the_window_do_not_escalate():
+    now = [0.0]
+    escalations = []
+    sup = Supervisor(max_restarts=1, within=5, backoff=0, clock=lambda: now[0],
+                     on_escalate=escalations.append)
+    ref = sup.spawn(Counter)
+    await sup.start()
+    for _ in range(4):
+        now[0] += 10
+        with pytest.raises(HandlerFailed):
+            await ref.ask(Boom())
+        assert await ref.ask(Add(n=1)) == 1
+    assert not escalations
+    await sup.stop()
+
+
+async def test_backoff_grows_exponentially():
+    delays = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(d, *a, **k):
+        delays.append(d)
+        await real_sleep(0)
+
+    sup = Supervisor(max_restarts=10, within=100, backoff=0.5, backoff_max=3)
+    ref = sup.spawn(Counter)
+    await sup.start()
+    asyncio_sleep, asyncio.sleep = asyncio.sleep, fake_sleep
+    try:
+        for _ in range(4):
+            with pytest.raises(HandlerFailed):
+                await ref.ask(Boom())
+            await ref.ask(Add(n=0))
+    finally:
+        asyncio.sleep = asyncio_sleep
+    assert [d for d in delays if d > 0] == [0.5, 1.0, 2.0, 3]
+    await sup.stop()
+
+
+async def test_stop_answers_queued_messages():
+    GATES[3] = asyncio.Event()
+    sup = Supervisor()
+    ref = sup.spawn(Counter)
+    await sup.start()
+    inflight = ref.ask_nowait(Slow(gate=3))
+    queued = ref.ask_nowait(Add(n=1))
+    await asyncio.sleep(0)
+    await sup.stop()
+    for fut in (inflight, queued):
+        with pytest.raises(ActorStopped):
+            await fut

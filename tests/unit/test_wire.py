@@ -1,0 +1,161 @@
+import msgspec
+import pytest
+
+from peerkit.errors import FrameTooLarge, FrameTruncated, MalformedMessage, ValidationFailed
+from peerkit.messages import Event, Message, Registry, RegistryError, Request, tag_of, topic_of
+from peerkit.wire import (
+    ERROR,
+    REQUEST,
+    FrameDecoder,
+    decode_envelope,
+    decode_error_message,
+    decode_payload,
+    decode_uvarint,
+    encode_envelope,
+    encode_error,
+    encode_frame,
+    encode_uvarint,
+)
+
+
+class Ping(Request, tag="test.wire.Ping"):
+    n: int
+    note: str = ""
+
+
+class Pong(Message, tag="test.wire.Pong"):
+    n: int
+
+
+class Posted(Event, tag="test.wire.Posted", topic="test.chat"):
+    text: str
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 300, 16383, 16384, 2**32, 2**63 - 1])
+def test_uvarint_round_trip(n):
+    raw = encode_uvarint(n)
+    assert decode_uvarint(raw) == (n, len(raw))
+
+
+def test_uvarint_known_vectors():
+    assert encode_uvarint(1) == b"\x01"
+    assert encode_uvarint(300) == b"\xac\x02"
+    assert encode_uvarint(16384) == b"\x80\x80\x01"
+
+
+def test_uvarint_incomplete_and_malformed():
+    assert decode_uvarint(b"\xac") is None
+    with pytest.raises(MalformedMessage):
+        decode_uvarint(b"\xff" * 10)
+    with pytest.raises(MalformedMessage):
+        decode_uvarint(b"\x81\x00")  # not minimal
+
+
+def test_frames_split_across_arbitrary_chunks():
+    bodies = [b"a", b"", b"x" * 1000, bytes(range(256)) * 40]
+    stream = b"".join(encode_frame(b) for b in bodies)
+    for chunk in (1, 2, 7, 1000, len(stream)):
+        dec = FrameDecoder(max_frame=1 << 20)
+        out = []
+        for i in range(0, len(stream), chunk):
+            out += dec.feed(stream[i : i + chunk])
+        dec.close()
+        assert out == bodies
+
+
+def test_oversized_frame_rejected_from_prefix_alone():
+    dec = FrameDecoder(max_frame=1024)
+    # Only the prefix arrives: the decoder must refuse before any body is buffered.
+    with pytest.raises(FrameTooLarge, match="1025 bytes exceeds the limit of 1024"):
+        dec.feed(encode_uvarint(1025))
+
+
+def test_frame_of_exactly_the_limit_is_accepted():
+    dec = FrameDecoder(max_frame=1024)
+    assert dec.feed(encode_frame(b"z" * 1024)) == [b"z" * 1024]
+
+
+def test_truncated_frame_detected_at_end_of_stream():
+    dec = FrameDecoder()
+    assert dec.feed(encode_frame(b"hello")[:-2]) == []
+    with pytest.raises(FrameTruncated):
+        dec.close()
+
+
+def test_large_frame_buffered_by_us():
+    # py-libp2p's read_exactly fails past ~6.5 MB; our decoder copes with big frames in pieces.
+    body = b"q" * (8 * 1024 * 1024)
+    dec = FrameDecoder(max_frame=16 * 1024 * 1024)
+    raw = encode_frame(body)
+    out = []
+    for i in range(0, len(raw), 65536):
+        out += dec.feed(raw[i : i + 65536])
+    assert out == [body]
+
+
+def test_envelope_round_trip_and_typed_payload():
+    body = encode_envelope(REQUEST, 7, Ping(n=3, note="hi"))
+    env = decode_envelope(body)
+    assert (env.kind, env.id, env.tag) == (REQUEST, 7, "test.wire.Ping")
+    assert decode_payload(env, Ping) == Ping(n=3, note="hi")
+
+
+def test_error_envelope():
+    env = decode_envelope(encode_error(9, "busy", "mailbox full"))
+    assert (env.kind, env.id, env.tag) == (ERROR, 9, "busy")
+    assert decode_error_message(env) == "mailbox full"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"\xc1", b"\x93\x00\x01", msgspec.msgpack.encode([99, 1, "t", None]),
+     msgspec.msgpack.encode([0, -1, "t", None]), msgspec.msgpack.encode({"kind": 0})],
+)
+def test_undecodable_envelopes_raise_malformed(body):
+    with pytest.raises(MalformedMessage):
+        decode_envelope(body)
+
+
+def test_unknown_trailing_envelope_fields_are_accepted():
+    body = msgspec.msgpack.encode([0, 1, "test.wire.Ping", {"type": "test.wire.Ping", "n": 1}, "x"])
+    env = decode_envelope(body)
+    assert decode_payload(env, Ping).n == 1
+
+
+def test_payload_validation_names_the_field():
+    body = msgspec.msgpack.encode([0, 1, "test.wire.Ping", {"type": "test.wire.Ping", "n": "x"}])
+    with pytest.raises(ValidationFailed, match=r"\$\.n"):
+        decode_payload(decode_envelope(body), Ping)
+
+
+def test_payload_with_forged_tag_is_rejected():
+    body = encode_envelope(REQUEST, 1, Pong(n=1))
+    env = decode_envelope(body)
+    with pytest.raises(ValidationFailed):
+        decode_payload(env, Ping)
+
+
+def test_unknown_payload_fields_are_ignored():
+    payload = {"type": "test.wire.Ping", "n": 2, "added_in_v2": [1, 2]}
+    env = decode_envelope(msgspec.msgpack.encode([0, 1, "test.wire.Ping", payload]))
+    assert decode_payload(env, Ping) == Ping(n=2)
+
+
+def test_tags_and_topics():
+    assert tag_of(Ping) == "test.wire.Ping"
+    assert topic_of(Posted) == "test.chat"
+    with pytest.raises(RegistryError):
+        tag_of(Request)
+
+
+def test_registry_refuses_a_second_class_for_a_tag():
+    reg = Registry()
+    reg.register(Ping)
+    reg.register(Ping)  # the same class again is fine (re-import)
+
+    class Other(Message, tag="test.wire.Other"):
+        pass
+
+    Other.__peerkit_tag__ = "test.wire.Ping"
+    with pytest.raises(RegistryError, match="already used"):
+        reg.register(Other)
