@@ -1,0 +1,80 @@
+"""Gossipsub configured so that peerkit events are not silently dropped.
+
+py-libp2p 0.8.1 loses pubsub messages in four places by default; each is handled here:
+
+- a 32-slot channel per subscription, filled with ``send_nowait`` (drops when the reader lags):
+  we override ``notify_subscriptions`` and hand each message straight to a callback;
+- a 32-slot outbound queue per peer (drops when full): queues are enlarged, and ``publish`` waits
+  while any peer's queue is above a high-water mark, so the publisher feels backpressure;
+- a 10 msg/s per-topic spam limit that also counts our own publishes: disabled;
+- IDONTWANT control traffic on every message with meshsub 1.2: we speak meshsub 1.1.
+
+Gossipsub also echoes our own publications to our own subscription; the callback never sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from libp2p.custom_types import TProtocol
+from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+
+MESHSUB_PROTOCOL = TProtocol("/meshsub/1.1.0")
+QUEUE_SLOTS = 4096
+HIGH_WATER = 1024  # publish waits while a peer's outbound queue holds more than this
+
+
+class _EnlargingQueues(dict):  # type: ignore[type-arg]
+    """``Pubsub.peer_queues`` replacement: every per-peer queue gets QUEUE_SLOTS slots."""
+
+    def __setitem__(self, key: Any, queue: Any) -> None:
+        inner = getattr(queue, "_queue", None)
+        if inner is not None:
+            inner.max_size = QUEUE_SLOTS
+        super().__setitem__(key, queue)
+
+
+class PeerkitPubsub(Pubsub):
+    def __init__(
+        self,
+        host: Any,
+        deliver: Callable[[str, bytes, bytes], None],
+        *,
+        max_message_size: int,
+    ) -> None:
+        router = GossipSub(
+            protocols=[MESHSUB_PROTOCOL],
+            degree=6,
+            degree_low=4,
+            degree_high=12,
+            heartbeat_interval=1,
+            spam_protection_enabled=False,
+            max_idontwant_messages=0,
+        )
+        super().__init__(host, router, max_inbound_rpc_size=max_message_size + 1024)
+        self.peer_queues = _EnlargingQueues(self.peer_queues)
+        self._deliver = deliver
+        self._my_id_bytes = host.get_id().to_bytes()
+        self._drained = trio.Event()
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        if publish_message.from_id == self._my_id_bytes:
+            return  # gossipsub's echo of our own publication
+        for topic in publish_message.topicIDs:
+            if topic in self.topic_ids:
+                self._deliver(topic, publish_message.from_id, publish_message.data)
+
+    async def write_msg(self, stream: Any, rpc_msg: rpc_pb2.RPC) -> bool:
+        ok = await super().write_msg(stream, rpc_msg)
+        self._drained.set()
+        self._drained = trio.Event()
+        return ok
+
+    async def publish_with_backpressure(self, topic: str, data: bytes) -> None:
+        while any(len(q) > HIGH_WATER for q in self.peer_queues.values()):
+            await self._drained.wait()
+        await self.publish(topic, data)

@@ -1,0 +1,106 @@
+"""The transport seam: the only interface between peerkit and a peer-to-peer network.
+
+A transport moves *envelope bodies* (see ``peerkit.wire``) between peers over **channels** (one
+bidirectional, framed stream to one peer) and publishes them on **topics**. It frames and
+de-frames, enforces the frame size limit and decodes the envelope header; it knows nothing of
+message types or actors. Implementations: ``Libp2pTransport`` (real py-libp2p) and
+``MemoryTransport`` (in-process). Both pass ``tests/contract/``.
+
+Everything a transport tells peerkit arrives through the :class:`Inbound` callbacks. They are
+called on the event loop, must not block, and are the single bridge crossing per message.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Protocol
+
+from ..errors import PeerkitError
+from ..wire import DEFAULT_MAX_FRAME, Envelope
+
+#: the protocol id of the peerkit session stream (request/reply and direct events)
+PROTOCOL_ID = "/peerkit/1.0.0"
+
+
+class Inbound(Protocol):
+    def on_envelope(self, channel: Channel, env: Envelope) -> None:
+        """An envelope arrived on ``channel``. Must not block."""
+
+    def on_channel_closed(self, channel: Channel, error: PeerkitError | None) -> None:
+        """``channel`` is gone (peer left, stream reset, bad frame). Pending work on it fails."""
+
+    def on_published(self, topic: str, sender: str, env: Envelope) -> None:
+        """A pubsub envelope from ``sender`` arrived on ``topic`` (never our own)."""
+
+    def on_peer(self, peer: str, connected: bool) -> None:
+        """A connection to ``peer`` opened or closed."""
+
+
+class Channel(ABC):
+    """A framed, bidirectional session stream with one peer."""
+
+    peer: str
+    outbound: bool
+
+    @abstractmethod
+    def send(self, body: bytes) -> None:
+        """Queue one envelope body for sending. Never blocks; raises PeerDisconnected if closed."""
+
+    @abstractmethod
+    async def drain(self) -> None:
+        """Wait until the send queue is below its high-water mark (backpressure for senders)."""
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool: ...
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Abort the stream at once (used for protocol violations)."""
+
+
+class Transport(ABC):
+    """A node's network endpoint."""
+
+    peer_id: str
+    max_frame: int = DEFAULT_MAX_FRAME
+
+    @abstractmethod
+    async def start(self, inbound: Inbound) -> None:
+        """Start listening. After this, ``peer_id`` and ``addrs()`` are valid."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every channel and connection; idempotent."""
+
+    @abstractmethod
+    def addrs(self) -> list[str]:
+        """Full addresses other peers can dial (including ``/p2p/<peer id>``)."""
+
+    @abstractmethod
+    async def connect(self, addr: str, *, timeout: float = 10.0) -> str:
+        """Dial ``addr`` (which names the peer) and return the peer id. Raises DialFailed."""
+
+    @abstractmethod
+    async def disconnect(self, peer: str) -> None: ...
+
+    @abstractmethod
+    def connected_peers(self) -> list[str]: ...
+
+    @abstractmethod
+    async def channel(self, peer: str) -> Channel:
+        """Our outbound session channel to ``peer``, opened on first use and then reused."""
+
+    @abstractmethod
+    async def subscribe(self, topic: str) -> None: ...
+
+    @abstractmethod
+    async def unsubscribe(self, topic: str) -> None: ...
+
+    @abstractmethod
+    async def publish(self, topic: str, body: bytes) -> None:
+        """Publish one envelope body. Waits (backpressure) rather than drop when queues are full."""
+
+    def stats(self) -> dict[str, int]:
+        """Counters for metrics and leak checks: open channels, live background tasks..."""
+        return {}

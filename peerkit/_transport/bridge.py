@@ -1,0 +1,177 @@
+"""Run trio *inside* the asyncio loop (trio guest mode) and cross between the two.
+
+py-libp2p is trio-only. Guest mode (``trio.lowlevel.start_guest_run``) runs trio's scheduler as
+callbacks on the asyncio loop, on the same thread. It was the more stable of the two bridges
+prototyped here (a thread bridge left a gossip mesh incomplete ~1 in 40 set-ups), and it makes the
+trio->asyncio direction free: trio code may call plain synchronous asyncio-side functions directly.
+The asyncio->trio direction goes through ``TrioToken.run_sync_soon`` (~110 us a crossing), so
+callers batch. The cost: an asyncio task hogging the loop also stalls libp2p.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
+
+import outcome
+import trio
+
+from ..errors import TransportClosed
+
+T = TypeVar("T")
+
+
+class TrioGuest:
+    """One trio run hosted by one asyncio loop.
+
+    Trio allows one run per thread, so every libp2p transport on a loop shares one guest:
+    use :meth:`acquire` and :meth:`release` (reference counted), not ``start``/``stop``.
+    """
+
+    _per_loop: ClassVar[dict[asyncio.AbstractEventLoop, TrioGuest]] = {}
+
+    @classmethod
+    async def acquire(cls) -> TrioGuest:
+        loop = asyncio.get_running_loop()
+        guest = cls._per_loop.get(loop)
+        if guest is None:
+            guest = cls._per_loop[loop] = cls()
+            guest._starting = asyncio.ensure_future(guest.start())
+        guest.users += 1
+        try:
+            await asyncio.shield(guest._starting)
+        except BaseException:
+            guest.users -= 1
+            raise
+        return guest
+
+    async def release(self) -> None:
+        self.users -= 1
+        if self.users > 0:
+            return
+        loop = asyncio.get_running_loop()
+        if self._per_loop.get(loop) is self:
+            del self._per_loop[loop]
+        await self.stop()
+
+    def __init__(self) -> None:
+        self.users = 0
+        self._starting: asyncio.Future[None] | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
+        self._done: asyncio.Future[None] | None = None
+        self.live_calls = 0  # trio tasks started through call(); 0 when nothing leaked
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._done = loop.create_future()
+
+        def done(result: outcome.Outcome[None]) -> None:
+            assert self._done is not None
+            if self._done.done():
+                return
+            if isinstance(result, outcome.Error):
+                self._done.set_exception(result.error)
+                if not ready.done():
+                    ready.set_exception(result.error)
+            else:
+                self._done.set_result(None)
+
+        trio.lowlevel.start_guest_run(
+            self._main,
+            ready,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            run_sync_soon_not_threadsafe=loop.call_soon,
+            done_callback=done,
+            host_uses_signal_set_wakeup_fd=True,
+            restrict_keyboard_interrupt_to_checkpoints=True,
+        )
+        await ready
+
+    async def _main(self, ready: asyncio.Future[None]) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._token = trio.lowlevel.current_trio_token()
+            ready.set_result(None)
+            await trio.sleep_forever()
+
+    @property
+    def running(self) -> bool:
+        return self._token is not None and self._done is not None and not self._done.done()
+
+    def run_sync_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a synchronous function in trio context, soon. Safe from anywhere."""
+        if self._token is None:
+            raise TransportClosed("the trio side is not running")
+        try:
+            self._token.run_sync_soon(fn, *args)
+        except trio.RunFinishedError:
+            raise TransportClosed("the trio side has stopped") from None
+
+    def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> asyncio.Future[T]:
+        """Run ``fn(*args)`` as a trio task; its result or exception lands in the returned future.
+
+        Cancelling the future cancels the trio task: nothing is left running on the trio side.
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        scope = trio.CancelScope()
+
+        async def task() -> None:
+            try:
+                with scope:
+                    result = await fn(*args)
+                    if not fut.done():
+                        fut.set_result(result)
+                if scope.cancelled_caught and not fut.done():
+                    fut.cancel()
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+            finally:
+                self.live_calls -= 1
+                if not fut.done():
+                    fut.cancel()  # the whole trio side is shutting down
+
+        def spawn() -> None:
+            if fut.done():  # cancelled before it started: never run it
+                return
+            assert self._nursery is not None
+            self.live_calls += 1
+            self._nursery.start_soon(task)
+
+        def on_done(f: asyncio.Future[T]) -> None:
+            if f.cancelled() and self.running:
+                self.run_sync_soon(scope.cancel)
+
+        self.run_sync_soon(spawn)
+        fut.add_done_callback(on_done)
+        return fut
+
+    async def stop(self) -> None:
+        if self._token is None or self._done is None:
+            return
+        nursery = self._nursery
+        if nursery is not None and not self._done.done():
+            self.run_sync_soon(nursery.cancel_scope.cancel)
+        try:
+            await self._done
+        finally:
+            self._token = None
+            self._nursery = None
+
+    def spawn_system(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Start a long-lived trio task (from trio context) that ends when the bridge stops."""
+        assert self._nursery is not None
+        self._nursery.start_soon(fn, *args)
+
+
+def in_trio() -> bool:
+    """True when called from a trio task (guest mode shares the thread with asyncio)."""
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True

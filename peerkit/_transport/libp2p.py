@@ -1,0 +1,429 @@
+"""The real network: a py-libp2p host (TCP, Noise, yamux, identify, ping, gossipsub).
+
+This module and its siblings are the only code that imports trio or libp2p, and the one place
+libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1 traps handled:
+
+- only Noise is offered: the default host also accepts unauthenticated ``/plaintext/2.0.0``;
+- only yamux: mplex deadlocks on bidirectional traffic;
+- ``max_connections_per_peer=1`` avoids the ~250 ms happy-eyeballs wait on every first dial;
+- frames are buffered by our FrameDecoder: libp2p's ``read_exactly`` fails past ~6.5 MB;
+- the reader never waits on an actor (inbound callbacks do not block), so yamux never sees the
+  5 s reader stall after which it resets a stream;
+- connections are closed *before* pubsub stops ("Nursery is closed to new arrivals" otherwise);
+- libp2p's own logging is quietened (failed dials log at ERROR); we report through our errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import deque
+from typing import Any
+
+import multiaddr
+import trio
+from libp2p import create_yamux_muxer_option, new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.exceptions import BaseLibp2pError
+from libp2p.network.config import ConnectionConfig
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.tools.anyio_service import background_trio_service
+
+from ..errors import DialFailed, PeerDisconnected, PeerkitError, TransportClosed, WireError
+from ..wire import DEFAULT_MAX_FRAME, FrameDecoder, decode_envelope, encode_frame
+from ._gossip import PeerkitPubsub
+from .base import PROTOCOL_ID, Channel, Inbound, Transport
+from .bridge import TrioGuest, in_trio
+
+_PROTO = TProtocol(PROTOCOL_ID)
+_READ_CHUNK = 256 * 1024
+_HIGH_WATER = 1024 * 1024  # queued outbound bytes above which senders wait (drain)
+_MAX_BATCH = 256 * 1024  # bytes joined into one stream write
+_DISCONNECT_ERRORS = (BaseLibp2pError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+def quiet_libp2p_logging() -> None:
+    level = os.environ.get("PEERKIT_LIBP2P_LOG", "CRITICAL").upper()
+    logging.getLogger("libp2p").setLevel(level)
+
+
+_NOT_STARTED = TrioGuest()  # placeholder until start(): not running, so close() is a no-op
+
+
+class Libp2pChannel(Channel):
+    """A session stream. Writes are queued on the asyncio side and batched by a trio writer."""
+
+    def __init__(self, transport: Libp2pTransport, stream: Any, peer: str, outbound: bool) -> None:
+        self.transport = transport
+        self.stream = stream
+        self.peer = peer
+        self.outbound = outbound
+        self._out: deque[bytes] = deque()
+        self._out_bytes = 0
+        self._wake = trio.Event()
+        self._writer_idle = False
+        self._closed = False
+        self._drainers: list[asyncio.Future[None]] = []
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def send(self, body: bytes) -> None:
+        if self._closed:
+            raise PeerDisconnected(f"channel to {self.peer} is closed", peer=self.peer)
+        frame = encode_frame(body)
+        self._out.append(frame)
+        self._out_bytes += len(frame)
+        if self._writer_idle:
+            self._writer_idle = False
+            if in_trio():
+                self._wake.set()
+            else:
+                self.transport.bridge.run_sync_soon(self._wake.set)
+
+    async def drain(self) -> None:
+        while self._out_bytes > _HIGH_WATER and not self._closed:
+            fut = asyncio.get_running_loop().create_future()
+            self._drainers.append(fut)
+            await fut
+        if self._closed:
+            raise PeerDisconnected(f"channel to {self.peer} is closed", peer=self.peer)
+
+    def reset(self) -> None:
+        if not self._closed:
+            self.transport.bridge.run_sync_soon(self.transport.spawn, self._reset)
+
+    async def _reset(self) -> None:
+        with trio.move_on_after(1):
+            await self.stream.reset()
+
+    # --- trio side ------------------------------------------------------------------------
+
+    async def run(self, inbound: Inbound) -> None:
+        """Read and write until the stream ends; then report the channel closed, once."""
+        error: PeerkitError | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write_loop)
+                error = await self._read_loop(inbound)
+                nursery.cancel_scope.cancel()
+        except* _DISCONNECT_ERRORS as group:
+            error = PeerDisconnected(
+                f"stream to {self.peer} failed: {group.exceptions[0]!r}", peer=self.peer
+            )
+        finally:
+            self._mark_closed()
+            if error is not None and isinstance(error, WireError):
+                with trio.move_on_after(1) as cleanup:
+                    cleanup.shield = True
+                    await self.stream.reset()
+            else:
+                with trio.move_on_after(1) as cleanup:
+                    cleanup.shield = True
+                    try:
+                        await self.stream.close()
+                    except _DISCONNECT_ERRORS:
+                        pass
+            self.transport._forget(self)
+            inbound.on_channel_closed(self, error)
+
+    async def _read_loop(self, inbound: Inbound) -> PeerkitError | None:
+        decoder = FrameDecoder(self.transport.max_frame)
+        while True:
+            try:
+                data = await self.stream.read(_READ_CHUNK)
+            except EOFError:
+                data = b""
+            except _DISCONNECT_ERRORS as exc:
+                return PeerDisconnected(f"{self.peer} went away: {exc!r}", peer=self.peer)
+            try:
+                if not data:
+                    decoder.close()
+                    return None
+                for body in decoder.feed(data):
+                    inbound.on_envelope(self, decode_envelope(body))
+            except WireError as exc:
+                self.transport.log_wire_error(self.peer, exc)
+                return exc
+
+    async def _write_loop(self) -> None:
+        out = self._out
+        while True:
+            if not out:
+                self._writer_idle = True
+                await self._wake.wait()
+                self._wake = trio.Event()
+                continue
+            batch = []
+            size = 0
+            while out and size < _MAX_BATCH:
+                frame = out.popleft()
+                batch.append(frame)
+                size += len(frame)
+            await self.stream.write(b"".join(batch) if len(batch) > 1 else batch[0])
+            self._out_bytes -= size
+            if self._drainers and self._out_bytes <= _HIGH_WATER:
+                self._release_drainers()
+
+    def _release_drainers(self) -> None:
+        drainers, self._drainers = self._drainers, []
+        for fut in drainers:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _mark_closed(self) -> None:
+        self._closed = True
+        self._out.clear()
+        self._out_bytes = 0
+        self._release_drainers()
+
+
+class Libp2pTransport(Transport):
+    def __init__(
+        self,
+        *,
+        listen: list[str] | None = None,
+        seed: bytes | None = None,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        dial_timeout: float = 10.0,
+    ) -> None:
+        quiet_libp2p_logging()
+        self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
+        self._key_pair = create_new_key_pair(seed)
+        self.peer_id = ID.from_pubkey(self._key_pair.public_key).to_base58()
+        self.max_frame = max_frame
+        self.dial_timeout = dial_timeout
+        self.bridge: TrioGuest = _NOT_STARTED
+        self._host: Any = None
+        self._pubsub: PeerkitPubsub | None = None
+        self._inbound: Inbound | None = None
+        self._outbound: dict[str, Libp2pChannel] = {}
+        self._opening: dict[str, asyncio.Future[Libp2pChannel]] = {}
+        self._channels: set[Libp2pChannel] = set()
+        self._host_scope: trio.CancelScope | None = None
+        self._host_done: trio.Event | None = None
+        self._closing = False
+        self.wire_errors = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, inbound: Inbound) -> None:
+        self._inbound = inbound
+        self.bridge = await TrioGuest.acquire()
+        try:
+            await self.bridge.call(self._start_host)
+        except BaseException:
+            await self.bridge.release()
+            raise
+
+    async def _start_host(self) -> None:
+        security = {
+            NOISE_PROTOCOL_ID: NoiseTransport(
+                self._key_pair, noise_privkey=create_x25519_key_pair().private_key
+            )
+        }
+        self._host = new_host(
+            key_pair=self._key_pair,
+            sec_opt=security,
+            muxer_opt=create_yamux_muxer_option(),
+            connection_config=ConnectionConfig(max_connections_per_peer=1),
+            listen_addrs=self._listen,
+        )
+        self._pubsub = PeerkitPubsub(self._host, self._deliver, max_message_size=self.max_frame)
+        self._host.set_stream_handler(_PROTO, self._on_stream)
+        self._host_done = trio.Event()
+        started = trio.Event()
+        self.bridge.spawn_system(self._run_host, started)
+        await started.wait()
+        self._host.get_network().register_notifee(_Notifee(self))
+
+    async def _run_host(self, started: trio.Event) -> None:
+        assert self._host_done is not None and self._pubsub is not None
+        try:
+            with trio.CancelScope() as scope:
+                self._host_scope = scope
+                async with self._host.run(self._listen):
+                    async with background_trio_service(self._pubsub):
+                        await self._pubsub.wait_until_ready()
+                        started.set()
+                        await trio.sleep_forever()
+        except* RuntimeError as group:
+            # py-libp2p raises "Nursery is closed to new arrivals" when pubsub stops with peers
+            # still attached; we disconnect them first, but a late identify may still race.
+            if not self._closing:
+                raise group.exceptions[0] from None
+        finally:
+            self._host_done.set()
+
+    async def close(self) -> None:
+        if self._closing or not self.bridge.running:
+            return
+        self._closing = True
+        try:
+            await self.bridge.call(self._shutdown)
+        finally:
+            await self.bridge.release()
+
+    async def _shutdown(self) -> None:
+        assert self._host is not None
+        with trio.move_on_after(5):
+            for peer in list(self._host.get_network().connections):
+                try:
+                    await self._host.disconnect(peer)
+                except _DISCONNECT_ERRORS:
+                    pass
+            if self._host_scope is not None:
+                self._host_scope.cancel()
+            if self._host_done is not None:
+                await self._host_done.wait()
+
+    # --- addressing -----------------------------------------------------------------------
+
+    def addrs(self) -> list[str]:
+        if self._host is None:
+            return []
+        return [str(a) for a in self._host.get_addrs()]
+
+    def connected_peers(self) -> list[str]:
+        if self._host is None:
+            return []
+        return [p.to_base58() for p, conns in self._host.get_network().connections.items() if conns]
+
+    async def connect(self, addr: str, *, timeout: float | None = None) -> str:
+        try:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        except Exception as exc:
+            raise DialFailed(
+                f"cannot dial {addr!r}: {exc}",
+                hint="give a full multiaddr ending in /p2p/<peer id>",
+            ) from exc
+        try:
+            await self.bridge.call(self._dial, info, timeout or self.dial_timeout)
+        except (trio.TooSlowError, *_DISCONNECT_ERRORS) as exc:
+            raise DialFailed(f"cannot connect to {addr}: {exc!r}") from exc
+        return str(info.peer_id.to_base58())
+
+    async def _dial(self, info: Any, timeout: float) -> None:
+        with trio.fail_after(timeout):
+            await self._host.connect(info)
+
+    async def disconnect(self, peer: str) -> None:
+        await self.bridge.call(self._host.disconnect, ID.from_base58(peer))
+
+    # --- channels -------------------------------------------------------------------------
+
+    async def channel(self, peer: str) -> Channel:
+        chan = self._outbound.get(peer)
+        if chan is not None and not chan.closed:
+            return chan
+        pending = self._opening.get(peer)
+        if pending is None:
+            pending = self.bridge.call(self._open_channel, peer)
+            self._opening[peer] = pending
+            pending.add_done_callback(lambda _f, p=peer: self._opening.pop(p, None))
+        return await asyncio.shield(pending)
+
+    async def _open_channel(self, peer: str) -> Libp2pChannel:
+        try:
+            stream = await self._host.new_stream(ID.from_base58(peer), [_PROTO])
+        except _DISCONNECT_ERRORS as exc:
+            raise PeerDisconnected(f"cannot open a stream to {peer}: {exc!r}", peer=peer) from exc
+        chan = Libp2pChannel(self, stream, peer, outbound=True)
+        self._outbound[peer] = chan
+        self._channels.add(chan)
+        assert self._inbound is not None
+        self.bridge.spawn_system(chan.run, self._inbound)
+        return chan
+
+    async def _on_stream(self, stream: Any) -> None:
+        peer = stream.muxed_conn.peer_id.to_base58()
+        chan = Libp2pChannel(self, stream, peer, outbound=False)
+        self._channels.add(chan)
+        assert self._inbound is not None
+        await chan.run(self._inbound)
+
+    def _forget(self, chan: Libp2pChannel) -> None:
+        self._channels.discard(chan)
+        if self._outbound.get(chan.peer) is chan:
+            del self._outbound[chan.peer]
+
+    def spawn(self, fn: Any, *args: Any) -> None:
+        self.bridge.spawn_system(fn, *args)
+
+    def log_wire_error(self, peer: str, exc: WireError) -> None:
+        self.wire_errors += 1
+        log = getattr(self._inbound, "log", None)
+        if log is not None:
+            log.warning("wire.rejected", remote=peer, error=str(exc))
+
+    # --- pubsub ---------------------------------------------------------------------------
+
+    def _deliver(self, topic: str, sender: bytes, data: bytes) -> None:
+        assert self._inbound is not None
+        try:
+            sender_id = ID(sender).to_base58()
+            if len(data) > self.max_frame:
+                raise WireError(f"pubsub message of {len(data)} bytes exceeds the frame limit")
+            env = decode_envelope(data)
+        except WireError as exc:
+            self.log_wire_error(topic, exc)
+            return
+        self._inbound.on_published(topic, sender_id, env)
+
+    async def subscribe(self, topic: str) -> None:
+        assert self._pubsub is not None
+        await self.bridge.call(self._pubsub.subscribe, topic)
+
+    async def unsubscribe(self, topic: str) -> None:
+        assert self._pubsub is not None
+        await self.bridge.call(self._pubsub.unsubscribe, topic)
+
+    async def publish(self, topic: str, body: bytes) -> None:
+        assert self._pubsub is not None
+        if len(body) > self.max_frame:
+            raise WireError(f"event of {len(body)} bytes exceeds the frame limit")
+        await self.bridge.call(self._pubsub.publish_with_backpressure, topic, body)
+
+    async def wait_for_subscriber(self, peer: str, topic: str, timeout: float = 5.0) -> None:
+        """Wait until ``peer`` is known to be subscribed to ``topic`` (tests, demos)."""
+        assert self._pubsub is not None
+        await self.bridge.call(self._pubsub.wait_for_subscription, ID.from_base58(peer), topic,
+                               timeout)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "channels": len(self._channels),
+            "bridge_calls": self.bridge.live_calls,
+            "connections": len(self.connected_peers()),
+            "wire_errors": self.wire_errors,
+        }
+
+
+class _Notifee:
+    """Tells the router when connections open and close (libp2p INotifee)."""
+
+    def __init__(self, transport: Libp2pTransport) -> None:
+        self.t = transport
+
+    async def connected(self, network: Any, conn: Any) -> None:
+        if self.t._inbound is not None:
+            self.t._inbound.on_peer(conn.muxed_conn.peer_id.to_base58(), True)
+
+    async def disconnected(self, network: Any, conn: Any) -> None:
+        if self.t._inbound is not None:
+            self.t._inbound.on_peer(conn.muxed_conn.peer_id.to_base58(), False)
+
+    async def opened_stream(self, network: Any, stream: Any) -> None: ...
+
+    async def closed_stream(self, network: Any, stream: Any) -> None: ...
+
+    async def listen(self, network: Any, multiaddr: Any) -> None: ...
+
+    async def listen_close(self, network: Any, multiaddr: Any) -> None: ...

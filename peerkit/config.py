@@ -1,0 +1,132 @@
+"""``peer.yaml``: the configuration of one peer.
+
+Parsed with ruamel.yaml (which keeps line numbers) and validated by msgspec against
+:class:`PeerConfig`; unknown keys and wrong types are errors that name the file and the line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from .errors import ConfigError
+from .wire import DEFAULT_MAX_FRAME
+
+_MIB = 1024 * 1024
+
+
+class SupervisionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    strategy: Literal["one_for_one", "one_for_all", "rest_for_one"] = "one_for_one"
+    max_restarts: Annotated[int, msgspec.Meta(ge=0)] = 5
+    within: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    backoff: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    backoff_max: Annotated[float, msgspec.Meta(ge=0)] = 2.0
+
+
+class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    #: a human name for logs and transcripts
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "peer"
+    #: multiaddrs to listen on; port 0 picks a free port
+    listen: list[str] = msgspec.field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
+    #: file holding the peer's Ed25519 key, created on first start (relative to this file)
+    identity: str = "identity.key"
+    #: full multiaddrs (ending /p2p/<id>) dialled at start and redialled when lost
+    bootstrap: list[str] = msgspec.field(default_factory=list)
+    transport: Literal["libp2p", "memory"] = "libp2p"
+    max_frame_size: Annotated[int, msgspec.Meta(ge=1024, le=64 * _MIB)] = DEFAULT_MAX_FRAME
+    request_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    #: actors to run, as "package.module:ClassName"
+    services: list[str] = msgspec.field(default_factory=list)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    supervision: SupervisionConfig = msgspec.field(default_factory=SupervisionConfig)
+
+    #: where the file was read from (not a YAML key)
+    source: str | None = None
+
+
+def load_config(path: str | Path) -> PeerConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "file not found", path=str(path), hint="pass --config with the path of a peer.yaml"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    cfg = parse_config(text, source=str(path))
+    return cfg
+
+
+def parse_config(text: str, *, source: str = "<peer.yaml>") -> PeerConfig:
+    yaml = YAML(typ="rt")
+    try:
+        doc = yaml.load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML: {problem}", path=source, line=line) from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ConfigError("the top level must be a mapping of keys to values", path=source, line=1)
+    try:
+        cfg = msgspec.convert(_plain(doc), PeerConfig, strict=True)
+    except msgspec.ValidationError as exc:
+        message, line = _locate(str(exc), doc)
+        raise ConfigError(message, path=source, line=line) from None
+    if "source" in doc:
+        raise ConfigError("unknown key 'source'", path=source, line=_line_of(doc, ["source"]))
+    cfg.source = source
+    return cfg
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+
+
+def _locate(message: str, doc: Any) -> tuple[str, int | None]:
+    """Turn msgspec's ``... - at `$.a[0].b``` into a readable message and a YAML line."""
+    m = _PATH.search(message)
+    steps: list[str | int] = []
+    if m:
+        for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", m.group("path")):
+            steps.append(name if name else int(index))
+        message = message[: m.start()]
+    unknown = _UNKNOWN.search(message)
+    if unknown:
+        steps.append(unknown.group("field"))
+        message = f"unknown key {unknown.group('field')!r}"
+    where = ".".join(str(s) for s in steps)
+    if where and not unknown:
+        message = f"{where}: {message}"
+    return message, _line_of(doc, steps)
+
+
+def _line_of(doc: Any, steps: list[str | int]) -> int | None:
+    node = doc
+    line = None
+    for step in steps:
+        try:
+            if isinstance(step, int):
+                line = node.lc.item(step)[0] + 1
+            else:
+                line = node.lc.key(step)[0] + 1
+            node = node[step]
+        except (AttributeError, KeyError, IndexError, TypeError):
+            break
+    return line

@@ -1,0 +1,231 @@
+"""A Node: one peer. It composes a transport, a router and a supervisor of actors.
+
+    async with Node(PeerConfig(name="alice")) as node:
+        node.spawn(Greeter)
+        reply = await node.request(bob_id, Greet(name="alice"))
+
+Nodes are built from ``peer.yaml`` with :meth:`Node.from_config_file`; ``peerkit run`` does that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from ._transport.base import Transport
+from .actor import Actor, ActorRef
+from .config import PeerConfig, load_config
+from .errors import ConfigError, DialFailed, SupervisorEscalation, TransportError
+from .identity import load_or_create_identity
+from .messages import Event, Message
+from .router import Router
+from .supervisor import Supervisor
+
+
+class Node:
+    def __init__(
+        self,
+        config: PeerConfig | None = None,
+        *,
+        transport: Transport | None = None,
+        seed: bytes | None = None,
+    ) -> None:
+        self.config = config or PeerConfig()
+        self.transport = transport or self._make_transport(seed)
+        self.log = structlog.get_logger().bind(peer=self.config.name)
+        self.router = Router(self.transport, log=self.log)
+        sup = self.config.supervision
+        self.supervisor = Supervisor(
+            name=self.config.name,
+            strategy=sup.strategy,
+            max_restarts=sup.max_restarts,
+            within=sup.within,
+            backoff=sup.backoff,
+            backoff_max=sup.backoff_max,
+            log=self.log,
+            on_escalate=self._escalated,
+            bind=self._bind_actor,
+        )
+        self._topics: set[str] = set()
+        self._started = False
+        self._stopped = asyncio.Event()
+        self._bootstrap_task: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+        self.failure: SupervisorEscalation | None = None
+        self.router.peer_listeners.append(self._peer_changed)
+
+    @classmethod
+    def from_config_file(cls, path: str | Path) -> Node:
+        config = load_config(path)
+        base = Path(path).resolve().parent
+        seed = None
+        if config.transport == "libp2p":
+            seed = load_or_create_identity(base / config.identity)
+        node = cls(config, seed=seed)
+        for spec in config.services:
+            node.spawn(import_actor(spec, source=config.source))
+        return node
+
+    def _make_transport(self, seed: bytes | None) -> Transport:
+        if self.config.transport == "memory":
+            from ._transport.memory import MemoryTransport
+
+            return MemoryTransport(name=self.config.name, max_frame=self.config.max_frame_size)
+        from ._transport.libp2p import Libp2pTransport
+
+        return Libp2pTransport(
+            listen=self.config.listen, seed=seed, max_frame=self.config.max_frame_size
+        )
+
+    # --- identity -------------------------------------------------------------------------
+
+    @property
+    def peer_id(self) -> str:
+        return self.transport.peer_id
+
+    def addrs(self) -> list[str]:
+        return self.transport.addrs()
+
+    # --- actors ---------------------------------------------------------------------------
+
+    def spawn(
+        self,
+        factory: Callable[[], Actor] | type[Actor],
+        *,
+        name: str | None = None,
+        mailbox_size: int | None = None,
+    ) -> ActorRef:
+        """Run an actor on this node and route the message types it handles to it."""
+        ref = self.supervisor.spawn(factory, name=name, mailbox_size=mailbox_size)
+        for topic in self.router.add(ref):
+            if topic not in self._topics:
+                self._topics.add(topic)
+                if self._started:
+                    asyncio.get_running_loop().create_task(self.transport.subscribe(topic))
+        return ref
+
+    def _bind_actor(self, actor: Actor) -> None:
+        actor.node = self  # type: ignore[attr-defined]
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.transport.start(self.router)
+        self.log = self.log.bind(peer_id=self.peer_id[-8:])
+        self.router.log = self.log
+        self.supervisor.log = self.log
+        for topic in sorted(self._topics):
+            await self.transport.subscribe(topic)
+        await self.supervisor.start()
+        self._started = True
+        if self.config.bootstrap:
+            self._bootstrap_task = asyncio.create_task(self._keep_bootstrapped())
+        self.log.info("node.started", addrs=self.addrs(), actors=len(self.supervisor.children))
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        if self._bootstrap_task is not None:
+            self._bootstrap_task.cancel()
+            await asyncio.gather(self._bootstrap_task, return_exceptions=True)
+        await self.supervisor.stop()
+        await self.transport.close()
+        self._stopped.set()
+        self.log.info("node.stopped")
+
+    async def __aenter__(self) -> Node:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def _escalated(self, err: SupervisorEscalation) -> None:
+        self.failure = err
+        self.log.critical("node.failed", error=str(err))
+        asyncio.get_running_loop().create_task(self.stop())
+
+    # --- the network ----------------------------------------------------------------------
+
+    async def connect(self, addr: str, *, timeout: float = 10.0) -> str:
+        peer = await self.transport.connect(addr, timeout=timeout)
+        self.log.info("peer.dialled", remote=peer[-8:])
+        return peer
+
+    def peers(self) -> list[str]:
+        return self.transport.connected_peers()
+
+    async def request(self, peer: str, msg: Message, *, timeout: float | None = None) -> Any:
+        return await self.router.request(
+            peer, msg, timeout=timeout if timeout is not None else self.config.request_timeout
+        )
+
+    async def send(self, peer: str, msg: Message) -> None:
+        await self.router.send(peer, msg)
+
+    async def publish(self, event: Event) -> None:
+        await self.router.publish(event)
+
+    # --- bootstrap ------------------------------------------------------------------------
+
+    def _peer_changed(self, peer: str, connected: bool) -> None:
+        if not connected:
+            self._lost.set()
+
+    async def _keep_bootstrapped(self) -> None:
+        """Dial every bootstrap peer; redial with capped, jittered backoff when one is lost."""
+        failures: dict[str, int] = {}
+        while True:
+            connected = set(self.peers())
+            delay = None
+            for addr in self.config.bootstrap:
+                if addr.rsplit("/p2p/", 1)[-1] in connected:
+                    failures.pop(addr, None)
+                    continue
+                try:
+                    await self.connect(addr)
+                    failures.pop(addr, None)
+                except (DialFailed, TransportError) as exc:
+                    n = failures[addr] = failures.get(addr, 0) + 1
+                    wait = min(30.0, 0.25 * 2**n) * random.uniform(0.8, 1.2)
+                    delay = wait if delay is None else min(delay, wait)
+                    self.log.warning("bootstrap.unreachable", addr=addr, error=str(exc),
+                                     retry_in=round(wait, 2))
+            self._lost.clear()
+            if delay is None:
+                await self._lost.wait()  # all connected: sleep until a connection drops
+            else:
+                try:
+                    await asyncio.wait_for(self._lost.wait(), delay)
+                except TimeoutError:
+                    pass
+
+
+def import_actor(spec: str, *, source: str | None = None) -> type[Actor]:
+    """Import ``"package.module:ClassName"`` and check that it is an Actor."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"service {spec!r} must look like 'package.module:ClassName'",
+                          path=source)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(
+            f"service {spec!r}: cannot import {module_name}: {exc}",
+            path=source,
+            hint="run peerkit from your app's folder, or install your app into the environment",
+        ) from None
+    actor = getattr(module, attr, None)
+    if not (isinstance(actor, type) and issubclass(actor, Actor)):
+        raise ConfigError(f"service {spec!r} is not a peerkit Actor class", path=source)
+    return actor

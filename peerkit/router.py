@@ -1,0 +1,298 @@
+"""The router: envelopes in, typed messages to actors; typed messages out, envelopes to peers.
+
+Matching is pure (:meth:`Router.match` looks a tag up in the routing table); dispatch is the thin
+part around it. Every inbound payload is decoded into its declared type (msgspec validates it)
+before an actor sees it; anything that does not fit is answered with a typed error and never
+reaches a handler. The router never blocks the transport: a full mailbox is answered ``busy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import structlog
+
+from ._transport.base import PROTOCOL_ID, Channel, Transport
+from .actor import ActorRef, Context
+from .errors import (
+    ActorStopped,
+    HandlerFailed,
+    MailboxFull,
+    NoHandler,
+    PeerDisconnected,
+    PeerkitError,
+    RemoteError,
+    RequestTimeout,
+    UnknownMessageType,
+    ValidationFailed,
+    error_from_code,
+    wire_code,
+)
+from .messages import Event, Message, Registry, Request, default_registry, tag_of, topic_of
+from .wire import (
+    ERROR,
+    EVENT,
+    PUBLISH,
+    REPLY,
+    REQUEST,
+    Envelope,
+    decode_error_message,
+    decode_payload,
+    encode_envelope,
+    encode_error,
+)
+
+
+class Ack(Message, tag="peerkit.Ack"):
+    """The reply sent for a request whose handler returned None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    tag: str
+    msg_type: type[Message]
+    actors: tuple[ActorRef, ...]
+    topic: str | None = None  # set for events
+    protocol: str = PROTOCOL_ID
+
+    @property
+    def kind(self) -> str:
+        if issubclass(self.msg_type, Event):
+            return "event"
+        if issubclass(self.msg_type, Request):
+            return "request"
+        return "message"
+
+
+class Router:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        registry: Registry = default_registry,
+        log: Any = None,
+    ) -> None:
+        self.transport = transport
+        self.registry = registry
+        self.log = log if log is not None else structlog.get_logger()
+        self._routes: dict[str, Route] = {}
+        self._ids = itertools.count(1)
+        self._pending: dict[Channel, dict[int, asyncio.Future[Any]]] = {}
+        self.messages_in: Counter[str] = Counter()
+        self.messages_out: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self.peer_listeners: list[Any] = []
+
+    # --- the routing table (pure) ---------------------------------------------------------
+
+    def add(self, ref: ActorRef) -> list[str]:
+        """Route every type ``ref``'s actor handles to it; returns the topics it needs."""
+        topics = []
+        for msg_type in ref.actor_type.handled_types():
+            tag = tag_of(msg_type)
+            old = self._routes.get(tag)
+            is_event = issubclass(msg_type, Event)
+            if old is not None and not is_event:
+                raise ValueError(
+                    f"{tag} is already handled by {old.actors[0].name}; a request or message"
+                    " type has one handler per node (events may have many)"
+                )
+            actors = (*(old.actors if old else ()), ref)
+            topic = topic_of(msg_type) if is_event else None  # type: ignore[arg-type]
+            self._routes[tag] = Route(tag, msg_type, actors, topic)
+            if topic is not None:
+                topics.append(topic)
+        return topics
+
+    def match(self, tag: str) -> Route | None:
+        return self._routes.get(tag)
+
+    def routes(self) -> list[Route]:
+        return [self._routes[t] for t in sorted(self._routes)]
+
+    # --- outbound -------------------------------------------------------------------------
+
+    async def request(self, peer: str, msg: Message, *, timeout: float | None = 10.0) -> Any:
+        """Send ``msg`` to ``peer`` and wait for its reply (or its typed error)."""
+        tag = tag_of(type(msg))
+        if peer == self.transport.peer_id:
+            return await self._local_request(msg, tag, timeout)
+        channel = await self.transport.channel(peer)
+        rid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(channel, {})[rid] = fut
+        try:
+            channel.send(encode_envelope(REQUEST, rid, msg))
+            self.messages_out[tag] += 1
+            await channel.drain()
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"{peer} did not answer {tag} within {timeout}s", peer=peer
+            ) from None
+        finally:
+            waiting = self._pending.get(channel)
+            if waiting is not None:
+                waiting.pop(rid, None)
+
+    async def _local_request(self, msg: Message, tag: str, timeout: float | None) -> Any:
+        route = self.match(tag)
+        if route is None:
+            raise NoHandler(f"no actor on this peer handles {tag}")
+        return await route.actors[0].ask(msg, timeout=timeout)
+
+    async def send(self, peer: str, msg: Message) -> None:
+        """One-way delivery to the actor that handles ``msg`` on ``peer``."""
+        channel = await self.transport.channel(peer)
+        channel.send(encode_envelope(EVENT, 0, msg))
+        self.messages_out[tag_of(type(msg))] += 1
+        await channel.drain()
+
+    async def publish(self, event: Event) -> None:
+        """Publish on the event's topic; local subscribers receive it too."""
+        tag = tag_of(type(event))
+        topic = topic_of(type(event))
+        await self.transport.publish(topic, encode_envelope(PUBLISH, 0, event))
+        self.messages_out[tag] += 1
+        route = self.match(tag)
+        if route is not None:
+            for ref in route.actors:
+                await ref.tell(event, Context(sender=self.transport.peer_id, topic=topic))
+
+    # --- inbound (transport callbacks: never block) ---------------------------------------
+
+    def on_envelope(self, channel: Channel, env: Envelope) -> None:
+        kind = env.kind
+        if kind == REQUEST:
+            self._dispatch_request(channel, env)
+        elif kind == REPLY or kind == ERROR:
+            self._resolve(channel, env)
+        elif kind == EVENT:
+            self._dispatch_event(channel.peer, env, None)
+        else:  # PUBLISH belongs on a topic, not a stream
+            self.log.warning("router.unexpected_envelope", remote=channel.peer, kind=kind)
+
+    def on_published(self, topic: str, sender: str, env: Envelope) -> None:
+        if env.kind != PUBLISH:
+            self.log.warning("router.unexpected_envelope", remote=sender, kind=env.kind)
+            return
+        self._dispatch_event(sender, env, topic)
+
+    def on_channel_closed(self, channel: Channel, error: PeerkitError | None) -> None:
+        waiting = self._pending.pop(channel, None)
+        if not waiting:
+            return
+        reason = f"{channel.peer} went away with {len(waiting)} request(s) in flight"
+        if error is not None:
+            reason += f" ({error})"
+        for fut in waiting.values():
+            if not fut.done():
+                fut.set_exception(PeerDisconnected(reason, peer=channel.peer))
+
+    def on_peer(self, peer: str, connected: bool) -> None:
+        self.log.debug("peer.connected" if connected else "peer.disconnected", remote=peer)
+        for listener in self.peer_listeners:
+            listener(peer, connected)
+
+    def _dispatch_request(self, channel: Channel, env: Envelope) -> None:
+        self.messages_in[env.tag] += 1
+        try:
+            route = self._route_for(env)
+            msg = decode_payload(env, route.msg_type)
+            fut = route.actors[0].ask_nowait(msg, Context(sender=channel.peer))
+        except MailboxFull:
+            self._reply_error(channel, env.id, "busy", f"{env.tag}: the handler is busy, retry")
+            return
+        except (RemoteError, ActorStopped) as exc:
+            self._reply_error(channel, env.id, wire_code(exc), str(exc))
+            return
+        fut.add_done_callback(partial(self._reply, channel, env.id, route.msg_type))
+
+    def _dispatch_event(self, sender: str, env: Envelope, topic: str | None) -> None:
+        self.messages_in[env.tag] += 1
+        try:
+            route = self._route_for(env)
+            if topic is not None and route.topic != topic:
+                raise ValidationFailed(f"{env.tag} does not belong on topic {topic!r}")
+            msg = decode_payload(env, route.msg_type)
+        except RemoteError as exc:
+            self.dropped[env.tag] += 1
+            self.log.warning("event.rejected", remote=sender, tag=env.tag, error=str(exc))
+            return
+        ctx = Context(sender=sender, topic=topic)
+        for ref in route.actors:
+            try:
+                ref.tell_nowait(msg, ctx)
+            except (MailboxFull, ActorStopped) as exc:
+                self.dropped[env.tag] += 1
+                self.log.warning("event.dropped", actor=ref.name, tag=env.tag, error=str(exc))
+
+    def _route_for(self, env: Envelope) -> Route:
+        route = self.match(env.tag)
+        if route is not None:
+            return route
+        if env.tag in self.registry:
+            raise NoHandler(f"no actor on this peer handles {env.tag}")
+        raise UnknownMessageType(f"unknown message type {env.tag!r}")
+
+    def _reply(
+        self, channel: Channel, rid: int, req_type: type[Message], fut: asyncio.Future[Any]
+    ) -> None:
+        if channel.closed:
+            return
+        if fut.cancelled():
+            self._reply_error(channel, rid, "cancelled", "the handler was cancelled")
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self._reply_error(channel, rid, wire_code(exc), str(exc))
+            return
+        result = fut.result()
+        if result is None:
+            result = Ack()
+        expected = getattr(req_type, "__peerkit_reply__", None)
+        if isinstance(expected, str):
+            expected = self.registry.get(expected)
+        if not isinstance(result, Message) or (
+            isinstance(expected, type) and not isinstance(result, expected | Ack)
+        ):
+            err = HandlerFailed(
+                f"handler for {tag_of(req_type)} returned {type(result).__name__},"
+                f" expected {getattr(expected, '__name__', 'a Message')}"
+            )
+            self.log.error("handler.bad_reply", tag=tag_of(req_type), error=str(err))
+            self._reply_error(channel, rid, err.code, str(err))
+            return
+        self._send(channel, encode_envelope(REPLY, rid, result))
+
+    def _reply_error(self, channel: Channel, rid: int, code: str, message: str) -> None:
+        self._send(channel, encode_error(rid, code, message))
+
+    def _send(self, channel: Channel, body: bytes) -> None:
+        try:
+            channel.send(body)
+        except PeerDisconnected:
+            self.log.debug("reply.undeliverable", remote=channel.peer)
+
+    def _resolve(self, channel: Channel, env: Envelope) -> None:
+        fut = self._pending.get(channel, {}).pop(env.id, None)
+        if fut is None or fut.done():
+            return  # the asker gave up (timeout/cancel); a late answer is not an error
+        if env.kind == ERROR:
+            fut.set_exception(
+                error_from_code(env.tag, decode_error_message(env), peer=channel.peer)
+            )
+            return
+        reply_type = self.registry.get(env.tag)
+        if reply_type is None:
+            fut.set_exception(UnknownMessageType(f"reply of unknown type {env.tag!r}"))
+            return
+        try:
+            fut.set_result(decode_payload(env, reply_type))
+        except ValidationFailed as exc:
+            fut.set_exception(exc)
