@@ -136,7 +136,9 @@ class MailboxFull(ActorError, PeerBusy):
     code = "busy"
 
 
-class ActorStopped(ActorError):
+class ActorStopped(ActorError, RemoteError):
+    """The actor stopped (its peer is shutting down, or its supervisor gave up) before answering."""
+
     code = "stopped"
 
 
@@ -179,6 +181,7 @@ _WIRE_ERRORS: dict[str, type[RemoteError]] = {
         RequestTimeout,
         RequestCancelled,
         PeerDisconnected,
+        ActorStopped,
     )
 }
 

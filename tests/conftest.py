@@ -1,11 +1,52 @@
-import os
+import asyncio
 
 import pytest
 
-# Tests never reach beyond this machine.
-os.environ.setdefault("PEERKIT_TEST", "1")
+from peerkit import Node, PeerConfig
+from peerkit._transport.memory import MemoryNetwork, MemoryTransport
+from peerkit.log import configure_logging
+
+configure_logging("warning")
+
+TRANSPORTS = ["memory", pytest.param("libp2p", marks=pytest.mark.libp2p)]
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
+async def make_nodes():
+    """``await make_nodes(n, kind)``: n started nodes, each dialled to the first; stopped after."""
+    started: list[Node] = []
+
+    async def make(n: int, kind: str = "memory", *, actors=(), star: bool = True, **cfg):
+        network = MemoryNetwork()
+        nodes = []
+        for i in range(n):
+            config = PeerConfig(name=f"n{i}", transport=kind, **cfg)
+            transport = None
+            if kind == "memory":
+                transport = MemoryTransport(
+                    name=f"n{i}", network=network, max_frame=config.max_frame_size
+                )
+            node = Node(config, transport=transport)
+            for actor in actors:
+                node.spawn(actor)
+            await node.start()
+            started.append(node)
+            nodes.append(node)
+        if star:
+            for node in nodes[1:]:
+                await node.connect(nodes[0].addrs()[0])
+        return nodes
+
+    yield make
+    for node in reversed(started):
+        await node.stop()
+
+
+async def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
+    """Wait until ``predicate()`` holds, checking on every loop turn; fail with a clear message."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.002)
