@@ -62,8 +62,12 @@ class Node:
 
     @classmethod
     def from_config_file(cls, path: str | Path) -> Node:
-        config = load_config(path)
-        base = Path(path).resolve().parent
+        return cls.from_config(load_config(path))
+
+    @classmethod
+    def from_config(cls, config: PeerConfig) -> Node:
+        """Build a node and its services; relative paths are taken from the config's folder."""
+        base = Path(config.source).resolve().parent if config.source else Path.cwd()
         seed = None
         if config.transport == "libp2p":
             seed = load_or_create_identity(base / config.identity)

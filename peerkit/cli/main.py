@@ -1,0 +1,114 @@
+"""The ``peerkit`` command line. User errors print a message and a hint, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..errors import PeerkitError
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the peer ran and failed (e.g. its supervisor gave up)
+EXIT_USAGE = 2  # the command could not start: bad config, bad arguments
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except PeerkitError as exc:
+        print(f"peerkit: error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerkit", description="Build and run peer-to-peer application nodes."
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one peer until SIGINT/SIGTERM")
+    run.add_argument("--config", "-c", default="peer.yaml", help="peer config (default: peer.yaml)")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                     help="override the config's log level")
+    run.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
+    run.add_argument("--ready-json", action="store_true",
+                     help="print one JSON line with the peer id and addresses once ready")
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"peerkit {__version__}"
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..log import configure_logging
+    from ..node import Node
+
+    config_path = Path(args.config)
+    # The app's own modules (services) are importable from the config's folder and from cwd.
+    for folder in (Path.cwd(), config_path.resolve().parent):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    config = load_config(config_path)
+    configure_logging(args.log_level or config.log_level, json=args.json_logs)
+    node = Node.from_config(config)
+    return asyncio.run(_run_node(node, ready_json=args.ready_json))
+
+
+async def _run_node(node, *, ready_json: bool) -> int:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await node.start()
+    try:
+        _announce(node, ready_json)
+        stopped = asyncio.ensure_future(node.wait_stopped())
+        waiting = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({stopped, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        stopped.cancel()
+    finally:
+        await node.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if node.failure is not None:
+        print(f"peerkit: {node.config.name} stopped: {node.failure}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _announce(node, ready_json: bool) -> None:  # type: ignore[no-untyped-def]
+    out: Callable[[str], None] = lambda line: print(line, flush=True)  # noqa: E731
+    if ready_json:
+        out(json.dumps({"event": "ready", "name": node.config.name, "peer_id": node.peer_id,
+                        "addrs": node.addrs()}))
+        return
+    out(f"peerkit: {node.config.name} is running (Ctrl-C to stop)")
+    out(f"  peer id: {node.peer_id}")
+    out("  listening on:")
+    for addr in node.addrs():
+        out(f"    {addr}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

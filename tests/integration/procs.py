@@ -1,0 +1,71 @@
+"""Start peers as separate OS processes (``python -m peerkit run``) and wait for them to be ready."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class PeerProcess:
+    def __init__(self, folder: Path, name: str, *, services=(), bootstrap=(), port: int = 0):
+        self.folder = folder / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.config = self.folder / "peer.yaml"
+        lines = [
+            f"name: {name}",
+            f'listen: ["/ip4/127.0.0.1/tcp/{port}"]',
+            "log_level: warning",
+            "services: [" + ", ".join(f'"{s}"' for s in services) + "]",
+            "bootstrap: [" + ", ".join(f'"{b}"' for b in bootstrap) + "]",
+        ]
+        self.config.write_text("\n".join(lines) + "\n")
+        self.proc: asyncio.subprocess.Process | None = None
+        self.peer_id = ""
+        self.addrs: list[str] = []
+        self.stderr = b""
+
+    async def start(self, timeout: float = 30.0) -> PeerProcess:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+               "PYTHONWARNINGS": "default"}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "peerkit", "run", "-c", str(self.config), "--ready-json",
+            cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            raise AssertionError(f"{self.name} did not become ready within {timeout}s") from None
+        if not line:
+            _, err = await self.proc.communicate()
+            raise AssertionError(f"{self.name} exited before ready:\n{err.decode()}")
+        ready = json.loads(line)
+        self.peer_id, self.addrs = ready["peer_id"], ready["addrs"]
+        return self
+
+    @property
+    def addr(self) -> str:
+        return self.addrs[0]
+
+    async def terminate(self, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, self.stderr = await asyncio.wait_for(self.proc.communicate(), timeout)
+        return self.proc.returncode  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
+    async def wait_killed(self) -> None:
+        assert self.proc is not None
+        await self.proc.wait()
