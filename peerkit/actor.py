@@ -23,13 +23,16 @@ import itertools
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import structlog
 
 from .errors import ActorStopped, PeerkitError, RequestTimeout
 from .mailbox import Mailbox
 from .messages import Message
+
+if TYPE_CHECKING:
+    from .node import Node
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _HANDLER_ATTR = "__peerkit_handler__"
@@ -76,6 +79,8 @@ class Actor:
     name: str = ""
     log: Any = structlog.get_logger()
     ref: ActorRef | None = None
+    #: the node the actor runs on (set by Node.spawn; absent in plain unit tests)
+    node: Node
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -21,9 +21,9 @@ import structlog
 from ._transport.base import Transport
 from .actor import Actor, ActorRef
 from .config import PeerConfig, load_config
-from .errors import ConfigError, DialFailed, SupervisorEscalation, TransportError
+from .errors import ConfigError, DialFailed, RequestTimeout, SupervisorEscalation, TransportError
 from .identity import load_or_create_identity
-from .messages import Event, Message
+from .messages import Event, Message, topic_of
 from .router import Router
 from .supervisor import Supervisor
 
@@ -115,7 +115,7 @@ class Node:
         return ref
 
     def _bind_actor(self, actor: Actor) -> None:
-        actor.node = self  # type: ignore[attr-defined]
+        actor.node = self
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -179,6 +179,25 @@ class Node:
 
     async def publish(self, event: Event) -> None:
         await self.router.publish(event)
+
+    async def wait_for_subscribers(
+        self, topic: str | type[Event], count: int = 1, *, timeout: float = 10.0
+    ) -> list[str]:
+        """Wait until ``count`` other peers are subscribed to ``topic`` (or an event's topic).
+
+        Pubsub delivers only to peers whose subscription we have heard of: publish after this
+        when the first events matter.
+        """
+        name = topic if isinstance(topic, str) else topic_of(topic)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(subs := self.transport.subscribers(name)) < count:
+            if loop.time() > deadline:
+                raise RequestTimeout(
+                    f"only {len(subs)} of {count} peers subscribed to {name!r} after {timeout}s"
+                )
+            await asyncio.sleep(0.01)  # subscriptions arrive with gossip; no event to wait on
+        return subs
 
     # --- bootstrap ------------------------------------------------------------------------
 

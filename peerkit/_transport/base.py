@@ -98,6 +98,10 @@ class Transport(ABC):
     async def unsubscribe(self, topic: str) -> None: ...
 
     @abstractmethod
+    def subscribers(self, topic: str) -> list[str]:
+        """Peers known to be subscribed to ``topic`` (not counting ourselves)."""
+
+    @abstractmethod
     async def publish(self, topic: str, body: bytes) -> None:
         """Publish one envelope body. Waits (backpressure) rather than drop when queues are full."""
 

@@ -391,11 +391,10 @@ class Libp2pTransport(Transport):
             raise WireError(f"event of {len(body)} bytes exceeds the frame limit")
         await self.bridge.call(self._pubsub.publish_with_backpressure, topic, body)
 
-    async def wait_for_subscriber(self, peer: str, topic: str, timeout: float = 5.0) -> None:
-        """Wait until ``peer`` is known to be subscribed to ``topic`` (tests, demos)."""
-        assert self._pubsub is not None
-        await self.bridge.call(self._pubsub.wait_for_subscription, ID.from_base58(peer), topic,
-                               timeout)
+    def subscribers(self, topic: str) -> list[str]:
+        if self._pubsub is None:
+            return []
+        return [p.to_base58() for p in self._pubsub.peer_topics.get(topic, ())]
 
     def stats(self) -> dict[str, int]:
         return {

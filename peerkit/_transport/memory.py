@@ -195,6 +195,13 @@ class MemoryTransport(Transport):
     async def unsubscribe(self, topic: str) -> None:
         self._topics.discard(topic)
 
+    def subscribers(self, topic: str) -> list[str]:
+        return sorted(
+            p
+            for p in self.network.reachable(self.peer_id) - {self.peer_id}
+            if topic in self.network.peers[p]._topics
+        )
+
     async def publish(self, topic: str, body: bytes) -> None:
         if len(body) > self.max_frame:
             raise WireError(f"event of {len(body)} bytes exceeds the frame limit")

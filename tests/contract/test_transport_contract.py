@@ -151,9 +151,7 @@ async def test_one_way_send(make_nodes, kind):
 async def test_pubsub_burst_reaches_every_subscriber_once(make_nodes, kind):
     nodes = await make_nodes(3, kind, actors=[EchoActor])
     a = nodes[0]
-    if kind == "libp2p":
-        for n in nodes[1:]:
-            await a.transport.wait_for_subscriber(n.peer_id, "test.posts")
+    await a.wait_for_subscribers(Posted, 2)
     for i in range(1000):
         await a.publish(Posted(n=i))
     actors = [n.supervisor.instance(n.supervisor.children[0]) for n in nodes]

@@ -70,8 +70,7 @@ async def test_pubsub_burst_of_1000_reaches_three_processes(procs, client):
     peers = [await procs(n, services=[ECHO]) for n in ("p1", "p2", "p3")]
     for p in peers:
         await client.connect(p.addr)
-    for p in peers:
-        await client.transport.wait_for_subscriber(p.peer_id, "test.posts", timeout=10)
+    await client.wait_for_subscribers(Posted, 3)
     for i in range(1000):
         await client.publish(Posted(n=i))
     loop = asyncio.get_running_loop()
