@@ -17,6 +17,7 @@ structs accept unknown fields (a newer peer may add some); new fields must get d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import msgspec
@@ -101,6 +102,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._types: dict[str, type[Message]] = {}
+        #: called after every change (decoders built from the registry drop their cache)
+        self.listeners: list[Callable[[], None]] = []
 
     def register(self, msg_type: type[Message]) -> None:
         tag = tag_of(msg_type)
@@ -110,7 +113,13 @@ class Registry:
                 f"tag {tag!r} is already used by {_qualified(existing)}",
                 hint="every message type needs its own tag",
             )
-        self._types[tag] = msg_type
+        if existing is not msg_type:
+            self._types[tag] = msg_type
+            for listener in self.listeners:
+                listener()
+
+    def types(self) -> tuple[type[Message], ...]:
+        return tuple(self._types.values())
 
     def get(self, tag: str) -> type[Message] | None:
         return self._types.get(tag)

@@ -7,12 +7,12 @@ The frame size limit is checked from the length prefix, before any of the body i
 
 from __future__ import annotations
 
-from typing import Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar, Union
 
 import msgspec
 
 from .errors import FrameTooLarge, FrameTruncated, MalformedMessage, ValidationFailed
-from .messages import Message, tag_of
+from .messages import Message, default_registry, tag_of
 
 DEFAULT_MAX_FRAME: Final = 4 * 1024 * 1024
 _MAX_VARINT_BYTES: Final = 9  # enough for 2**63; longer prefixes are malformed
@@ -28,11 +28,27 @@ KINDS: Final = frozenset({REQUEST, REPLY, ERROR, EVENT, PUBLISH})
 M = TypeVar("M", bound=Message)
 
 
-class Envelope(msgspec.Struct, array_like=True, frozen=True):
-    """What every frame carries. ``payload`` stays raw msgpack until the router knows its type."""
+Kind = Annotated[int, msgspec.Meta(ge=REQUEST, le=PUBLISH)]
+RequestId = Annotated[int, msgspec.Meta(ge=0)]
 
-    kind: int
-    id: int
+
+class Envelope(msgspec.Struct, array_like=True, frozen=True):
+    """What every frame carries.
+
+    ``payload`` is the decoded message when the fast path could decode it (its tag is registered
+    and it validates), the error text for ERROR envelopes, and otherwise the raw msgpack, which
+    :func:`decode_payload` decodes again to produce a precise error.
+    """
+
+    kind: Kind
+    id: RequestId
+    tag: str
+    payload: Any = msgspec.Raw(b"")
+
+
+class _RawEnvelope(msgspec.Struct, array_like=True, frozen=True):
+    kind: Kind
+    id: RequestId
     tag: str
     payload: msgspec.Raw = msgspec.Raw(b"")
 
@@ -97,10 +113,34 @@ class FrameDecoder:
         self._need: int | None = None  # body length of the frame being read, once known
 
     def feed(self, data: bytes) -> list[bytes]:
-        buf = self._buf
-        buf += data
         frames: list[bytes] = []
         pos = 0
+        if not self._buf and self._need is None:
+            # Fast path: nothing carried over, so read whole frames straight out of ``data``.
+            end = len(data)
+            while pos < end:
+                first = data[pos]
+                if first < 0x80:
+                    length, start = first, pos + 1
+                else:
+                    parsed = decode_uvarint(data, pos)
+                    if parsed is None:
+                        break
+                    length, start = parsed
+                if length > self.max_frame:
+                    raise FrameTooLarge(
+                        f"frame of {length} bytes exceeds the limit of {self.max_frame} bytes"
+                    )
+                if end - start < length:
+                    break
+                frames.append(data[start : start + length])
+                pos = start + length
+            if pos == end:
+                return frames
+            data = data[pos:]
+            pos = 0
+        buf = self._buf
+        buf += data
         while True:
             if self._need is None:
                 parsed = decode_uvarint(buf, pos)
@@ -136,40 +176,91 @@ class FrameDecoder:
 # --- envelopes ------------------------------------------------------------------------------
 
 _encoder = msgspec.msgpack.Encoder()
-_envelope_decoder = msgspec.msgpack.Decoder(Envelope)
+_encode = _encoder.encode
+_raw_decoder = msgspec.msgpack.Decoder(_RawEnvelope)
 _str_decoder = msgspec.msgpack.Decoder(str)
-_payload_decoders: dict[type, msgspec.msgpack.Decoder] = {}
+_payload_decoders: dict[type, msgspec.msgpack.Decoder[Any]] = {}
+
+
+# Every registered message type is a tagged struct ("type" field), so their union is a tagged
+# union msgspec decodes in one pass, payload included: ~1.4x the two-pass decode (raw envelope,
+# then payload). Built on first use and dropped whenever the registry changes.
+_fast_decoder: msgspec.msgpack.Decoder[Any] | None = None
+
+
+def _build_fast_decoder() -> msgspec.msgpack.Decoder[Any]:
+    global _fast_decoder
+    payload = Union[(str, *default_registry.types())]  # type: ignore[valid-type]  # noqa: UP007
+    typed = msgspec.defstruct(
+        "_TypedEnvelope",
+        [("kind", Kind), ("id", RequestId), ("tag", str), ("payload", payload)],
+        array_like=True,
+        frozen=True,
+    )
+    _fast_decoder = msgspec.msgpack.Decoder(typed)
+    return _fast_decoder
+
+
+def _drop_fast_decoder() -> None:
+    global _fast_decoder
+    _fast_decoder = None
+
+
+default_registry.listeners.append(_drop_fast_decoder)
+
+
+
+_tags: dict[type, str] = {}
 
 
 def encode_envelope(kind: int, id: int, msg: Message) -> bytes:
-    """Encode one envelope body (without the frame prefix)."""
-    return _encoder.encode(Envelope(kind, id, tag_of(type(msg)), msgspec.Raw(_encoder.encode(msg))))
+    """Encode one envelope body (without the frame prefix), in a single encoder pass."""
+    try:
+        tag = _tags[msg.__class__]
+    except KeyError:
+        tag = _tags[msg.__class__] = tag_of(msg.__class__)
+    return _encode((kind, id, tag, msg))
 
 
 def encode_error(id: int, code: str, message: str) -> bytes:
-    return _encoder.encode(Envelope(ERROR, id, code, msgspec.Raw(_encoder.encode(message))))
+    return _encoder.encode((ERROR, id, code, message))
 
 
 def decode_envelope(body: bytes) -> Envelope:
+    """Decode one envelope body. Raises MalformedMessage when it is not an envelope at all.
+
+    A payload that is unknown or invalid is *not* an error here: it stays raw, and the router
+    answers it with a precise error from :func:`decode_payload`.
+    """
     try:
-        env = _envelope_decoder.decode(body)
+        # The typed struct has Envelope's fields; re-wrapping it would cost ~15% of a decode.
+        return (_fast_decoder or _build_fast_decoder()).decode(body)  # type: ignore[no-any-return]
+    except msgspec.DecodeError:
+        pass
+    try:
+        raw = _raw_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"undecodable envelope: {exc}") from exc
-    if env.kind not in KINDS or env.id < 0:
-        raise MalformedMessage(f"envelope has unknown kind {env.kind} or negative id")
-    return env
+    return Envelope(raw.kind, raw.id, raw.tag, raw.payload)
 
 
 def decode_payload(env: Envelope, msg_type: type[M]) -> M:
-    """Decode and validate an envelope's payload as ``msg_type``.
+    """The envelope's payload as ``msg_type``, validated.
 
     Raises ValidationFailed naming the field when the payload does not fit the type.
     """
-    decoder = _payload_decoders.get(msg_type)
-    if decoder is None:
-        decoder = _payload_decoders[msg_type] = msgspec.msgpack.Decoder(msg_type)
+    payload = env.payload
+    if type(payload) is msg_type:
+        return payload  # type: ignore[no-any-return]
+    if not isinstance(payload, msgspec.Raw):
+        raise ValidationFailed(
+            f"{env.tag}: payload is a {type(payload).__name__}, not a {msg_type.__name__}"
+        )
     try:
-        return decoder.decode(env.payload)  # type: ignore[no-any-return]
+        return _payload_decoders[msg_type].decode(payload)  # type: ignore[no-any-return]
+    except KeyError:
+        _payload_decoders[msg_type] = msgspec.msgpack.Decoder(msg_type)
+        return decode_payload(env, msg_type)
     except msgspec.ValidationError as exc:
         raise ValidationFailed(f"{env.tag}: {exc}") from exc
     except msgspec.DecodeError as exc:
@@ -177,7 +268,9 @@ def decode_payload(env: Envelope, msg_type: type[M]) -> M:
 
 
 def decode_error_message(env: Envelope) -> str:
+    if isinstance(env.payload, str):
+        return env.payload
     try:
         return _str_decoder.decode(env.payload)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, TypeError):
         return "(undecodable error message)"

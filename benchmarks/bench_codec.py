@@ -1,0 +1,74 @@
+"""Envelope codec (frame + envelope + typed payload, both ways) vs bare msgspec msgpack of the payload.
+
+Goal >= 0.6x the bare typed round trip.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Timer, best_of, load, report  # noqa: E402
+
+from peerkit import Message  # noqa: E402
+from peerkit.wire import (  # noqa: E402
+    REQUEST,
+    FrameDecoder,
+    decode_envelope,
+    decode_payload,
+    encode_envelope,
+    encode_frame,
+)
+
+N = 100_000
+
+
+class Order(Message, tag="bench.Order"):
+    id: int
+    customer: str
+    items: list[str]
+    total: float
+    note: str = ""
+
+
+MSG = Order(id=42, customer="alice", items=["apple", "pear", "plum"], total=12.5, note="fast")
+
+
+def bare() -> float:
+    enc = msgspec.msgpack.Encoder()
+    dec = msgspec.msgpack.Decoder(Order)
+    with Timer() as t:
+        for _ in range(N):
+            dec.decode(enc.encode(MSG))
+    return N / t.elapsed
+
+
+def ours() -> float:
+    with Timer() as t:
+        for i in range(N):
+            env = decode_envelope(encode_envelope(REQUEST, i, MSG))
+            decode_payload(env, Order)
+    return N / t.elapsed
+
+
+def ours_framed() -> float:
+    dec = FrameDecoder()
+    with Timer() as t:
+        for i in range(N):
+            (body,) = dec.feed(encode_frame(encode_envelope(REQUEST, i, MSG)))
+            decode_payload(decode_envelope(body), Order)
+    return N / t.elapsed
+
+
+def main() -> None:
+    print(f"# bench_codec ({load()})")
+    base = best_of(5, bare)
+    report("envelope round trip vs bare msgspec", best_of(5, ours), base, "msg/s", ">= 0.6x")
+    report("framed envelope round trip vs bare", best_of(5, ours_framed), base, "msg/s", "info")
+
+
+if __name__ == "__main__":
+    main()
