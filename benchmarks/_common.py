@@ -18,6 +18,18 @@ def best_of(n: int, fn: Callable[[], float]) -> float:
     return statistics.median(fn() for _ in range(n))
 
 
+def paired(n: int, ours: Callable[[], float], base: Callable[[], float]) -> tuple[float, float]:
+    """Run ours and the baseline alternately n times each; medians of both.
+
+    Alternating spreads the machine's noise over both sides instead of one.
+    """
+    a, b = [], []
+    for _ in range(n):
+        a.append(ours())
+        b.append(base())
+    return statistics.median(a), statistics.median(b)
+
+
 def report(name: str, ours: float, base: float, unit: str, goal: str, higher_is_better=True):
     ratio = ours / base if base else float("nan")
     print(f"{name:<44} peerkit {ours:>12,.1f} {unit:<8} baseline {base:>12,.1f} {unit:<8}"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, best_of, load, report  # noqa: E402
+from _common import Timer, load, paired, report  # noqa: E402
 
 from peerkit import Actor, Message, Request, Supervisor, handler  # noqa: E402
 
@@ -104,16 +104,20 @@ async def bare_pingpong() -> float:
     return N_ASK / t.elapsed
 
 
-async def actor_ask() -> float:
+async def actor_ask(timeout: float | None = None) -> float:
     sup = Supervisor()
     ref = sup.spawn(Sink)
     await sup.start()
     msgs = [Ping(n=i) for i in range(N_ASK)]
     with Timer() as t:
         for m in msgs:
-            await ref.ask(m, timeout=None)
+            await ref.ask(m, timeout=timeout)
     await sup.stop()
     return N_ASK / t.elapsed
+
+
+async def actor_ask_timeout() -> float:
+    return await actor_ask(timeout=5.0)
 
 
 def run(coro_fn) -> float:  # type: ignore[no-untyped-def]
@@ -122,10 +126,12 @@ def run(coro_fn) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     print(f"# bench_actor ({load()})")
-    report("actor tell (msgs/s) vs asyncio.Queue", best_of(5, lambda: run(actor_tell)),
-           best_of(5, lambda: run(bare_queue)), "msg/s", ">= 1.0x")
-    report("actor ask (asks/s) vs future ping-pong", best_of(5, lambda: run(actor_ask)),
-           best_of(5, lambda: run(bare_pingpong)), "ask/s", ">= 0.8x")
+    ours, base = paired(7, lambda: run(actor_tell), lambda: run(bare_queue))
+    report("actor tell (msgs/s) vs asyncio.Queue", ours, base, "msg/s", ">= 1.0x")
+    ours, base = paired(7, lambda: run(actor_ask), lambda: run(bare_pingpong))
+    report("actor ask (asks/s) vs future ping-pong", ours, base, "ask/s", ">= 0.8x")
+    ours, base = paired(5, lambda: run(actor_ask_timeout), lambda: run(bare_pingpong))
+    report("actor ask with 5 s timeout vs ping-pong", ours, base, "ask/s", "info")
 
 
 if __name__ == "__main__":

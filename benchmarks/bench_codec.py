@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, best_of, load, report  # noqa: E402
+from _common import Timer, load, paired, report  # noqa: E402
 
 from peerkit import Message  # noqa: E402
 from peerkit.wire import (  # noqa: E402
@@ -65,9 +65,10 @@ def ours_framed() -> float:
 
 def main() -> None:
     print(f"# bench_codec ({load()})")
-    base = best_of(5, bare)
-    report("envelope round trip vs bare msgspec", best_of(5, ours), base, "msg/s", ">= 0.6x")
-    report("framed envelope round trip vs bare", best_of(5, ours_framed), base, "msg/s", "info")
+    mine, base = paired(7, ours, bare)
+    report("envelope round trip vs bare msgspec", mine, base, "msg/s", ">= 0.6x")
+    mine, base = paired(5, ours_framed, bare)
+    report("framed envelope round trip vs bare", mine, base, "msg/s", "info")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import itertools
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import structlog
@@ -105,6 +106,10 @@ class Actor:
     async def on_stop(self) -> None:
         """Called when the actor stops or is about to be replaced by a restart."""
 
+    def dispatch_table(self) -> dict[type[Message], tuple[Callable[..., Any], bool]]:
+        """Bound handler and wants-context flag per message type (built once per instance)."""
+        return {t: (getattr(self, s.method), s.wants_context) for t, s in self._handlers.items()}
+
     async def receive(self, msg: Message, ctx: Context = LOCAL) -> Any:
         """Dispatch one message to its handler (the runtime calls this)."""
         spec = self._handlers.get(type(msg))
@@ -137,15 +142,9 @@ def _handler_signature(
     return msg_type, len(params) == 2
 
 
-class Letter:
-    """One mailbox entry: the message, where to send the answer, and its context."""
-
-    __slots__ = ("ctx", "msg", "reply")
-
-    def __init__(self, msg: Message, reply: asyncio.Future[Any] | None, ctx: Context) -> None:
-        self.msg = msg
-        self.reply = reply
-        self.ctx = ctx
+#: one mailbox entry: (message, future for the answer or None, context). A tuple, not a class:
+#: this is the hottest allocation in the runtime.
+Letter = tuple[Message, "asyncio.Future[Any] | None", Context]
 
 
 _ref_ids = itertools.count(1)
@@ -168,35 +167,100 @@ class ActorRef:
     def handles(self, msg_type: type[Message]) -> bool:
         return msg_type in self.actor_type._handlers
 
-    async def tell(self, msg: Message, ctx: Context = LOCAL) -> None:
-        """Send without waiting for an answer; waits for room when the mailbox is full."""
-        await self.mailbox.put(Letter(msg, None, ctx))
+    def tell(self, msg: Message, ctx: Context = LOCAL) -> Awaitable[None]:
+        """Send without waiting for an answer: ``await ref.tell(msg)``.
+
+        The message is queued at once when there is room (the await then returns immediately);
+        when the mailbox is full, the await waits for room: the backpressure local senders feel.
+        """
+        mailbox = self.mailbox
+        if len(mailbox.items) < mailbox.capacity:
+            mailbox.put_nowait((msg, None, ctx))
+            return _DONE
+        return mailbox.put((msg, None, ctx))
 
     def tell_nowait(self, msg: Message, ctx: Context = LOCAL) -> None:
         """Send without waiting at all; raises MailboxFull when there is no room."""
-        self.mailbox.put_nowait(Letter(msg, None, ctx))
+        self.mailbox.put_nowait((msg, None, ctx))
 
-    async def ask(self, msg: Message, *, timeout: float | None = 5.0, ctx: Context = LOCAL) -> Any:
-        """Send and wait for the handler's return value (or its error). Raises RequestTimeout."""
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self.mailbox.put(Letter(msg, fut, ctx))
+    def ask(
+        self, msg: Message, *, timeout: float | None = 5.0, ctx: Context = LOCAL
+    ) -> Awaitable[Any]:
+        """Send and wait for the handler's return value (or its error): ``await ref.ask(msg)``.
+
+        Raises RequestTimeout after ``timeout`` seconds (None waits for ever). Returns the
+        answer's future itself when there is room, which saves a coroutine per ask.
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        mailbox = self.mailbox
+        if len(mailbox.items) >= mailbox.capacity:
+            return self._ask_when_room(loop, fut, msg, timeout, ctx)
+        mailbox.put_nowait((msg, fut, ctx))
+        if timeout is not None:
+            # call_later + set_exception is several times cheaper than asyncio.wait_for.
+            timer = loop.call_later(timeout, _expire, fut, self.name, msg, timeout)
+            fut.add_done_callback(partial(_cancel_timer, timer))
+        return fut
+
+    async def _ask_when_room(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fut: asyncio.Future[Any],
+        msg: Message,
+        timeout: float | None,
+        ctx: Context,
+    ) -> Any:
+        deadline = None if timeout is None else loop.time() + timeout
         try:
-            return await asyncio.wait_for(fut, timeout)
+            await asyncio.wait_for(self.mailbox.put((msg, fut, ctx)), timeout)
         except TimeoutError:
             raise RequestTimeout(
-                f"{self.name} did not answer {type(msg).__name__} within {timeout}s"
+                f"{self.name} had no room for {type(msg).__name__} within {timeout}s"
             ) from None
+        if deadline is None:
+            return await fut
+        timer = loop.call_at(deadline, _expire, fut, self.name, msg, timeout)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
 
     def ask_nowait(self, msg: Message, ctx: Context = LOCAL) -> asyncio.Future[Any]:
         """Enqueue a request and return the future of its answer; MailboxFull when full."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.mailbox.put_nowait(Letter(msg, fut, ctx))
+        self.mailbox.put_nowait((msg, fut, ctx))
         return fut
 
 
+def _cancel_timer(timer: asyncio.TimerHandle, _fut: asyncio.Future[Any]) -> None:
+    timer.cancel()
+
+
+def _expire(fut: asyncio.Future[Any], name: str, msg: Message, timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(
+            RequestTimeout(f"{name} did not answer {type(msg).__name__} within {timeout}s")
+        )
+
+
+class _Done:
+    """An awaitable that is already complete (what ``tell`` returns when there was room)."""
+
+    __slots__ = ()
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return
+        yield
+
+
+_DONE = _Done()
+
+
 def fail_letter(letter: Letter, exc: BaseException) -> None:
-    if letter.reply is not None and not letter.reply.done():
-        letter.reply.set_exception(exc)
+    reply = letter[1]
+    if reply is not None and not reply.done():
+        reply.set_exception(exc)
 
 
 def stopped_error(name: str) -> PeerkitError:

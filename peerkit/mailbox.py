@@ -61,6 +61,41 @@ class Mailbox(Generic[T]):
                 raise
         self.put_nowait(item)
 
+    async def wait(self) -> None:
+        """Wait until something is queued (the actor loop pops items itself, in batches)."""
+        while not self._items:
+            if self._closed:
+                raise ActorStopped(f"actor {self.name!r} has stopped")
+            fut = asyncio.get_running_loop().create_future()
+            self._getter = fut
+            try:
+                await fut
+            finally:
+                self._getter = None
+
+    def arm(self) -> asyncio.Future[None]:
+        """A future that completes when an item is queued (for the single reader).
+
+        Cheaper than ``await wait()`` in the actor's hot loop: no coroutine per wait.
+        """
+        if self._closed:
+            raise ActorStopped(f"actor {self.name!r} has stopped")
+        fut = self._getter = asyncio.get_running_loop().create_future()
+        return fut
+
+    def wake_putter(self) -> None:
+        """Call after taking an item off ``items`` directly, so a waiting sender gets its room."""
+        if self._putters:
+            self._wake_putter()
+
+    @property
+    def items(self) -> deque[T]:
+        return self._items
+
+    @property
+    def putters(self) -> deque[asyncio.Future[None]]:
+        return self._putters
+
     async def get(self) -> T:
         while not self._items:
             if self._closed:

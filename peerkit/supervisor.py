@@ -154,6 +154,16 @@ class Supervisor:
         cell.task.add_done_callback(lambda t, c=cell: self._exited(c, t))
 
     async def _run(self, cell: _Cell) -> None:
+        try:
+            await self._serve(cell)
+        except Exception:
+            # Counted before the task's done-callback runs, so that settled() called right
+            # after a failed ask already waits for this crash to be handled.
+            self._pending_crashes += 1
+            self._settled.clear()
+            raise
+
+    async def _serve(self, cell: _Cell) -> None:
         actor = cell.factory()
         actor.name = cell.ref.name
         actor.ref = cell.ref
@@ -163,12 +173,27 @@ class Supervisor:
         cell.instance = actor
         await actor.on_start()
         cell.started.set()
+        table = actor.dispatch_table()
         mailbox = cell.ref.mailbox
+        items = mailbox.items
+        putters = mailbox.putters
         while True:
-            letter = await mailbox.get()
+            if not items:
+                await mailbox.arm()
+                continue
+            letter = items.popleft()
+            if putters:
+                mailbox.wake_putter()
+            msg, reply, ctx = letter
             cell.current = letter
             try:
-                result = await actor.receive(letter.msg, letter.ctx)
+                entry = table.get(type(msg))
+                if entry is None:
+                    result = await actor.receive(msg, ctx)  # raises NoHandler
+                elif entry[1]:
+                    result = await entry[0](msg, ctx)
+                else:
+                    result = await entry[0](msg)
             except PeerkitError as exc:
                 # A typed error is an answer, not a crash.
                 fail_letter(letter, exc)
@@ -178,24 +203,31 @@ class Supervisor:
             except Exception as exc:
                 fail_letter(
                     letter,
-                    HandlerFailed(f"{cell.ref.name} failed on {type(letter.msg).__name__}: {exc!r}"),
+                    HandlerFailed(f"{cell.ref.name} failed on {type(msg).__name__}: {exc!r}"),
                 )
                 raise
             else:
-                reply = letter.reply
                 if reply is not None and not reply.done():
                     reply.set_result(result)
             finally:
                 cell.current = None
 
     def _exited(self, cell: _Cell, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or not self._running or self._crashes is None:
+        if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None:
-            self._pending_crashes += 1
-            self._settled.clear()
+        if exc is None:
+            return
+        if self._running and self._crashes is not None:
             self._crashes.put_nowait((cell, exc))
+        else:
+            self._crash_handled()
+
+    def _crash_handled(self) -> None:
+        self._pending_crashes -= 1
+        if self._pending_crashes <= 0 or not self._running:
+            self._pending_crashes = 0
+            self._settled.set()
 
     async def settled(self) -> None:
         """Wait until every crash seen so far has been handled (restart or escalation)."""
@@ -227,9 +259,7 @@ class Supervisor:
                 if not await self._handle_crash(cell, exc):
                     return
             finally:
-                self._pending_crashes -= 1
-                if self._pending_crashes == 0:
-                    self._settled.set()
+                self._crash_handled()
 
     async def _handle_crash(self, cell: _Cell, exc: BaseException) -> bool:
         """Restart per the strategy; False once the supervisor has escalated."""
