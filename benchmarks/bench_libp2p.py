@@ -1,0 +1,209 @@
+"""peerkit over real py-libp2p vs raw py-libp2p in pure trio, same protocol shape, same run.
+
+- connect + open stream + first reply (goal < 50 ms; raw py-libp2p with default settings ~258 ms)
+- request/reply round trip on an open stream (goal <= 1.2x raw)
+- 64 KiB messages streamed one way (goal >= 0.9x raw throughput)
+
+Both peers live in one process (raw: one trio run; peerkit: one asyncio loop), so each side pays
+for both ends on the same cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load, report  # noqa: E402
+
+import multiaddr  # noqa: E402
+import trio  # noqa: E402
+from libp2p import create_yamux_muxer_option, new_host  # noqa: E402
+from libp2p.crypto.ed25519 import create_new_key_pair  # noqa: E402
+from libp2p.crypto.x25519 import create_new_key_pair as x25519  # noqa: E402
+from libp2p.custom_types import TProtocol  # noqa: E402
+from libp2p.network.config import ConnectionConfig  # noqa: E402
+from libp2p.peer.peerinfo import info_from_p2p_addr  # noqa: E402
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE  # noqa: E402
+from libp2p.security.noise.transport import Transport as Noise  # noqa: E402
+
+from peerkit import Actor, Message, Node, PeerConfig, Request, handler  # noqa: E402
+from peerkit.log import configure_logging  # noqa: E402
+from peerkit.wire import FrameDecoder, encode_frame  # noqa: E402
+
+ROUND_TRIPS = 2000
+CHUNK = 64 * 1024
+CHUNKS = 800  # 50 MiB
+PROTO = TProtocol("/bench/echo/1.0.0")
+LISTEN = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+
+
+# --- raw py-libp2p, pure trio ---------------------------------------------------------------
+
+
+def raw_host(tuned: bool):  # type: ignore[no-untyped-def]
+    kp = create_new_key_pair()
+    return new_host(
+        key_pair=kp,
+        sec_opt={NOISE: Noise(kp, noise_privkey=x25519().private_key)},
+        muxer_opt=create_yamux_muxer_option(),
+        connection_config=ConnectionConfig(max_connections_per_peer=1) if tuned else None,
+    )
+
+
+async def raw_echo_handler(stream) -> None:  # type: ignore[no-untyped-def]
+    dec = FrameDecoder(8 * 1024 * 1024)
+    while True:
+        data = await stream.read(256 * 1024)
+        if not data:
+            return
+        for body in dec.feed(data):
+            await stream.write(encode_frame(body))
+
+
+async def raw_sink_handler(stream, done: trio.Event, total: int) -> None:  # type: ignore[no-untyped-def]
+    dec = FrameDecoder(8 * 1024 * 1024)
+    got = 0
+    while got < total:
+        data = await stream.read(256 * 1024)
+        if not data:
+            break
+        got += sum(len(b) for b in dec.feed(data))
+    done.set()
+
+
+async def raw_read_frame(stream, dec: FrameDecoder) -> bytes:  # type: ignore[no-untyped-def]
+    while True:
+        frames = dec.feed(await stream.read(256 * 1024))
+        if frames:
+            return frames[0]
+
+
+async def raw_main(tuned: bool, results: dict[str, float]) -> None:
+    a, b = raw_host(tuned), raw_host(tuned)
+    async with a.run(LISTEN), b.run(LISTEN):
+        a.set_stream_handler(PROTO, raw_echo_handler)
+        done = trio.Event()
+        sink = TProtocol("/bench/sink/1.0.0")
+        a.set_stream_handler(sink, lambda s: raw_sink_handler(s, done, CHUNK * CHUNKS))
+        t0 = time.perf_counter()
+        await b.connect(info_from_p2p_addr(a.get_addrs()[0]))
+        stream = await b.new_stream(a.get_id(), [PROTO])
+        dec = FrameDecoder()
+        await stream.write(encode_frame(b"hello"))
+        await raw_read_frame(stream, dec)
+        results["first"] = (time.perf_counter() - t0) * 1000
+        if not tuned:
+            return
+        payload = encode_frame(b"x" * 32)
+        t0 = time.perf_counter()
+        for _ in range(ROUND_TRIPS):
+            await stream.write(payload)
+            await raw_read_frame(stream, dec)
+        results["rtt"] = (time.perf_counter() - t0) / ROUND_TRIPS * 1e6
+        out = await b.new_stream(a.get_id(), [sink])
+        frame = encode_frame(b"y" * CHUNK)
+        t0 = time.perf_counter()
+        for _ in range(CHUNKS):
+            await out.write(frame)
+        await done.wait()
+        results["mbps"] = CHUNK * CHUNKS / (time.perf_counter() - t0) / 1e6
+        await stream.close()
+        await out.close()
+
+
+def raw(tuned: bool) -> dict[str, float]:
+    results: dict[str, float] = {}
+    trio.run(raw_main, tuned, results)
+    return results
+
+
+# --- peerkit --------------------------------------------------------------------------------
+
+
+class Ping(Request, tag="bench.Ping2"):
+    data: bytes
+
+
+class Pong(Message, tag="bench.Pong2"):
+    data: bytes
+
+
+class Chunk(Message, tag="bench.Chunk"):
+    data: bytes
+
+
+class Server(Actor):
+    mailbox_size = 4096
+    total = 0
+    target = 0
+    done: asyncio.Event | None = None
+
+    @handler
+    async def ping(self, msg: Ping) -> Pong:
+        return Pong(data=msg.data)
+
+    @handler
+    async def chunk(self, msg: Chunk) -> None:
+        Server.total += len(msg.data)
+        if Server.total >= Server.target and Server.done is not None:
+            Server.done.set()
+
+
+async def peerkit_main() -> dict[str, float]:
+    results: dict[str, float] = {}
+    a = Node(PeerConfig(name="a", log_level="warning"))
+    b = Node(PeerConfig(name="b", log_level="warning"))
+    a.spawn(Server)
+    await a.start()
+    await b.start()
+    try:
+        t0 = time.perf_counter()
+        await b.connect(a.addrs()[0])
+        await b.request(a.peer_id, Ping(data=b"hello"))
+        results["first"] = (time.perf_counter() - t0) * 1000
+        msg = Ping(data=b"x" * 32)
+        t0 = time.perf_counter()
+        for _ in range(ROUND_TRIPS):
+            await b.request(a.peer_id, msg)
+        results["rtt"] = (time.perf_counter() - t0) / ROUND_TRIPS * 1e6
+        Server.total, Server.target, Server.done = 0, CHUNK * CHUNKS, asyncio.Event()
+        chunk = Chunk(data=b"y" * CHUNK)
+        t0 = time.perf_counter()
+        for _ in range(CHUNKS):
+            await b.send(a.peer_id, chunk)
+        await Server.done.wait()
+        results["mbps"] = CHUNK * CHUNKS / (time.perf_counter() - t0) / 1e6
+    finally:
+        await b.stop()
+        await a.stop()
+    return results
+
+
+def main() -> None:
+    configure_logging("warning")
+    print(f"# bench_libp2p ({load()})")
+    ours: list[dict[str, float]] = []
+    base: list[dict[str, float]] = []
+    for _ in range(3):
+        base.append(raw(tuned=True))
+        ours.append(asyncio.run(peerkit_main()))
+    default_first = statistics.median(raw(tuned=False)["first"] for _ in range(2))
+
+    def med(rs: list[dict[str, float]], k: str) -> float:
+        return statistics.median(r[k] for r in rs)
+
+    report("connect+stream+first reply (ms)", med(ours, "first"), med(base, "first"), "ms",
+           "< 50 ms")
+    print(f"{'  raw py-libp2p with default settings':<44} {default_first:>20,.1f} ms")
+    report("request/reply round trip (us)", med(ours, "rtt"), med(base, "rtt"), "us",
+           "<= 1.2x")
+    report("64 KiB stream throughput (MB/s)", med(ours, "mbps"), med(base, "mbps"), "MB/s",
+           ">= 0.9x")
+
+
+if __name__ == "__main__":
+    main()
