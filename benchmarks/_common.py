@@ -32,8 +32,11 @@ def paired(n: int, ours: Callable[[], float], base: Callable[[], float]) -> tupl
 
 def report(name: str, ours: float, base: float, unit: str, goal: str, higher_is_better=True):
     ratio = ours / base if base else float("nan")
-    print(f"{name:<44} peerkit {ours:>12,.1f} {unit:<8} baseline {base:>12,.1f} {unit:<8}"
-          f" ratio {ratio:5.2f}x  (goal {goal})", flush=True)
+    print(
+        f"{name:<44} peerkit {ours:>12,.1f} {unit:<8} baseline {base:>12,.1f} {unit:<8}"
+        f" ratio {ratio:5.2f}x  (goal {goal})",
+        flush=True,
+    )
     return ratio
 
 

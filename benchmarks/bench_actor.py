@@ -1,6 +1,7 @@
 """Actor mailbox throughput and ask latency against bare asyncio baselines.
 
-tell: N messages from a producer to an actor vs a bare asyncio.Queue producer/consumer (goal >= 1.0x).
+tell: N messages from a producer to an actor vs a bare asyncio.Queue producer/consumer
+      (goal >= 1.0x).
 ask:  N sequential asks vs a bare future ping-pong between two tasks (goal >= 0.8x).
 """
 
@@ -11,9 +12,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, load, paired, report  # noqa: E402
+from _common import Timer, load, paired, report
 
-from peerkit import Actor, Message, Request, Supervisor, handler  # noqa: E402
+from peerkit import Actor, Message, Request, Supervisor, handler
 
 N = 200_000
 N_ASK = 50_000

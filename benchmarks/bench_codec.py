@@ -1,4 +1,4 @@
-"""Envelope codec (frame + envelope + typed payload, both ways) vs bare msgspec msgpack of the payload.
+"""Envelope codec (envelope + typed payload, both ways) vs bare msgspec msgpack of the payload.
 
 Goal >= 0.6x the bare typed round trip.
 """
@@ -11,10 +11,10 @@ from pathlib import Path
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timer, load, paired, report  # noqa: E402
+from _common import Timer, load, paired, report
 
-from peerkit import Message  # noqa: E402
-from peerkit.wire import (  # noqa: E402
+from peerkit import Message
+from peerkit.wire import (
     REQUEST,
     FrameDecoder,
     decode_envelope,

@@ -17,22 +17,21 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, report  # noqa: E402
+import multiaddr
+import trio
+from _common import load, report
+from libp2p import create_yamux_muxer_option, new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as x25519
+from libp2p.custom_types import TProtocol
+from libp2p.network.config import ConnectionConfig
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE
+from libp2p.security.noise.transport import Transport as Noise
 
-import multiaddr  # noqa: E402
-import trio  # noqa: E402
-from libp2p import create_yamux_muxer_option, new_host  # noqa: E402
-from libp2p.crypto.ed25519 import create_new_key_pair  # noqa: E402
-from libp2p.crypto.x25519 import create_new_key_pair as x25519  # noqa: E402
-from libp2p.custom_types import TProtocol  # noqa: E402
-from libp2p.network.config import ConnectionConfig  # noqa: E402
-from libp2p.peer.peerinfo import info_from_p2p_addr  # noqa: E402
-from libp2p.security.noise.transport import PROTOCOL_ID as NOISE  # noqa: E402
-from libp2p.security.noise.transport import Transport as Noise  # noqa: E402
-
-from peerkit import Actor, Message, Node, PeerConfig, Request, handler  # noqa: E402
-from peerkit.log import configure_logging  # noqa: E402
-from peerkit.wire import FrameDecoder, encode_frame  # noqa: E402
+from peerkit import Actor, Message, Node, PeerConfig, Request, handler
+from peerkit.log import configure_logging
+from peerkit.wire import FrameDecoder, encode_frame
 
 ROUND_TRIPS = 2000
 CHUNK = 64 * 1024
@@ -196,13 +195,14 @@ def main() -> None:
     def med(rs: list[dict[str, float]], k: str) -> float:
         return statistics.median(r[k] for r in rs)
 
-    report("connect+stream+first reply (ms)", med(ours, "first"), med(base, "first"), "ms",
-           "< 50 ms")
+    report(
+        "connect+stream+first reply (ms)", med(ours, "first"), med(base, "first"), "ms", "< 50 ms"
+    )
     print(f"{'  raw py-libp2p with default settings':<44} {default_first:>20,.1f} ms")
-    report("request/reply round trip (us)", med(ours, "rtt"), med(base, "rtt"), "us",
-           "<= 1.2x")
-    report("64 KiB stream throughput (MB/s)", med(ours, "mbps"), med(base, "mbps"), "MB/s",
-           ">= 0.9x")
+    report("request/reply round trip (us)", med(ours, "rtt"), med(base, "rtt"), "us", "<= 1.2x")
+    report(
+        "64 KiB stream throughput (MB/s)", med(ours, "mbps"), med(base, "mbps"), "MB/s", ">= 0.9x"
+    )
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ def _handler_signature(
     params = list(inspect.signature(fn).parameters.values())[1:]  # drop self
     if not params or len(params) > 2:
         raise TypeError(f"{cls.__name__}.{attr}: a handler takes (self, msg) or (self, msg, ctx)")
+    msg_type: Any
     if isinstance(mark, type):
         msg_type = mark
     else:
@@ -237,7 +238,7 @@ def _cancel_timer(timer: asyncio.TimerHandle, _fut: asyncio.Future[Any]) -> None
     timer.cancel()
 
 
-def _expire(fut: asyncio.Future[Any], name: str, msg: Message, timeout: float) -> None:
+def _expire(fut: asyncio.Future[Any], name: str, msg: Message, timeout: float | None) -> None:
     if not fut.done():
         fut.set_exception(
             RequestTimeout(f"{name} did not answer {type(msg).__name__} within {timeout}s")
@@ -249,7 +250,7 @@ class _Done:
 
     __slots__ = ()
 
-    def __await__(self):  # type: ignore[no-untyped-def]
+    def __await__(self):
         return
         yield
 

@@ -111,7 +111,7 @@ def _locate(message: str, doc: Any) -> tuple[str, int | None]:
     if unknown:
         steps.append(unknown.group("field"))
         message = f"unknown key {unknown.group('field')!r}"
-    where = ".".join(str(s) for s in steps)
+    where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps).lstrip(".")
     if where and not unknown:
         message = f"{where}: {message}"
     return message, _line_of(doc, steps)

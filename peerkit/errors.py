@@ -1,8 +1,8 @@
 """The one error tree of peerkit.
 
-Everything peerkit raises derives from :class:`PeerkitError`. Errors that can cross the wire in an
-error reply carry a stable ``code``; :func:`error_from_code` turns a code back into the same class on
-the asking peer, so ``except PeerBusy:`` works whether the busy peer is local or remote.
+Everything peerkit raises derives from :class:`PeerkitError`. Errors that can cross the wire in
+an error reply carry a stable ``code``; :func:`error_from_code` turns a code back into the same
+class on the asking peer, so ``except PeerBusy:`` works whether the busy peer is local or remote.
 
 Errors are translated in three places only: the transport (libp2p/trio -> peerkit), the gateway
 (peerkit -> HTTP) and the CLI (peerkit -> message and exit code).
@@ -187,7 +187,7 @@ _WIRE_ERRORS: dict[str, type[RemoteError]] = {
 
 
 def error_from_code(code: str, message: str, *, peer: str | None = None) -> RemoteError:
-    """Rebuild the typed error for a code received in an error reply (unknown codes stay generic)."""
+    """The typed error for a code received in an error reply (unknown codes stay generic)."""
     cls = _WIRE_ERRORS.get(code, RemoteError)
     return cls(message, peer=peer)
 

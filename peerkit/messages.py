@@ -29,7 +29,7 @@ class RegistryError(PeerkitError):
     code = "registry"
 
 
-class _MessageMeta(msgspec.structs.StructMeta):
+class _MessageMeta(msgspec.StructMeta):
     """Takes peerkit's class keywords (``reply=``, ``topic=``) and registers tagged classes.
 
     msgspec's own ``__init_subclass__`` runs before the struct config is final, so registration
@@ -47,7 +47,7 @@ class _MessageMeta(msgspec.structs.StructMeta):
         **kwargs: Any,
     ) -> Any:
         explicit_tag = kwargs.get("tag")
-        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        cls: Any = super().__new__(mcls, name, bases, namespace, **kwargs)
         if reply is not None:
             cls.__peerkit_reply__ = reply
         if topic is not None:

@@ -222,8 +222,9 @@ class Node:
                     n = failures[addr] = failures.get(addr, 0) + 1
                     wait = min(30.0, 0.25 * 2**n) * random.uniform(0.8, 1.2)
                     delay = wait if delay is None else min(delay, wait)
-                    self.log.warning("bootstrap.unreachable", addr=addr, error=str(exc),
-                                     retry_in=round(wait, 2))
+                    self.log.warning(
+                        "bootstrap.unreachable", addr=addr, error=str(exc), retry_in=round(wait, 2)
+                    )
             self._lost.clear()
             if delay is None:
                 await self._lost.wait()  # all connected: sleep until a connection drops
@@ -238,8 +239,9 @@ def import_actor(spec: str, *, source: str | None = None) -> type[Actor]:
     """Import ``"package.module:ClassName"`` and check that it is an Actor."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ConfigError(f"service {spec!r} must look like 'package.module:ClassName'",
-                          path=source)
+        raise ConfigError(
+            f"service {spec!r} must look like 'package.module:ClassName'", path=source
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

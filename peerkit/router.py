@@ -170,7 +170,7 @@ class Router:
         kind = env.kind
         if kind == REQUEST:
             self._dispatch_request(channel, env)
-        elif kind == REPLY or kind == ERROR:
+        elif kind in (REPLY, ERROR):
             self._resolve(channel, env)
         elif kind == EVENT:
             self._dispatch_event(channel.peer, env, None)

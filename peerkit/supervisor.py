@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import structlog
@@ -97,7 +98,7 @@ class Supervisor:
         mailbox_size: int | None = None,
     ) -> ActorRef:
         """Add a child. ``factory`` builds a fresh instance at start and at every restart."""
-        actor_type = factory if isinstance(factory, type) else _probe_type(factory)
+        actor_type: type[Actor] = factory if isinstance(factory, type) else _probe_type(factory)
         name = name or actor_type.__name__
         if any(c.ref.name == name for c in self._cells):
             raise ValueError(f"an actor named {name!r} already runs under {self.name!r}")
@@ -151,7 +152,7 @@ class Supervisor:
     def _start_cell(self, cell: _Cell) -> None:
         cell.started.clear()
         cell.task = asyncio.create_task(self._run(cell), name=f"actor:{cell.ref.name}")
-        cell.task.add_done_callback(lambda t, c=cell: self._exited(c, t))
+        cell.task.add_done_callback(partial(self._exited, cell))
 
     async def _run(self, cell: _Cell) -> None:
         try:

@@ -190,7 +190,7 @@ _fast_decoder: msgspec.msgpack.Decoder[Any] | None = None
 
 def _build_fast_decoder() -> msgspec.msgpack.Decoder[Any]:
     global _fast_decoder
-    payload = Union[(str, *default_registry.types())]  # type: ignore[valid-type]  # noqa: UP007
+    payload = Union[(str, *default_registry.types())]  # type: ignore[valid-type]
     typed = msgspec.defstruct(
         "_TypedEnvelope",
         [("kind", Kind), ("id", RequestId), ("tag", str), ("payload", payload)],
@@ -207,7 +207,6 @@ def _drop_fast_decoder() -> None:
 
 
 default_registry.listeners.append(_drop_fast_decoder)
-
 
 
 _tags: dict[type, str] = {}
@@ -234,7 +233,7 @@ def decode_envelope(body: bytes) -> Envelope:
     """
     try:
         # The typed struct has Envelope's fields; re-wrapping it would cost ~15% of a decode.
-        return (_fast_decoder or _build_fast_decoder()).decode(body)  # type: ignore[no-any-return]
+        return (_fast_decoder or _build_fast_decoder()).decode(body)
     except msgspec.DecodeError:
         pass
     try:
@@ -251,13 +250,13 @@ def decode_payload(env: Envelope, msg_type: type[M]) -> M:
     """
     payload = env.payload
     if type(payload) is msg_type:
-        return payload  # type: ignore[no-any-return]
+        return payload
     if not isinstance(payload, msgspec.Raw):
         raise ValidationFailed(
             f"{env.tag}: payload is a {type(payload).__name__}, not a {msg_type.__name__}"
         )
     try:
-        return _payload_decoders[msg_type].decode(payload)  # type: ignore[no-any-return]
+        return _payload_decoders[msg_type].decode(payload)
     except KeyError:
         _payload_decoders[msg_type] = msgspec.msgpack.Decoder(msg_type)
         return decode_payload(env, msg_type)

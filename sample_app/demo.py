@@ -30,7 +30,9 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
-async def start_peer(folder: Path, name: str, bootstrap: list[str]) -> tuple[asyncio.subprocess.Process, dict]:
+async def start_peer(
+    folder: Path, name: str, bootstrap: list[str]
+) -> tuple[asyncio.subprocess.Process, dict]:
     (folder / name).mkdir()
     config = folder / name / "peer.yaml"
     config.write_text(
@@ -42,8 +44,16 @@ async def start_peer(folder: Path, name: str, bootstrap: list[str]) -> tuple[asy
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "peerkit", "run", "-c", str(config), "--ready-json",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "peerkit",
+        "run",
+        "-c",
+        str(config),
+        "--ready-json",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 30)
@@ -83,11 +93,15 @@ async def demo(folder: Path) -> int:
         say("request/reply")
         for name in PEERS:
             reply, ms = await timed(director.request(ids[name], Greet(name="director")))
-            say(f"  director -> {name:<6} Greet(name='director')  <- {reply.text!r} by {reply.by}"
-                f"  ({ms:.1f} ms)")
+            say(
+                f"  director -> {name:<6} Greet(name='director')  <- {reply.text!r} by {reply.by}"
+                f"  ({ms:.1f} ms)"
+            )
         reply, ms = await timed(director.request(ids["alice"], Relay(to=ids["bob"], name="carol")))
-        say(f"  director -> alice  Relay(to=bob)  alice -> bob Greet(name='carol')  <- "
-            f"{reply.text!r} by {reply.by}  ({ms:.1f} ms)")
+        say(
+            f"  director -> alice  Relay(to=bob)  alice -> bob Greet(name='carol')  <- "
+            f"{reply.text!r} by {reply.by}  ({ms:.1f} ms)"
+        )
         say()
 
         say("pubsub (gossipsub topic 'sample.chat')")

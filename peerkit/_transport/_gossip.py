@@ -28,7 +28,7 @@ QUEUE_SLOTS = 4096
 HIGH_WATER = 1024  # publish waits while a peer's outbound queue holds more than this
 
 
-class _EnlargingQueues(dict):  # type: ignore[type-arg]
+class _EnlargingQueues(dict):
     """``Pubsub.peer_queues`` replacement: every per-peer queue gets QUEUE_SLOTS slots."""
 
     def __setitem__(self, key: Any, queue: Any) -> None:

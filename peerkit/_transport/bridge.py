@@ -39,6 +39,7 @@ class TrioGuest:
             guest = cls._per_loop[loop] = cls()
             guest._starting = asyncio.ensure_future(guest.start())
         guest.users += 1
+        assert guest._starting is not None
         try:
             await asyncio.shield(guest._starting)
         except BaseException:
@@ -82,8 +83,8 @@ class TrioGuest:
         trio.lowlevel.start_guest_run(
             self._main,
             ready,
-            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
-            run_sync_soon_not_threadsafe=loop.call_soon,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,  # type: ignore[arg-type]
+            run_sync_soon_not_threadsafe=loop.call_soon,  # type: ignore[arg-type]
             done_callback=done,
             host_uses_signal_set_wakeup_fd=True,
             restrict_keyboard_interrupt_to_checkpoints=True,

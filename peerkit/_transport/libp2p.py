@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 from collections import deque
+from functools import partial
 from typing import Any
 
 import multiaddr
@@ -35,7 +36,7 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.tools.anyio_service import background_trio_service
 
-from ..errors import DialFailed, PeerDisconnected, PeerkitError, TransportClosed, WireError
+from ..errors import DialFailed, PeerDisconnected, PeerkitError, WireError
 from ..wire import DEFAULT_MAX_FRAME, FrameDecoder, decode_envelope, encode_frame
 from ._gossip import PeerkitPubsub
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
@@ -327,8 +328,11 @@ class Libp2pTransport(Transport):
         if pending is None:
             pending = self.bridge.call(self._open_channel, peer)
             self._opening[peer] = pending
-            pending.add_done_callback(lambda _f, p=peer: self._opening.pop(p, None))
+            pending.add_done_callback(partial(self._opened, peer))
         return await asyncio.shield(pending)
+
+    def _opened(self, peer: str, _fut: asyncio.Future[Libp2pChannel]) -> None:
+        self._opening.pop(peer, None)
 
     async def _open_channel(self, peer: str) -> Libp2pChannel:
         try:

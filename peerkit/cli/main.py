@@ -43,11 +43,17 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one peer until SIGINT/SIGTERM")
     run.add_argument("--config", "-c", default="peer.yaml", help="peer config (default: peer.yaml)")
-    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                     help="override the config's log level")
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="override the config's log level",
+    )
     run.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
-    run.add_argument("--ready-json", action="store_true",
-                     help="print one JSON line with the peer id and addresses once ready")
+    run.add_argument(
+        "--ready-json",
+        action="store_true",
+        help="print one JSON line with the peer id and addresses once ready",
+    )
     run.set_defaults(func=_cmd_run)
     return parser
 
@@ -74,7 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_run_node(node, ready_json=args.ready_json))
 
 
-async def _run_node(node, *, ready_json: bool) -> int:  # type: ignore[no-untyped-def]
+async def _run_node(node, *, ready_json: bool) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,11 +103,19 @@ async def _run_node(node, *, ready_json: bool) -> int:  # type: ignore[no-untype
     return EXIT_OK
 
 
-def _announce(node, ready_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _announce(node, ready_json: bool) -> None:
     out: Callable[[str], None] = lambda line: print(line, flush=True)  # noqa: E731
     if ready_json:
-        out(json.dumps({"event": "ready", "name": node.config.name, "peer_id": node.peer_id,
-                        "addrs": node.addrs()}))
+        out(
+            json.dumps(
+                {
+                    "event": "ready",
+                    "name": node.config.name,
+                    "peer_id": node.peer_id,
+                    "addrs": node.addrs(),
+                }
+            )
+        )
         return
     out(f"peerkit: {node.config.name} is running (Ctrl-C to stop)")
     out(f"  peer id: {node.peer_id}")

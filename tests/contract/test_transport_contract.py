@@ -21,8 +21,8 @@ from tests.messages import (
     Count,
     Crash,
     Echo,
-    Echoed,
     EchoActor,
+    Echoed,
     Hold,
     NeverHandled,
     Note,
@@ -70,7 +70,8 @@ async def test_unknown_type_no_handler_and_invalid_payload(make_nodes, kind):
     # a known tag whose payload does not fit its type: the error names the field
     fut = asyncio.get_running_loop().create_future()
     b.router._pending[chan][rid + 1] = fut
-    chan.send(msgspec.msgpack.encode([REQUEST, rid + 1, "test.Echo", {"type": "test.Echo", "text": 5}]))
+    bad = {"type": "test.Echo", "text": 5}
+    chan.send(msgspec.msgpack.encode([REQUEST, rid + 1, "test.Echo", bad]))
     with pytest.raises(ValidationFailed, match=r"\$\.text"):
         await asyncio.wait_for(fut, 10)
 
@@ -84,8 +85,9 @@ async def test_handler_crash_gives_typed_error_and_peer_keeps_serving(make_nodes
 
 async def test_full_mailbox_answers_busy(make_nodes, kind):
     a, b = await make_nodes(2, kind, actors=[EchoActor])  # mailbox of 64
-    holds = [asyncio.ensure_future(b.request(a.peer_id, Hold(seconds=5), timeout=10))
-             for _ in range(80)]
+    holds = [
+        asyncio.ensure_future(b.request(a.peer_id, Hold(seconds=5), timeout=10)) for _ in range(80)
+    ]
     done, _ = await asyncio.wait(holds, return_when=asyncio.FIRST_EXCEPTION, timeout=10)
     busy = [t for t in done if isinstance(t.exception(), PeerBusy)]
     assert busy, "a full mailbox must answer busy, not queue without bound"
@@ -96,7 +98,7 @@ async def test_full_mailbox_answers_busy(make_nodes, kind):
 
 async def test_timeout(make_nodes, kind):
     a, b = await make_nodes(2, kind, actors=[EchoActor])
-    with pytest.raises(RequestTimeout, match="within 0.2s"):
+    with pytest.raises(RequestTimeout, match=r"within 0\.2s"):
         await b.request(a.peer_id, Hold(seconds=5), timeout=0.2)
     assert not b.router._pending.get(await b.transport.channel(a.peer_id))
 
@@ -140,8 +142,10 @@ async def test_one_way_send(make_nodes, kind):
     a, b = await make_nodes(2, kind, actors=[EchoActor])
     for i in range(50):
         await b.send(a.peer_id, Note(text=str(i)))
+
     async def notes():
         return (await b.request(a.peer_id, Count())).notes
+
     for _ in range(500):
         if await notes() == 50:
             break
@@ -155,8 +159,11 @@ async def test_pubsub_burst_reaches_every_subscriber_once(make_nodes, kind):
     for i in range(1000):
         await a.publish(Posted(n=i))
     actors = [n.supervisor.instance(n.supervisor.children[0]) for n in nodes]
-    await wait_for(lambda: all(len(x.events) >= 1000 for x in actors), timeout=60,
-                   what="1,000 events on every peer")
+    await wait_for(
+        lambda: all(len(x.events) >= 1000 for x in actors),
+        timeout=60,
+        what="1,000 events on every peer",
+    )
     for x in actors:
         assert sorted(x.events) == list(range(1000))  # complete, no duplicates
 

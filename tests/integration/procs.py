@@ -1,4 +1,4 @@
-"""Start peers as separate OS processes (``python -m peerkit run``) and wait for them to be ready."""
+"""Start peers as separate OS processes (``python -m peerkit run``); wait until they are ready."""
 
 from __future__ import annotations
 
@@ -32,11 +32,24 @@ class PeerProcess:
         self.stderr = b""
 
     async def start(self, timeout: float = 30.0) -> PeerProcess:
-        env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-               "PYTHONWARNINGS": "default"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONWARNINGS": "default",
+        }
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "peerkit", "run", "-c", str(self.config), "--ready-json",
-            cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "peerkit",
+            "run",
+            "-c",
+            str(self.config),
+            "--ready-json",
+            cwd=REPO,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         assert self.proc.stdout is not None
         try:

@@ -139,7 +139,7 @@ async def test_ask_timeout():
     sup = Supervisor()
     ref = sup.spawn(Counter)
     await sup.start()
-    with pytest.raises(RequestTimeout, match="within 0.05s"):
+    with pytest.raises(RequestTimeout, match=r"within 0\.05s"):
         await ref.ask(Slow(gate=1), timeout=0.05)
     GATES[1].set()
     await sup.stop()
@@ -238,8 +238,9 @@ async def test_restart_limit_escalates_and_fails_pending():
 async def test_restarts_outside_the_window_do_not_escalate():
     now = [0.0]
     escalations = []
-    sup = Supervisor(max_restarts=1, within=5, backoff=0, clock=lambda: now[0],
-                     on_escalate=escalations.append)
+    sup = Supervisor(
+        max_restarts=1, within=5, backoff=0, clock=lambda: now[0], on_escalate=escalations.append
+    )
     ref = sup.spawn(Counter)
     await sup.start()
     for _ in range(4):

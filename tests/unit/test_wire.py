@@ -108,8 +108,14 @@ def test_error_envelope():
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"\xc1", b"\x93\x00\x01", msgspec.msgpack.encode([99, 1, "t", None]),
-     msgspec.msgpack.encode([0, -1, "t", None]), msgspec.msgpack.encode({"kind": 0})],
+    [
+        b"",
+        b"\xc1",
+        b"\x93\x00\x01",
+        msgspec.msgpack.encode([99, 1, "t", None]),
+        msgspec.msgpack.encode([0, -1, "t", None]),
+        msgspec.msgpack.encode({"kind": 0}),
+    ],
 )
 def test_undecodable_envelopes_raise_malformed(body):
     with pytest.raises(MalformedMessage):
