@@ -1,0 +1,172 @@
+"""Blocks and CIDs: strict DAG-CBOR and raw, CIDv1 with sha2-256, byte-identical with IPFS.
+
+The codec is ``cbrrr`` (C, strict): it has a real CID type, so a ``bytes`` value is always bytes
+and only a :class:`CID` is a link (``libipld``, faster, encodes any bytes that happen to parse as
+a CID as a link, silently changing the hash). It rejects non-canonical input on decode (map key
+order, non-minimal integers, indefinite lengths, trailing bytes, tags other than 42).
+
+peerkit's hashing rules, so that the same data gets the same CID here and in JavaScript
+(``@ipld/dag-cbor``):
+
+- a float with an integral value (``2.0``, ``-0.0``) in the 64-bit integer range is encoded as
+  the integer (JS does this);
+- NaN and +/-Infinity are refused (:class:`NotCanonical`);
+- integers must fit in 64 bits; map keys must be strings.
+
+Decoding accepts any valid DAG-CBOR, including integral floats written by other implementations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cbrrr
+from cbrrr import CID
+
+from .errors import CorruptBlock, InvalidCID, NotCanonical
+
+DAG_CBOR = 0x71
+RAW = 0x55
+SHA2_256 = 0x12
+CODECS = {DAG_CBOR: "dag-cbor", RAW: "raw"}
+_PREFIX = {DAG_CBOR: b"\x01\x71\x12\x20", RAW: b"\x01\x55\x12\x20"}
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    cid: CID
+    data: bytes
+
+    @property
+    def codec(self) -> int:
+        return cid_codec(self.cid)
+
+
+def cid_codec(cid: CID) -> int:
+    return cid.cid_bytes[1]
+
+
+def cid_for(data: bytes, codec: int = DAG_CBOR) -> CID:
+    return CID(_PREFIX[codec] + hashlib.sha256(data).digest())
+
+
+def parse_cid(value: str | bytes | CID) -> CID:
+    """A CID from its base32 string (``bafy...``), its bytes, or a CID; only the forms we store."""
+    if isinstance(value, CID):
+        cid = value
+    else:
+        try:
+            cid = CID.decode(value) if isinstance(value, str) else CID(bytes(value))
+        except Exception as exc:  # cbrrr raises plain ValueErrors of several kinds
+            raise InvalidCID(
+                f"{value!r} is not a CID: {exc}",
+                hint="CIDs look like bafy... (CIDv1, base32)",
+            ) from None
+    raw = cid.cid_bytes
+    if len(raw) != 36 or raw[:4] not in (_PREFIX[DAG_CBOR], _PREFIX[RAW]):
+        raise InvalidCID(f"{cid.encode()} is not a CIDv1 sha2-256 dag-cbor or raw CID")
+    return cid
+
+
+def encode(obj: Any) -> bytes:
+    """Strict DAG-CBOR bytes of ``obj`` under peerkit's hashing rules."""
+    try:
+        data: bytes = cbrrr.encode_dag_cbor(obj)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}") from None
+    # 0xfb marks a float64; UTF-8 text never contains that byte, so most data skips the walk.
+    if b"\xfb" in data:
+        normalised = _normalise_floats(obj)
+        if normalised is not obj:
+            try:
+                data = cbrrr.encode_dag_cbor(normalised)
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}") from None
+    return data
+
+
+def _normalise_floats(obj: Any) -> Any:
+    """``obj`` with integral floats turned into ints; the same object when nothing changed."""
+    if isinstance(obj, float):
+        if math.isinf(obj):
+            raise NotCanonical("Infinity cannot be hashed; store it as a string or omit it")
+        # Integral floats in the 64-bit integer range become integers; beyond it they stay floats.
+        if obj.is_integer() and -(2**63) <= obj < 2**64:
+            return int(obj)
+        return obj
+    if isinstance(obj, dict):
+        changed = False
+        out = {}
+        for k, v in obj.items():
+            nv = _normalise_floats(v)
+            changed |= nv is not v
+            out[k] = nv
+        return out if changed else obj
+    if isinstance(obj, list):
+        items = [_normalise_floats(v) for v in obj]
+        return items if any(a is not b for a, b in zip(items, obj, strict=True)) else obj
+    return obj
+
+
+def decode(data: bytes) -> Any:
+    try:
+        return cbrrr.decode_dag_cbor(data)
+    except (cbrrr.CbrrrDecodeError, ValueError, EOFError) as exc:
+        raise NotCanonical(f"not strict DAG-CBOR: {exc}") from None
+
+
+def make_block(obj: Any) -> Block:
+    data = encode(obj)
+    return Block(cid_for(data, DAG_CBOR), data)
+
+
+def raw_block(data: bytes) -> Block:
+    return Block(cid_for(data, RAW), bytes(data))
+
+
+def verify(cid: CID, data: bytes) -> Block:
+    """The block, if ``data`` hashes to ``cid``; CorruptBlock otherwise. Call on every block
+    that comes from outside before storing or using it."""
+    cid = parse_cid(cid)
+    if hashlib.sha256(data).digest() != cid.cid_bytes[4:]:
+        raise CorruptBlock(f"block {cid.encode()} does not match its hash: refusing it")
+    return Block(cid, bytes(data))
+
+
+def links(block: Block) -> list[CID]:
+    """The CIDs a block links to, in order of appearance (raw blocks have none)."""
+    if block.codec == RAW:
+        return []
+    out: list[CID] = []
+    _collect(decode(block.data), out)
+    return out
+
+
+def _collect(obj: Any, out: list[CID]) -> None:
+    if isinstance(obj, CID):
+        out.append(obj)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _collect(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _collect(v, out)
+
+
+__all__ = [
+    "CID",
+    "DAG_CBOR",
+    "RAW",
+    "Block",
+    "cid_for",
+    "decode",
+    "encode",
+    "links",
+    "make_block",
+    "parse_cid",
+    "raw_block",
+    "verify",
+]
