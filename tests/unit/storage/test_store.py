@@ -40,7 +40,7 @@ def test_gc_keeps_exactly_what_pins_reach(store):
     result = store.gc()
     assert result.removed == 1 and not store.has(junk.cid)
     assert all(store.has(b.cid) for b in blocks)
-    assert [b.cid for b in store.walk(root.cid)][0] == root.cid
+    assert next(b.cid for b in store.walk(root.cid)) == root.cid
 
 
 def test_pin_refuses_an_incomplete_dag(store):
