@@ -28,6 +28,16 @@ class SupervisionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     backoff_max: Annotated[float, msgspec.Meta(ge=0)] = 2.0
 
 
+class StorageConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    #: "auto": SQLite for a peer run from a peer.yaml, memory for nodes built in code (tests)
+    backend: Literal["auto", "sqlite", "memory"] = "auto"
+    #: the SQLite file, relative to the peer.yaml's folder
+    path: str = "blocks.db"
+    #: GC keeps unpinned blocks younger than this, so "put, then pin" is safe
+    gc_grace: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+
+
 class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: a human name for logs and transcripts
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "peer"
@@ -44,6 +54,7 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     services: list[str] = msgspec.field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     supervision: SupervisionConfig = msgspec.field(default_factory=SupervisionConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
 
     #: where the file was read from (not a YAML key)
     source: str | None = None

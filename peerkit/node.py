@@ -13,8 +13,9 @@ import asyncio
 import importlib
 import random
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -26,6 +27,10 @@ from .identity import load_or_create_identity
 from .messages import Event, Message, topic_of
 from .router import Router
 from .supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from .storage.client import StorageClient
+    from .storage.store import BlockStore
 
 
 class Node:
@@ -59,6 +64,34 @@ class Node:
         self._lost = asyncio.Event()
         self.failure: SupervisorEscalation | None = None
         self.router.peer_listeners.append(self._peer_changed)
+        self.store: BlockStore | None = None
+        self.storage_ref: ActorRef | None = None
+        if self.config.storage.enabled:
+            self._start_storage()
+
+    def _start_storage(self) -> None:
+        from .storage.actor import Fetcher, StorageActor, open_store
+
+        cfg = self.config.storage
+        backend = cfg.backend
+        if backend == "auto":
+            backend = "sqlite" if self.config.source else "memory"
+        path = None
+        if backend == "sqlite":
+            base = Path(self.config.source).resolve().parent if self.config.source else Path.cwd()
+            path = base / cfg.path
+        self.store = open_store(backend, path)
+        self.storage_ref = self.spawn(
+            partial(StorageActor, self.store, gc_grace=cfg.gc_grace), name="storage"
+        )
+        self.spawn(partial(Fetcher, self.store), name="fetcher")
+
+    @property
+    def storage(self) -> StorageClient:
+        """Blocks, files, pins and DAG fetching on this peer (see peerkit.storage.client)."""
+        from .storage.client import StorageClient
+
+        return StorageClient(self)
 
     @classmethod
     def from_config_file(cls, path: str | Path) -> Node:
@@ -114,6 +147,13 @@ class Node:
                     asyncio.get_running_loop().create_task(self.transport.subscribe(topic))
         return ref
 
+    def actor(self, name: str) -> ActorRef:
+        """The running actor named ``name`` (its class name unless named at spawn)."""
+        for ref in self.supervisor.children:
+            if ref.name == name:
+                return ref
+        raise KeyError(f"no actor named {name!r} on {self.config.name}")
+
     def _bind_actor(self, actor: Actor) -> None:
         actor.node = self
 
@@ -141,6 +181,8 @@ class Node:
             await asyncio.gather(self._bootstrap_task, return_exceptions=True)
         await self.supervisor.stop()
         await self.transport.close()
+        if self.store is not None:
+            self.store.close()
         self._stopped.set()
         self.log.info("node.stopped")
 

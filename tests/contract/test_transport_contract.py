@@ -158,7 +158,7 @@ async def test_pubsub_burst_reaches_every_subscriber_once(make_nodes, kind):
     await a.wait_for_subscribers(Posted, 2)
     for i in range(1000):
         await a.publish(Posted(n=i))
-    actors = [n.supervisor.instance(n.supervisor.children[0]) for n in nodes]
+    actors = [n.supervisor.instance(n.actor("EchoActor")) for n in nodes]
     await wait_for(
         lambda: all(len(x.events) >= 1000 for x in actors),
         timeout=60,

@@ -95,3 +95,20 @@ def test_random_interleavings_never_lose_a_pinned_block(tmp_path, seed):
         for root in pinned.values():
             assert store.missing(root) == []
     store.close()
+
+
+def test_gc_grace_protects_young_unpinned_blocks(store):
+    old, young = make_block({"age": "old"}), make_block({"age": "young"})
+    store.put_many([old], now=100.0)
+    store.put_many([young], now=190.0)
+    result = store.gc(written_before=150.0)  # grace period: keep what is newer than 150
+    assert result.removed == 1
+    assert not store.has(old.cid) and store.has(young.cid)
+
+
+def test_rewriting_a_block_restarts_its_grace(store):
+    block = make_block({"again": 1})
+    store.put_many([block], now=100.0)
+    assert store.put_many([block], now=200.0) == 0  # not new
+    store.gc(written_before=150.0)
+    assert store.has(block.cid)

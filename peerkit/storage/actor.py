@@ -1,0 +1,198 @@
+"""The storage actors: ``StorageActor`` owns the block store; ``Fetcher`` fetches DAGs.
+
+Fetching lives in its own actor so the storage actor never waits on the network: two peers
+fetching from each other at once would otherwise each block the actor the other needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..actor import Actor, Context, handler
+from ..errors import PeerkitError, RequestTimeout
+from .blocks import CID, Block, links, parse_cid, verify
+from .errors import BlockNotFound, BlockTooLarge, StorageError
+from .exchange import FetchLimits, fetch_dag
+from .messages import (
+    REPLY_BUDGET,
+    BlockData,
+    BlocksFound,
+    FetchDag,
+    Fetched,
+    GCDone,
+    GetBlock,
+    PinAdd,
+    PinInfo,
+    PinList,
+    PinLs,
+    PinRm,
+    PutBlocks,
+    RunGC,
+    Stored,
+    WantBlocks,
+)
+from .store import BlockStore, MemoryBlockStore, SQLiteBlockStore
+
+MAX_BLOCK = 1024 * 1024
+
+
+def open_store(backend: str, path: str | Path | None) -> BlockStore:
+    if backend == "memory":
+        return MemoryBlockStore()
+    if path is None:
+        raise StorageError("the sqlite block store needs a path")
+    return SQLiteBlockStore(path)
+
+
+class StorageActor(Actor):
+    """Blocks, pins and GC for this peer; serves ``WantBlocks`` to other peers.
+
+    The store is handed in by the factory, so it survives restarts of the actor.
+    """
+
+    mailbox_size = 4096
+
+    def __init__(
+        self,
+        store: BlockStore,
+        *,
+        gc_grace: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.gc_grace = gc_grace
+        self.clock = clock
+
+    @handler
+    async def put_blocks(self, msg: PutBlocks, ctx: Context) -> Stored:
+        blocks = []
+        for b in msg.blocks:
+            if len(b.data) > MAX_BLOCK:
+                raise BlockTooLarge(f"block of {len(b.data)} bytes exceeds {MAX_BLOCK}")
+            # Local callers built their blocks with make_block; remote ones are verified.
+            blocks.append(
+                verify(parse_cid(b.cid), b.data) if ctx.sender else Block(parse_cid(b.cid), b.data)
+            )
+        new = self.store.put_many(blocks, self.clock())
+        if msg.pin is not None and blocks:
+            # put + pin in one step: no GC can run in between
+            self.store.add_pin(msg.pin, blocks[-1].cid)
+        return Stored(cids=[b.cid.cid_bytes for b in blocks], new=new)
+
+    @handler
+    async def get_block(self, msg: GetBlock) -> BlocksFound:
+        block = self.store.get(parse_cid(msg.cid))
+        return BlocksFound(blocks=[BlockData(block.cid.cid_bytes, block.data)])
+
+    @handler
+    async def want_blocks(self, msg: WantBlocks) -> BlocksFound:
+        found: list[BlockData] = []
+        missing: list[bytes] = []
+        more: list[bytes] = []
+        budget = REPLY_BUDGET
+        for raw in msg.cids:
+            cid = parse_cid(raw)
+            if budget <= 0:
+                (more if self.store.has(cid) else missing).append(raw)
+                continue
+            data = self.store.get_data(cid)
+            if data is None:
+                missing.append(raw)
+            else:
+                found.append(BlockData(raw, data))
+                budget -= len(data)
+        return BlocksFound(blocks=found, missing=missing, more=more)
+
+    @handler
+    async def pin_add(self, msg: PinAdd) -> PinList:
+        pin = self.store.add_pin(msg.name, parse_cid(msg.root))
+        self.log.info("pin.added", name=pin.name, root=pin.root.encode())
+        return PinList(pins=[PinInfo(pin.name, pin.root.cid_bytes)])
+
+    @handler
+    async def pin_rm(self, msg: PinRm) -> None:
+        self.store.remove_pin(msg.name)
+
+    @handler
+    async def pin_ls(self, msg: PinLs) -> PinList:
+        return PinList(pins=[PinInfo(p.name, p.root.cid_bytes) for p in self.store.pins()])
+
+    @handler
+    async def gc(self, msg: RunGC) -> GCDone:
+        result = self.store.gc(written_before=self.clock() - self.gc_grace)
+        self.log.info("gc.done", removed=result.removed, freed=result.freed_bytes)
+        return GCDone(removed=result.removed, freed_bytes=result.freed_bytes)
+
+
+class Fetcher(Actor):
+    """Fetches DAGs from other peers into the local store (see exchange.fetch_dag)."""
+
+    mailbox_size = 64
+
+    def __init__(self, store: BlockStore) -> None:
+        # Reads go straight to the store (the loop is single-threaded); writes go through the
+        # storage actor, so they are serialised with pins and GC.
+        self.store = store
+
+    @handler
+    async def fetch(self, msg: FetchDag) -> Fetched:
+        root = parse_cid(msg.root)
+        peers = msg.peers or self.node.peers()
+        storage_ref = self.node.storage_ref
+        assert storage_ref is not None  # the Fetcher only runs beside the storage actor
+
+        async def want(peer: str, cids: list[CID]) -> list[tuple[bytes, bytes]]:
+            got: list[tuple[bytes, bytes]] = []
+            asking = [c.cid_bytes for c in cids]
+            while asking:
+                reply: BlocksFound = await self.node.request(
+                    peer, WantBlocks(cids=asking), timeout=msg.timeout
+                )
+                got += [(b.cid, b.data) for b in reply.blocks]
+                if not reply.blocks:
+                    break  # a peer that sends nothing while promising more is not progressing
+                asking = [c for c in reply.more if c in set(asking)]
+            return got
+
+        async def have(cids: list[CID]) -> list[bool]:
+            return [self.store.has(c) for c in cids]
+
+        async def put(blocks: list[Block]) -> None:
+            await storage_ref.ask(
+                PutBlocks(blocks=[BlockData(b.cid.cid_bytes, b.data) for b in blocks]),
+                timeout=msg.timeout,
+            )
+
+        async def local_links(cids: list[CID]) -> list[CID]:
+            return [link for c in cids for link in links(self.store.get(c))]
+
+        limits = FetchLimits(max_block=MAX_BLOCK, max_bytes=msg.max_bytes, max_depth=msg.max_depth)
+        try:
+            report = await asyncio.wait_for(
+                fetch_dag(
+                    root,
+                    peers,
+                    want=want,
+                    have=have,
+                    put=put,
+                    local_links=local_links,
+                    limits=limits,
+                ),
+                msg.timeout,
+            )
+        except TimeoutError:
+            raise RequestTimeout(
+                f"fetching {root.encode()} took longer than {msg.timeout}s"
+            ) from None
+        except PeerkitError:
+            raise
+        if msg.pin:
+            await storage_ref.ask(PinAdd(name=msg.pin, root=msg.root), timeout=msg.timeout)
+        self.log.info("dag.fetched", root=root.encode(), blocks=report.blocks, bytes=report.bytes)
+        return Fetched(blocks=report.blocks, bytes=report.bytes, from_peers=sorted(report.peers))
+
+
+__all__ = ["BlockNotFound", "Fetcher", "StorageActor", "open_store"]

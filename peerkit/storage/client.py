@@ -1,0 +1,110 @@
+"""``node.storage``: the app developer's handle on the storage actors."""
+
+from __future__ import annotations
+
+from typing import IO, TYPE_CHECKING, Any
+
+from ..errors import PeerkitError
+from .blocks import CID, Block, decode, make_block, parse_cid, raw_block
+from .files import file_blocks, file_chunks
+from .messages import (
+    BlockData,
+    BlocksFound,
+    FetchDag,
+    Fetched,
+    GCDone,
+    GetBlock,
+    PinAdd,
+    PinList,
+    PinLs,
+    PinRm,
+    PutBlocks,
+    RunGC,
+)
+from .store import Pin
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+
+class StorageDisabled(PeerkitError):
+    code = "storage_disabled"
+
+
+class StorageClient:
+    def __init__(self, node: Node) -> None:
+        if node.storage_ref is None:
+            raise StorageDisabled(
+                "storage is disabled in this peer's config",
+                hint="set storage.enabled: true in peer.yaml",
+            )
+        self.node = node
+        self.ref = node.storage_ref
+
+    async def put_blocks(self, blocks: list[Block], *, pin: str | None = None) -> None:
+        """Store blocks; with ``pin``, pin the last one (the root) in the same step."""
+        for start in range(0, len(blocks), 256):
+            chunk = blocks[start : start + 256]
+            last = start + 256 >= len(blocks)
+            await self.ref.ask(
+                PutBlocks(
+                    blocks=[BlockData(b.cid.cid_bytes, b.data) for b in chunk],
+                    pin=pin if last else None,
+                )
+            )
+
+    async def put(self, obj: Any) -> CID:
+        """Store a DAG-CBOR object (which may link to other CIDs); returns its CID."""
+        block = make_block(obj)
+        await self.put_blocks([block])
+        return block.cid
+
+    async def put_raw(self, data: bytes) -> CID:
+        block = raw_block(data)
+        await self.put_blocks([block])
+        return block.cid
+
+    async def put_file(self, src: IO[bytes]) -> CID:
+        root, leaves = file_blocks(src)
+        await self.put_blocks([*leaves, root])
+        return root.cid
+
+    async def get_block(self, cid: CID | str) -> Block:
+        reply: BlocksFound = await self.ref.ask(GetBlock(cid=parse_cid(cid).cid_bytes))
+        b = reply.blocks[0]
+        return Block(parse_cid(b.cid), b.data)
+
+    async def get(self, cid: CID | str) -> Any:
+        return decode((await self.get_block(cid)).data)
+
+    async def read_file(self, cid: CID | str) -> bytes:
+        root = await self.get(cid)
+        return b"".join([(await self.get_block(c)).data for c in file_chunks(root)])
+
+    async def pin(self, name: str, root: CID | str) -> Pin:
+        reply: PinList = await self.ref.ask(PinAdd(name=name, root=parse_cid(root).cid_bytes))
+        return Pin(reply.pins[0].name, parse_cid(reply.pins[0].root))
+
+    async def unpin(self, name: str) -> None:
+        await self.ref.ask(PinRm(name=name))
+
+    async def pins(self) -> list[Pin]:
+        reply: PinList = await self.ref.ask(PinLs())
+        return [Pin(p.name, parse_cid(p.root)) for p in reply.pins]
+
+    async def gc(self) -> GCDone:
+        result: GCDone = await self.ref.ask(RunGC(), timeout=None)
+        return result
+
+    async def fetch(
+        self,
+        root: CID | str,
+        *,
+        peers: list[str] | None = None,
+        pin: str | None = None,
+        timeout: float = 120.0,
+    ) -> Fetched:
+        """Fetch the DAG under ``root`` from peers (all connected peers by default)."""
+        msg = FetchDag(root=parse_cid(root).cid_bytes, peers=peers or [], pin=pin, timeout=timeout)
+        result: Fetched = await self.node.request(self.node.peer_id, msg, timeout=timeout + 5)
+        return result

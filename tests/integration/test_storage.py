@@ -1,0 +1,155 @@
+"""Storage end to end: DAGs fetched between peers (memory and real libp2p), corruption caught,
+GC racing pins and writes, durability across SIGKILL."""
+
+import asyncio
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from peerkit.storage.blocks import make_block, raw_block
+from peerkit.storage.errors import BlockNotFound, CorruptBlock
+from peerkit.storage.store import SQLiteBlockStore
+from tests.conftest import TRANSPORTS
+
+
+def tree(tag: str, fanout: int = 4, depth: int = 2):
+    """A small multi-level DAG: returns (root block, all blocks)."""
+    blocks = []
+
+    def build(level: int, path: str):
+        if level == depth:
+            b = raw_block(f"{tag}:{path}".encode() * 10)
+            blocks.append(b)
+            return b.cid
+        kids = [build(level + 1, f"{path}.{i}") for i in range(fanout)]
+        b = make_block({"path": path, "kids": kids})
+        blocks.append(b)
+        return b.cid
+
+    build(0, "r")
+    return blocks[-1], blocks
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_fetch_a_dag_from_a_peer_and_pin_it(make_nodes, kind):
+    a, b = await make_nodes(2, kind)
+    root, blocks = tree("t")
+    await a.storage.put_blocks(blocks)
+    await a.storage.pin("tree", root.cid)
+    result = await b.storage.fetch(root.cid, pin="copy")
+    assert result.blocks == len(blocks)
+    assert result.from_peers == [a.peer_id]
+    assert [p.name for p in await b.storage.pins()] == ["copy"]
+    assert b.store.missing(root.cid) == []
+    # a second fetch finds everything local and asks nobody
+    again = await b.storage.fetch(root.cid)
+    assert again.blocks == 0
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_half_fetched_dag_is_completed(make_nodes, kind):
+    a, b = await make_nodes(2, kind)
+    root, blocks = tree("h")
+    await a.storage.put_blocks(blocks)
+    await b.storage.put_blocks([root])  # b has the root but none of its children
+    result = await b.storage.fetch(root.cid)
+    assert result.blocks == len(blocks) - 1
+    assert b.store.missing(root.cid) == []
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_missing_blocks_and_corrupt_blocks(make_nodes, kind):
+    a, b = await make_nodes(2, kind)
+    root, blocks = tree("c")
+    with pytest.raises(BlockNotFound):
+        await b.storage.fetch(root.cid, timeout=10)
+    await a.storage.put_blocks(blocks)
+    # a serves a leaf whose bytes do not match its CID
+    leaf = blocks[0]
+    a.store._blocks[leaf.cid.cid_bytes] = (a.store._blocks[leaf.cid.cid_bytes][0], b"evil")
+    with pytest.raises(CorruptBlock, match="corrupt"):
+        await b.storage.fetch(root.cid, timeout=10)
+    assert not b.store.has(leaf.cid)  # nothing corrupt is stored
+
+
+@pytest.mark.libp2p
+async def test_fetch_a_10_mb_file_over_libp2p(make_nodes):
+    a, b = await make_nodes(2, "libp2p")
+    data = random.Random(7).randbytes(10 * 1024 * 1024)
+    root = await a.storage.put_file(io.BytesIO(data))
+    await a.storage.pin("big", root)
+    result = await b.storage.fetch(root, pin="big", timeout=120)
+    assert result.bytes >= len(data)
+    assert await b.storage.read_file(root) == data
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_gc_racing_pins_and_writes_through_the_actor(make_nodes, seed):
+    (a,) = await make_nodes(1, "memory")
+    rng = random.Random(seed)
+    pinned = {}
+
+    async def writer(w: int):
+        for i in range(15):
+            root, blocks = tree(f"{seed}-{w}-{i}", fanout=2, depth=rng.randint(1, 2))
+            await a.storage.put_blocks(blocks)
+            if rng.random() < 0.7:
+                name = f"w{w}-{rng.randint(0, 3)}"
+                await a.storage.pin(name, root.cid)
+                pinned[name] = root.cid
+            await asyncio.sleep(0)
+
+    async def collector():
+        for _ in range(20):
+            await a.storage.gc()
+            await asyncio.sleep(0)
+
+    await asyncio.gather(writer(0), writer(1), writer(2), collector())
+    await a.storage.gc()
+    for name, root in pinned.items():
+        assert a.store.missing(root) == [], name
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from peerkit.storage.blocks import make_block
+    from peerkit.storage.store import SQLiteBlockStore
+    store = SQLiteBlockStore(sys.argv[1])
+    for i in range(1000):
+        b = make_block({"i": i, "pad": "x" * 200})
+        store.put(b)
+        print(b.cid.encode(), flush=True)   # the acknowledgement
+    """
+)
+
+
+def test_acknowledged_writes_survive_sigkill(tmp_path):
+    db = tmp_path / "blocks.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    acked = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        acked.append(line.strip())
+        if len(acked) == 300:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait()
+    acked += [line.strip() for line in proc.stdout if line.strip()]
+    store = SQLiteBlockStore(db)
+    from peerkit.storage.blocks import parse_cid
+
+    assert len(acked) >= 300
+    assert all(store.has(parse_cid(c)) for c in acked)
+    store.close()
