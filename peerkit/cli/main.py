@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         help="print one JSON line with the peer id and addresses once ready",
     )
     run.set_defaults(func=_cmd_run)
+
+    from .storage_cmds import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -288,6 +288,7 @@ class SQLiteBlockStore(BlockStore):
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False
             )
+            self._db.execute("PRAGMA busy_timeout=5000")  # a running peer may hold the lock
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
