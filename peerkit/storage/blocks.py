@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
-from typing import Any
+import struct
+from typing import Any, NamedTuple
 
 import cbrrr
 from cbrrr import CID
@@ -35,8 +35,9 @@ CODECS = {DAG_CBOR: "dag-cbor", RAW: "raw"}
 _PREFIX = {DAG_CBOR: b"\x01\x71\x12\x20", RAW: b"\x01\x55\x12\x20"}
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
+class Block(NamedTuple):
+    """A CID and the bytes it names. (A NamedTuple: a frozen dataclass cost 1.5 us to build.)"""
+
     cid: CID
     data: bytes
 
@@ -77,8 +78,7 @@ def encode(obj: Any) -> bytes:
         data: bytes = cbrrr.encode_dag_cbor(obj)
     except (ValueError, TypeError, OverflowError) as exc:
         raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}") from None
-    # 0xfb marks a float64; UTF-8 text never contains that byte, so most data skips the walk.
-    if b"\xfb" in data:
+    if b"\xfb" in data and _may_hold_integral_float(data):
         normalised = _normalise_floats(obj)
         if normalised is not obj:
             try:
@@ -86,6 +86,26 @@ def encode(obj: Any) -> bytes:
             except (ValueError, TypeError, OverflowError) as exc:
                 raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}") from None
     return data
+
+
+_DOUBLE = struct.Struct(">d")
+
+
+def _may_hold_integral_float(data: bytes) -> bool:
+    """Cheap, sound pre-check on encoded bytes: could ``data`` hold an integral float?
+
+    Every float is written as 0xfb + 8 bytes. Reading each 0xfb that way finds every real
+    float (some 0xfb bytes are inside other values; those only cause a needless exact walk).
+    UTF-8 text never contains 0xfb, so most data is settled by one ``in`` check.
+    """
+    i = data.find(b"\xfb")
+    end = len(data) - 8
+    while 0 <= i < end:
+        value = _DOUBLE.unpack_from(data, i + 1)[0]
+        if value.is_integer() or math.isinf(value) or math.isnan(value):
+            return True
+        i = data.find(b"\xfb", i + 1)
+    return False
 
 
 def _normalise_floats(obj: Any) -> Any:

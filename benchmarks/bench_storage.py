@@ -1,0 +1,146 @@
+"""Storage figures against baselines measured in the same run.
+
+- CIDs/s: make_block (encode + hash + CID) vs cbrrr called directly (goal >= 0.8x)
+- put: encode + CID + SQLite store, batched, vs a raw batched sqlite3 insert (goal >= 0.5x)
+- get: read + verify + decode vs a raw sqlite3 select (goal >= 0.5x)
+- DAG fetch between two peers over libp2p vs raw py-libp2p stream throughput (goal >= 0.7x)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cbrrr
+from _common import Timer, load, paired, report
+
+from peerkit import Node, PeerConfig
+from peerkit.log import configure_logging
+from peerkit.storage.blocks import decode, make_block, verify
+from peerkit.storage.store import SQLiteBlockStore
+
+N = 10_000
+OBJS = [{"n": i, "name": f"item-{i}", "tags": ["a", "b"], "score": i / 7} for i in range(N)]
+
+
+def cids_ours() -> float:
+    with Timer() as t:
+        for o in OBJS:
+            make_block(o)
+    return N / t.elapsed
+
+
+def cids_lib() -> float:
+    with Timer() as t:
+        for o in OBJS:
+            cbrrr.CID.cidv1_dag_cbor_sha256_32_from(cbrrr.encode_dag_cbor(o))
+    return N / t.elapsed
+
+
+def put_ours(folder: Path) -> float:
+    store = SQLiteBlockStore(folder / f"ours-{random.random()}.db")
+    with Timer() as t:
+        store.put_many([make_block(o) for o in OBJS], 1.0)
+    store.close()
+    return N / t.elapsed
+
+
+def raw_db(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE IF NOT EXISTS b (id INTEGER PRIMARY KEY, cid BLOB UNIQUE, data BLOB)")
+    return db
+
+
+BLOCKS = [make_block(o) for o in OBJS]
+ROWS = [(b.cid.cid_bytes, b.data) for b in BLOCKS]
+
+
+def put_raw(folder: Path) -> float:
+    db = raw_db(folder / f"raw-{random.random()}.db")
+    with Timer() as t:
+        db.execute("BEGIN")
+        db.executemany("INSERT OR IGNORE INTO b (cid, data) VALUES (?, ?)", ROWS)
+        db.execute("COMMIT")
+    db.close()
+    return N / t.elapsed
+
+
+def get_ours(store: SQLiteBlockStore) -> float:
+    with Timer() as t:
+        for b in BLOCKS:
+            block = store.get(b.cid)
+            decode(verify(block.cid, block.data).data)
+    return N / t.elapsed
+
+
+def get_raw(db: sqlite3.Connection) -> float:
+    with Timer() as t:
+        for cid, _ in ROWS:
+            db.execute("SELECT data FROM b WHERE cid = ?", (cid,)).fetchone()
+    return N / t.elapsed
+
+
+async def fetch_mbps() -> float:
+    a = Node(PeerConfig(name="a", log_level="warning"))
+    b = Node(PeerConfig(name="b", log_level="warning"))
+    await a.start()
+    await b.start()
+    try:
+        await b.connect(a.addrs()[0])
+        data = random.Random(3).randbytes(20 * 1024 * 1024)
+        root = await a.storage.put_file(io.BytesIO(data))
+        t0 = time.perf_counter()
+        result = await b.storage.fetch(root, timeout=300)
+        return result.bytes / (time.perf_counter() - t0) / 1e6
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+def main() -> None:
+    configure_logging("warning")
+    print(f"# bench_storage ({load()})")
+    ours, base = paired(5, cids_ours, cids_lib)
+    report("CIDs/s: make_block vs cbrrr directly", ours, base, "CID/s", ">= 0.8x")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        ours, base = paired(5, lambda: put_ours(folder), lambda: put_raw(folder))
+        report("put (encode+CID+store) vs raw sqlite insert", ours, base, "blk/s", ">= 0.5x")
+        store = SQLiteBlockStore(folder / "get.db")
+        store.put_many(BLOCKS, 1.0)
+        db = raw_db(folder / "get-raw.db")
+        db.execute("BEGIN")
+        db.executemany("INSERT OR IGNORE INTO b (cid, data) VALUES (?, ?)", ROWS)
+        db.execute("COMMIT")
+        ours, base = paired(5, lambda: get_ours(store), lambda: get_raw(db))
+        report("get (read+verify+decode) vs raw select", ours, base, "blk/s", ">= 0.5x")
+        store.close()
+        db.close()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_libp2p import raw
+
+    fetches, raws = [], []
+    for _ in range(2):
+        fetches.append(asyncio.run(fetch_mbps()))
+        raws.append(raw(tuned=True)["mbps"])
+    report(
+        "DAG fetch (20 MB) vs raw libp2p stream",
+        statistics.median(fetches),
+        statistics.median(raws),
+        "MB/s",
+        ">= 0.7x",
+    )
+
+
+if __name__ == "__main__":
+    main()
