@@ -13,28 +13,46 @@ from pathlib import Path
 
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError, RequestTimeout
-from .blocks import CID, Block, links, parse_cid, verify
+from .blocks import CID, DAG_CBOR, Block, decode, links, parse_cid, verify
 from .errors import BlockNotFound, BlockTooLarge, StorageError
 from .exchange import FetchLimits, fetch_dag
 from .messages import (
     REPLY_BUDGET,
     BlockData,
     BlocksFound,
+    Document,
+    DocumentStored,
     FetchDag,
     Fetched,
     GCDone,
     GetBlock,
+    GetDocument,
     PinAdd,
     PinInfo,
     PinList,
     PinLs,
     PinRm,
     PutBlocks,
+    PutDocument,
+    QuadRow,
+    QuadsFound,
+    QueryQuads,
     RunGC,
     Stored,
     WantBlocks,
 )
+from .quads import (
+    QUADS_TYPE,
+    QuadIndex,
+    decode_object,
+    encode_object,
+    from_quads,
+    quads_from_blocks,
+    quads_to_blocks,
+    to_quads,
+)
 from .store import BlockStore, MemoryBlockStore, SQLiteBlockStore
+from .vocab import vocabulary
 
 MAX_BLOCK = 1024 * 1024
 
@@ -65,6 +83,41 @@ class StorageActor(Actor):
         self.store = store
         self.gc_grace = gc_grace
         self.clock = clock
+        self.index = QuadIndex()
+
+    async def on_start(self) -> None:
+        # The quad index is derived state: rebuilt from the pinned quad sets at every start.
+        for pin in self.store.pins():
+            root = (
+                decode(self.store.get(pin.root).data) if pin.root.cid_bytes[1] == DAG_CBOR else None
+            )
+            if isinstance(root, dict) and root.get("type") == QUADS_TYPE:
+                self.index.add(quads_from_blocks(root, lambda c: self.store.get(c).data))
+
+    @handler
+    async def put_document(self, msg: PutDocument) -> DocumentStored:
+        vocab = vocabulary(msg.vocab)
+        quads = to_quads(msg.document, vocab)
+        root, chunks = quads_to_blocks(quads, vocab)
+        self.store.put_many([*chunks, root], self.clock())
+        if msg.pin is not None:
+            self.store.add_pin(msg.pin, root.cid)
+        self.index.add(quads)
+        return DocumentStored(root=root.cid.cid_bytes, quads=len(quads))
+
+    @handler
+    async def get_document(self, msg: GetDocument) -> Document:
+        root = decode(self.store.get(parse_cid(msg.root)).data)
+        quads = quads_from_blocks(root, lambda c: self.store.get(c).data)
+        return Document(document=from_quads(quads, vocabulary(root["vocab"])))
+
+    @handler
+    async def query(self, msg: QueryQuads) -> QuadsFound:
+        obj = decode_object(msg.object) if msg.object is not None else None
+        found = self.index.match(msg.subject, msg.predicate, obj, msg.label)
+        return QuadsFound(
+            quads=[QuadRow(q.subject, q.predicate, encode_object(q.object), q.label) for q in found]
+        )
 
     @handler
     async def put_blocks(self, msg: PutBlocks, ctx: Context) -> Stored:

@@ -10,17 +10,24 @@ from .files import file_blocks, file_chunks
 from .messages import (
     BlockData,
     BlocksFound,
+    Document,
+    DocumentStored,
     FetchDag,
     Fetched,
     GCDone,
     GetBlock,
+    GetDocument,
     PinAdd,
     PinList,
     PinLs,
     PinRm,
     PutBlocks,
+    PutDocument,
+    QuadsFound,
+    QueryQuads,
     RunGC,
 )
+from .quads import FatLink, Literal, Quad, decode_object, encode_object
 from .store import Pin
 
 if TYPE_CHECKING:
@@ -80,6 +87,38 @@ class StorageClient:
     async def read_file(self, cid: CID | str) -> bytes:
         root = await self.get(cid)
         return b"".join([(await self.get_block(c)).data for c in file_chunks(root)])
+
+    async def put_document(
+        self, document: dict[str, Any], *, vocab: str = "schema.org", pin: str | None = None
+    ) -> CID:
+        """Store a document as quads of the semantic graph (q = f(d, r)); returns the root."""
+        reply: DocumentStored = await self.ref.ask(
+            PutDocument(document=document, vocab=vocab, pin=pin)
+        )
+        return parse_cid(reply.root)
+
+    async def get_document(self, root: CID | str) -> dict[str, Any]:
+        """The document a stored quad set describes (d = g(q, r))."""
+        reply: Document = await self.ref.ask(GetDocument(root=parse_cid(root).cid_bytes))
+        return reply.document
+
+    async def query(
+        self,
+        subject: str | None = None,
+        predicate: str | None = None,
+        object: Literal | FatLink | None = None,
+        label: str | None = None,
+    ) -> list[Quad]:
+        """Indexed quads matching the pattern (None matches anything)."""
+        reply: QuadsFound = await self.ref.ask(
+            QueryQuads(
+                subject=subject,
+                predicate=predicate,
+                label=label,
+                object=encode_object(object) if object is not None else None,
+            )
+        )
+        return [Quad(r.subject, r.predicate, decode_object(r.object), r.label) for r in reply.quads]
 
     async def pin(self, name: str, root: CID | str) -> Pin:
         reply: PinList = await self.ref.ask(PinAdd(name=name, root=parse_cid(root).cid_bytes))

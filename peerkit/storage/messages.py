@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -78,6 +78,49 @@ class GCDone(Message, tag="storage.GCDone"):
 
 class RunGC(Request, tag="storage.RunGC", reply=GCDone):
     pass
+
+
+class DocumentStored(Message, tag="storage.DocumentStored"):
+    root: CidBytes
+    quads: int
+
+
+class PutDocument(Request, tag="storage.PutDocument", reply=DocumentStored):
+    """Store a document as a quad set (q = f(d, r)) and index its quads."""
+
+    document: dict[str, Any]
+    vocab: str = "schema.org"
+    pin: str | None = None
+
+
+class Document(Message, tag="storage.Document"):
+    document: dict[str, Any]
+
+
+class GetDocument(Request, tag="storage.GetDocument", reply=Document):
+    """Rebuild a stored document (d = g(q, r))."""
+
+    root: CidBytes
+
+
+class QuadRow(msgspec.Struct, array_like=True, frozen=True):
+    subject: str
+    predicate: str
+    object: list[Any]  # ["lit", value, datatype] or ["link", id, type, embedded]
+    label: str
+
+
+class QuadsFound(Message, tag="storage.QuadsFound"):
+    quads: list[QuadRow]
+
+
+class QueryQuads(Request, tag="storage.QueryQuads", reply=QuadsFound):
+    """Quads matching a pattern; unset parts match anything."""
+
+    subject: str | None = None
+    predicate: str | None = None
+    object: list[Any] | None = None
+    label: str | None = None
 
 
 class Fetched(Message, tag="storage.Fetched"):
