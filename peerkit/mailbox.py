@@ -61,18 +61,6 @@ class Mailbox(Generic[T]):
                 raise
         self.put_nowait(item)
 
-    async def wait(self) -> None:
-        """Wait until something is queued (the actor loop pops items itself, in batches)."""
-        while not self._items:
-            if self._closed:
-                raise ActorStopped(f"actor {self.name!r} has stopped")
-            fut = asyncio.get_running_loop().create_future()
-            self._getter = fut
-            try:
-                await fut
-            finally:
-                self._getter = None
-
     def arm(self) -> asyncio.Future[None]:
         """A future that completes when an item is queued (for the single reader).
 
@@ -95,21 +83,6 @@ class Mailbox(Generic[T]):
     @property
     def putters(self) -> deque[asyncio.Future[None]]:
         return self._putters
-
-    async def get(self) -> T:
-        while not self._items:
-            if self._closed:
-                raise ActorStopped(f"actor {self.name!r} has stopped")
-            fut = asyncio.get_running_loop().create_future()
-            self._getter = fut
-            try:
-                await fut
-            finally:
-                self._getter = None
-        item = self._items.popleft()
-        if self._putters:
-            self._wake_putter()
-        return item
 
     def _wake_putter(self) -> None:
         while self._putters:

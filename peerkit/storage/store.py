@@ -104,22 +104,8 @@ class BlockStore(ABC):
     @abstractmethod
     def pin(self, name: str) -> Pin | None: ...
 
-    def walk(self, root: CID) -> Iterator[Block]:
-        """Every block of the DAG under ``root`` (each once). BlockNotFound if one is missing."""
-        seen: set[bytes] = set()
-        stack = [root]
-        while stack:
-            cid = stack.pop()
-            if cid.cid_bytes in seen:
-                continue
-            seen.add(cid.cid_bytes)
-            block = self.get(cid)
-            yield block
-            stack.extend(reversed(links(block)))
-
-    def missing(self, root: CID) -> list[CID]:
-        """The CIDs under ``root`` this store lacks (those reachable through present blocks)."""
-        out: list[CID] = []
+    def _traverse(self, root: CID) -> Iterator[tuple[CID, bytes | None]]:
+        """Depth-first, each CID once, in link order: (cid, its bytes or None if absent)."""
         seen: set[bytes] = set()
         stack = [root]
         while stack:
@@ -128,11 +114,21 @@ class BlockStore(ABC):
                 continue
             seen.add(cid.cid_bytes)
             data = self.get_data(cid)
+            yield cid, data
+            if data is not None:
+                stack.extend(reversed(links(Block(cid, data))))
+
+    def walk(self, root: CID) -> Iterator[Block]:
+        """Every block of the DAG under ``root`` (each once). BlockNotFound if one is missing."""
+        for cid, data in self._traverse(root):
             if data is None:
-                out.append(cid)
-                continue
-            stack.extend(links(Block(cid, data)))
-        return out
+                self.get(cid)  # raises BlockNotFound with the message people need
+            else:
+                yield Block(cid, data)
+
+    def missing(self, root: CID) -> list[CID]:
+        """The CIDs under ``root`` this store lacks (those reachable through present blocks)."""
+        return [cid for cid, data in self._traverse(root) if data is None]
 
     def add_pin(self, name: str, root: CID | str) -> Pin:
         """Pin the complete DAG under ``root`` as ``name`` (replacing what ``name`` pinned).
