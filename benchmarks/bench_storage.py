@@ -124,10 +124,18 @@ def pins_with_100k(folder: Path) -> None:
     with Timer() as t_raw:
         db.execute("SELECT name, root FROM pins ORDER BY name").fetchall()
     assert len(pins) == 100_000
-    report("list 100k pins (ms)", t_list.elapsed * 1000, t_raw.elapsed * 1000, "ms", "info",
-           higher_is_better=False)
-    print(f"{'  pin lookup by name (100k pins)':<44} {t_check.elapsed / 10_000 * 1e6:>12.1f} us"
-          f"   (adding 100k pins: {t_add.elapsed:.1f} s)")
+    report(
+        "list 100k pins (ms)",
+        t_list.elapsed * 1000,
+        t_raw.elapsed * 1000,
+        "ms",
+        "info",
+        higher_is_better=False,
+    )
+    print(
+        f"{'  pin lookup by name (100k pins)':<44} {t_check.elapsed / 10_000 * 1e6:>12.1f} us"
+        f"   (adding 100k pins: {t_add.elapsed:.1f} s)"
+    )
     store.close()
     db.close()
 

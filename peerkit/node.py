@@ -29,6 +29,7 @@ from .router import Router
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from .naming.client import NamingClient
     from .storage.client import StorageClient
     from .storage.store import BlockStore
 
@@ -66,8 +67,23 @@ class Node:
         self.router.peer_listeners.append(self._peer_changed)
         self.store: BlockStore | None = None
         self.storage_ref: ActorRef | None = None
+        self.naming_ref: ActorRef | None = None
         if self.config.storage.enabled:
             self._start_storage()
+            self._start_naming()
+
+    def _start_naming(self) -> None:
+        from .naming.actor import NamingActor, Watchers
+
+        self.name_watchers = Watchers()
+        self.naming_ref = self.spawn(partial(NamingActor, self.name_watchers), name="naming")
+
+    @property
+    def naming(self) -> NamingClient:
+        """Names: publish, resolve, watch, revoke; login and the Me DAG."""
+        from .naming.client import NamingClient
+
+        return NamingClient(self)
 
     def _start_storage(self) -> None:
         from .storage.actor import Fetcher, StorageActor, open_store

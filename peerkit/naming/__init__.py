@@ -1,0 +1,1 @@
+"""Identity and naming: wallet-derived master keys, per-name keys, signed IPNS name records."""

@@ -1,0 +1,142 @@
+"""The naming actor: verified name logs, announcements over pubsub, resolution from peers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ..actor import Actor, Context, handler
+from ..errors import PeerkitError
+from ..storage.blocks import make_block
+from .log import NameLog
+from .messages import (
+    History,
+    NameHistory,
+    NameRecordPublished,
+    PublishRecord,
+    RecordAccepted,
+    Resolved,
+    ResolveName,
+)
+from .records import NameRecord, RecordError, verify_record
+
+__all__ = ["NamingActor", "Watchers"]
+
+LOG_TYPE = "peerkit/name-log"
+PIN_PREFIX = "naming/"
+
+
+class Watchers:
+    """Queues of local watchers per name. Owned by the node, so it survives actor restarts."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, set[asyncio.Queue[NameRecord]]] = defaultdict(set)
+
+    def notify(self, record: NameRecord) -> None:
+        for q in list(self.queues.get(record.name, ())):
+            q.put_nowait(record)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NamingActor(Actor):
+    mailbox_size = 4096
+
+    def __init__(self, watchers: Watchers, clock: Callable[[], datetime] = utc_now) -> None:
+        self.watchers = watchers
+        self.clock = clock
+        self.logs: dict[str, NameLog] = {}
+
+    async def on_start(self) -> None:
+        # Logs are persisted as pinned blocks: reload them so sequences never go backwards.
+        storage = self.node.storage
+        for pin in await storage.pins():
+            if pin.name.startswith(PIN_PREFIX):
+                doc = await storage.get(pin.root)
+                if isinstance(doc, dict) and doc.get("type") == LOG_TYPE:
+                    log = self._log(doc["name"])
+                    for raw in doc["records"]:
+                        try:  # history is kept once expired, but still verified
+                            log.add(
+                                verify_record(log.name, raw, now=self.clock(), check_expiry=False)
+                            )
+                        except RecordError as exc:
+                            self.log.warning("name.stored_record_rejected", error=str(exc))
+
+    def _log(self, name: str) -> NameLog:
+        log = self.logs.get(name)
+        if log is None:
+            log = self.logs[name] = NameLog(name)
+        return log
+
+    async def _accept(self, name: str, raw: bytes, *, announce: bool) -> RecordAccepted:
+        record = verify_record(name, raw, now=self.clock())
+        log = self._log(name)
+        is_new = log.add(record)
+        is_head = is_new and log.head() is record
+        if is_new:
+            await self._persist(log)
+        if is_head:
+            self.watchers.notify(record)
+            self.log.info(
+                "name.updated", name=name[:16], sequence=record.sequence, revoked=record.revoked
+            )
+            if announce:
+                await self.node.publish(NameRecordPublished(name=name, record=raw))
+        return RecordAccepted(sequence=record.sequence, head=is_head)
+
+    async def _persist(self, log: NameLog) -> None:
+        block = make_block(
+            {"type": LOG_TYPE, "name": log.name, "records": [r.raw for r in log.history()]}
+        )
+        await self.node.storage.put_blocks([block], pin=PIN_PREFIX + log.name)
+
+    @handler
+    async def publish(self, msg: PublishRecord) -> RecordAccepted:
+        return await self._accept(msg.name, msg.record, announce=True)
+
+    @handler
+    async def announced(self, msg: NameRecordPublished, ctx: Context) -> None:
+        try:
+            await self._accept(msg.name, msg.record, announce=False)
+        except PeerkitError as exc:  # a forged or stale announcement changes nothing
+            self.log.warning("name.announcement_rejected", remote=ctx.sender, error=str(exc))
+
+    @handler
+    async def resolve(self, msg: ResolveName, ctx: Context) -> Resolved:
+        log = self.logs.get(msg.name)
+        if msg.at is not None:
+            rec = log.at(msg.at) if log else None
+            return Resolved(record=rec.raw if rec else None)
+        head = log.head() if log else None
+        if head is None and not msg.local_only and ctx.sender is None:
+            head = await self._ask_peers(msg.name)
+        return Resolved(record=head.raw if head else None)
+
+    async def _ask_peers(self, name: str) -> NameRecord | None:
+        peers = self.node.peers()
+        replies: list[Any] = await asyncio.gather(
+            *(
+                self.node.request(p, ResolveName(name=name, local_only=True), timeout=5)
+                for p in peers
+            ),
+            return_exceptions=True,
+        )
+        for reply in replies:
+            if isinstance(reply, Resolved) and reply.record is not None:
+                try:
+                    await self._accept(name, reply.record, announce=False)
+                except PeerkitError as exc:
+                    self.log.warning("name.peer_record_rejected", error=str(exc))
+        log = self.logs.get(name)
+        return log.head() if log else None
+
+    @handler
+    async def history(self, msg: NameHistory) -> History:
+        log = self.logs.get(msg.name)
+        return History(records=[r.raw for r in log.history()] if log else [])

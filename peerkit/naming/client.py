@@ -1,0 +1,186 @@
+"""``node.naming``: publish, resolve, watch and revoke names; log in and find the Me DAG."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from ..errors import PeerkitError
+from ..storage.blocks import parse_cid
+from .keys import ME_NAME, KdfParams, MasterKey, Wallet, derive_master_key, name_key
+from .messages import History, NameHistory, PublishRecord, Resolved, ResolveName
+from .records import NameRecord, create_record, name_for, verify_record
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+ME_DEFAULTS: dict[str, Any] = {
+    "vocabularies": ["schema.org"],
+    "topics": [],
+    "rendezvous": [],
+    "names": [],
+}
+
+
+class NameNotFound(PeerkitError):
+    code = "name_not_found"
+
+
+class MeDagError(PeerkitError):
+    code = "me_dag"
+
+
+class NamingClient:
+    def __init__(self, node: Node) -> None:
+        if node.naming_ref is None:
+            raise PeerkitError("naming is disabled on this peer")
+        self.node = node
+        self.ref = node.naming_ref
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def publish(
+        self,
+        key: Ed25519PrivateKey,
+        value: str | bytes,
+        *,
+        lifetime: timedelta = timedelta(hours=24),
+        revoked: bool = False,
+        successor: str | None = None,
+    ) -> NameRecord:
+        """Sign the next record for ``key``'s name and publish it. ``value`` is a path such
+        as ``/ipfs/<cid>`` (a CID alone is turned into one)."""
+        name = name_for(key)
+        head = await self.resolve(name, local_only=True)
+        seq = 0 if head is None else head.sequence + 1
+        raw_value = value if isinstance(value, bytes) else _path(value)
+        raw = create_record(
+            key,
+            raw_value,
+            seq,
+            now=self.now(),
+            lifetime=lifetime,
+            revoked=revoked,
+            successor=successor,
+        )
+        await self.ref.ask(PublishRecord(name=name, record=raw))
+        return verify_record(name, raw, now=self.now())
+
+    async def revoke(self, key: Ed25519PrivateKey, successor: str | None = None) -> NameRecord:
+        """End the name for good (optionally pointing to a successor name)."""
+        value = f"/ipns/{successor}".encode() if successor else b"/ipfs/bafkqaaa"
+        return await self.publish(
+            key, value, revoked=True, successor=successor, lifetime=timedelta(days=365 * 100)
+        )
+
+    async def resolve(
+        self, name: str, *, at: int | None = None, local_only: bool = False
+    ) -> NameRecord | None:
+        reply: Resolved = await self.ref.ask(
+            ResolveName(name=name, at=at, local_only=local_only), timeout=15
+        )
+        if reply.record is None:
+            return None
+        return verify_record(name, reply.record, now=self.now(), check_expiry=at is not None)
+
+    async def history(self, name: str) -> list[NameRecord]:
+        reply: History = await self.ref.ask(NameHistory(name=name))
+        return [verify_record(name, r, now=self.now(), check_expiry=False) for r in reply.records]
+
+    async def watch(self, name: str) -> AsyncIterator[NameRecord]:
+        """Every new head record of ``name`` as it arrives (until the caller stops)."""
+        queue: asyncio.Queue[NameRecord] = asyncio.Queue()
+        watchers = self.node.name_watchers
+        watchers.queues[name].add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            watchers.queues[name].discard(queue)
+
+    # --- identity and the Me DAG ----------------------------------------------------------
+
+    async def login(
+        self,
+        wallet: Wallet,
+        passphrase: str,
+        app: str,
+        *,
+        check: str | None = None,
+        kdf: KdfParams | None = None,
+    ) -> Session:
+        """Derive the master key (KeyDrift if ``check`` does not match) and open the Me DAG,
+        creating it at first login, finding it on other peers otherwise."""
+        master = await asyncio.to_thread(
+            derive_master_key, wallet, passphrase, app, kdf=kdf or KdfParams(), expected_check=check
+        )
+        session = Session(self, master)
+        session.me = await session.load_me() or await session.create_me()
+        return session
+
+
+class Session:
+    """A logged-in user on this peer: the master key and the decrypted Me DAG."""
+
+    def __init__(self, naming: NamingClient, master: MasterKey) -> None:
+        self.naming = naming
+        self.master = master
+        self.me_key = name_key(master, ME_NAME)
+        self.me_name = name_for(self.me_key)
+        self._aead = ChaCha20Poly1305(master.derive("me-dag/encryption"))
+        self.me: dict[str, Any] = {}
+
+    def key_for(self, name: str) -> Ed25519PrivateKey:
+        return name_key(self.master, name)
+
+    async def create_me(self) -> dict[str, Any]:
+        me = dict(ME_DEFAULTS)
+        await self.save_me(me)
+        return me
+
+    async def save_me(self, me: dict[str, Any]) -> None:
+        nonce = os.urandom(12)
+        plain = json.dumps(me, sort_keys=True).encode()
+        sealed = nonce + self._aead.encrypt(nonce, plain, self.me_name.encode())
+        storage = self.naming.node.storage
+        cid = await storage.put_raw(sealed)
+        await storage.pin(f"me/{self.me_name}", cid)
+        await self.naming.publish(self.me_key, f"/ipfs/{cid.encode()}")
+        self.me = me
+
+    async def load_me(self) -> dict[str, Any] | None:
+        record = await self.naming.resolve(self.me_name)
+        if record is None:
+            return None
+        cid = parse_cid(record.value.decode().removeprefix("/ipfs/"))
+        storage = self.naming.node.storage
+        if not self.naming.node.store or not self.naming.node.store.has(cid):
+            await storage.fetch(cid, pin=f"me/{self.me_name}")
+        sealed = (await storage.get_block(cid)).data
+        try:
+            plain = self._aead.decrypt(sealed[:12], sealed[12:], self.me_name.encode())
+        except InvalidTag:
+            raise MeDagError("the Me DAG does not decrypt with this master key") from None
+        loaded: dict[str, Any] = json.loads(plain)
+        return loaded
+
+    async def add_name(self, name: str) -> None:
+        """Record in the Me DAG that the user has access to ``name``."""
+        if name not in self.me["names"]:
+            self.me = {**self.me, "names": [*self.me["names"], name]}
+            await self.save_me(self.me)
+
+
+def _path(value: str) -> bytes:
+    if value.startswith(("/ipfs/", "/ipns/")):
+        return value.encode()
+    return f"/ipfs/{parse_cid(value).encode()}".encode()

@@ -1,0 +1,50 @@
+"""The naming actor's messages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from ..messages import Event, Message, Request
+
+RecordBytes = Annotated[bytes, msgspec.Meta(max_length=10 * 1024)]
+NAMES_TOPIC = "peerkit.names"
+
+
+class RecordAccepted(Message, tag="naming.RecordAccepted"):
+    sequence: int
+    head: bool
+
+
+class PublishRecord(Request, tag="naming.PublishRecord", reply=RecordAccepted):
+    """Store, persist and announce a signed record (made by the name's key holder)."""
+
+    name: str
+    record: RecordBytes
+
+
+class Resolved(Message, tag="naming.Resolved"):
+    record: RecordBytes | None = None
+
+
+class ResolveName(Request, tag="naming.ResolveName", reply=Resolved):
+    """The best record for a name (or the one with sequence ``at``). ``local_only`` stops the
+    receiving peer from asking further peers."""
+
+    name: str
+    at: int | None = None
+    local_only: bool = False
+
+
+class History(Message, tag="naming.History"):
+    records: list[RecordBytes]
+
+
+class NameHistory(Request, tag="naming.NameHistory", reply=History):
+    name: str
+
+
+class NameRecordPublished(Event, tag="naming.NameRecordPublished", topic=NAMES_TOPIC):
+    name: str
+    record: RecordBytes

@@ -1,0 +1,294 @@
+"""IPNS V2 name records: create, parse and verify, with no I/O and an injected clock.
+
+A record is the protobuf ``IpnsEntry`` with ``signatureV2`` (field 8) and ``data`` (field 9);
+``data`` is DAG-CBOR ``{Value, Validity, ValidityType, Sequence, TTL}`` and the signature is
+Ed25519 over ``b"ipns-signature:" + data``. The name is the CIDv1 ``libp2p-key`` of the public
+key, inlined with an identity multihash, written in base36 (``k51...``) as Kubo does. So
+existing IPNS tooling validates peerkit records (tested against py-libp2p's IPNSValidator).
+
+peerkit extensions ride in ``data`` (signed, ignored by other tooling): ``PeerkitRevoked`` marks
+a record that ends the name for good, ``PeerkitSuccessor`` optionally names its successor.
+
+Verification order (cheapest and most hostile first): size (10 KiB) before parsing, protobuf
+fields, CBOR fields and types, key, signature, expiry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ..errors import PeerkitError
+from ..storage.blocks import decode, encode
+from ..storage.errors import NotCanonical
+from ..wire import decode_uvarint, encode_uvarint
+
+MAX_RECORD = 10 * 1024
+SIGNATURE_PREFIX = b"ipns-signature:"
+LIBP2P_KEY = 0x72
+REVOKED_VALUE = b"/ipfs/bafkqaaa"  # the identity CID of empty data: "nothing here any more"
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$")
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class RecordError(PeerkitError):
+    """A name record was refused; the message says which rule it broke."""
+
+    code = "bad_record"
+
+
+class RecordTooLarge(RecordError):
+    code = "record_too_large"
+
+
+class RecordExpired(RecordError):
+    code = "record_expired"
+
+
+class BadSignature(RecordError):
+    code = "bad_signature"
+
+
+class Equivocation(RecordError):
+    """Two different records with the same sequence number from the same key."""
+
+    code = "equivocation"
+
+
+@dataclass(frozen=True)
+class NameRecord:
+    name: str
+    value: bytes
+    sequence: int
+    validity: datetime
+    ttl_ns: int
+    revoked: bool
+    successor: str | None
+    raw: bytes
+
+    def better_than(self, other: NameRecord) -> bool:
+        """Selection: the higher sequence wins, then the later validity."""
+        return (self.sequence, self.validity) > (other.sequence, other.validity)
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def _pubkey_proto(pub: bytes) -> bytes:
+    return b"\x08\x01\x12\x20" + pub  # libp2p PublicKey{Type: Ed25519, Data: pub}
+
+
+def name_for(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """The IPNS name (``k51...``) of an Ed25519 public key."""
+    pub = _raw_pub(pub)
+    cid = bytes([0x01, LIBP2P_KEY, 0x00, 36]) + _pubkey_proto(pub)
+    return "k" + _base36(cid)
+
+
+def peer_id_for(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """The same key as a libp2p peer id (base58btc identity multihash, ``12D3KooW...``)."""
+    return _base58(b"\x00\x24" + _pubkey_proto(_raw_pub(pub)))
+
+
+def pubkey_of(name: str) -> bytes:
+    """The Ed25519 public key inlined in a ``k51...`` name. RecordError if it is not one."""
+    if not name.startswith("k"):
+        raise RecordError(f"{name!r} is not an IPNS name (expected base36 k51...)")
+    try:
+        raw = _unbase36(name[1:])
+    except ValueError:
+        raise RecordError(f"{name!r} is not valid base36") from None
+    prefix = bytes([0x01, LIBP2P_KEY, 0x00, 36, 0x08, 0x01, 0x12, 0x20])
+    if len(raw) != len(prefix) + 32 or not raw.startswith(prefix):
+        raise RecordError(f"{name!r} does not inline an Ed25519 key")
+    return raw[len(prefix) :]
+
+
+def _raw_pub(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
+    if isinstance(pub, Ed25519PrivateKey):
+        pub = pub.public_key()
+    if isinstance(pub, Ed25519PublicKey):
+        return pub.public_bytes_raw()
+    return pub
+
+
+def _base36(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+    return "0" * (len(data) - len(data.lstrip(b"\0"))) + (out or "")
+
+
+def _unbase36(text: str) -> bytes:
+    zeros = len(text) - len(text.lstrip("0"))
+    n = int(text, 36) if text.lstrip("0") else 0
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\0" * zeros + body
+
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def _base58(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _B58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+def format_validity(t: datetime) -> bytes:
+    t = t.astimezone(UTC)
+    return (t.strftime("%Y-%m-%dT%H:%M:%S") + f".{t.microsecond * 1000:09d}Z").encode()
+
+
+def parse_validity(raw: bytes) -> datetime:
+    m = _RFC3339.match(raw.decode("ascii", "replace"))
+    if not m:
+        raise RecordError(f"Validity {raw[:40]!r} is not an RFC 3339 UTC timestamp")
+    frac = (m.group(7) or ".0")[1:].ljust(9, "0")
+    try:
+        year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+        return datetime(year, month, day, hour, minute, second, int(frac[:6]), tzinfo=UTC)
+    except ValueError as exc:
+        raise RecordError(f"Validity is not a real date: {exc}") from None
+
+
+# --- create --------------------------------------------------------------------------------
+
+
+def create_record(
+    key: Ed25519PrivateKey,
+    value: bytes,
+    sequence: int,
+    *,
+    now: datetime,
+    lifetime: timedelta = timedelta(hours=24),
+    ttl: timedelta = timedelta(minutes=1),
+    revoked: bool = False,
+    successor: str | None = None,
+) -> bytes:
+    if not 0 <= sequence < 2**64:
+        raise RecordError("sequence must fit in 64 bits")
+    data: dict[str, Any] = {
+        "Value": value,
+        "Validity": format_validity(now + lifetime),
+        "ValidityType": 0,
+        "Sequence": sequence,
+        "TTL": int(ttl.total_seconds() * 1e9),
+    }
+    if revoked:
+        data["PeerkitRevoked"] = True
+        if successor is not None:
+            data["PeerkitSuccessor"] = successor
+    cbor = encode(data)
+    signature = key.sign(SIGNATURE_PREFIX + cbor)
+    entry = _field(8, signature) + _field(9, cbor)
+    if len(entry) > MAX_RECORD:
+        raise RecordTooLarge(f"record of {len(entry)} bytes exceeds {MAX_RECORD}")
+    return entry
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return encode_uvarint(number << 3 | 2) + encode_uvarint(len(payload)) + payload
+
+
+# --- verify --------------------------------------------------------------------------------
+
+
+def verify_record(
+    name: str,
+    raw: bytes,
+    *,
+    now: datetime,
+    skew: timedelta = timedelta(seconds=30),
+    check_expiry: bool = True,
+) -> NameRecord:
+    """The record, if ``raw`` is a valid, unexpired record for ``name``; RecordError if not.
+
+    ``skew`` tolerates clocks that disagree: a record is accepted until validity + skew.
+    """
+    if len(raw) > MAX_RECORD:
+        raise RecordTooLarge(f"record of {len(raw)} bytes exceeds {MAX_RECORD}: not parsed")
+    fields = _parse_protobuf(raw)
+    signature, data = fields.get(8), fields.get(9)
+    if not isinstance(signature, bytes) or not isinstance(data, bytes):
+        raise RecordError("record lacks signatureV2 or data (V2 records only)")
+    try:
+        cbor = decode(data)
+    except NotCanonical as exc:
+        raise RecordError(f"record data is not DAG-CBOR: {exc}") from None
+    if not isinstance(cbor, dict):
+        raise RecordError("record data is not a map")
+    value, validity_raw = cbor.get("Value"), cbor.get("Validity")
+    sequence, vtype, ttl = cbor.get("Sequence"), cbor.get("ValidityType"), cbor.get("TTL", 0)
+    if not isinstance(value, bytes) or not value:
+        raise RecordError("record Value must be non-empty bytes")
+    if not isinstance(validity_raw, bytes):
+        raise RecordError("record Validity must be bytes")
+    if vtype != 0:
+        raise RecordError("record ValidityType must be 0 (EOL)")
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or not 0 <= sequence < 2**64:
+        raise RecordError("record Sequence must be a 64-bit unsigned integer")
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
+        raise RecordError("record TTL must be a non-negative integer")
+    revoked = cbor.get("PeerkitRevoked", False) is True
+    successor = cbor.get("PeerkitSuccessor")
+    if successor is not None and not isinstance(successor, str):
+        raise RecordError("PeerkitSuccessor must be a name")
+    validity = parse_validity(validity_raw)
+    pub = pubkey_of(name)
+    try:
+        Ed25519PublicKey.from_public_bytes(pub).verify(signature, SIGNATURE_PREFIX + data)
+    except InvalidSignature:
+        raise BadSignature(f"record for {name[:16]}... has a bad signature") from None
+    if check_expiry and now > validity + skew:
+        raise RecordExpired(f"record for {name[:16]}... expired at {validity.isoformat()}")
+    return NameRecord(name, value, sequence, validity, ttl, revoked, successor, raw)
+
+
+def _parse_protobuf(raw: bytes) -> dict[int, Any]:
+    """A strict reader for the few protobuf shapes IpnsEntry uses (varint and bytes fields)."""
+    out: dict[int, Any] = {}
+    pos = 0
+    try:
+        while pos < len(raw):
+            parsed = decode_uvarint(raw, pos)
+            if parsed is None:
+                raise RecordError("record protobuf ends inside a field key")
+            key, pos = parsed
+            number, wire = key >> 3, key & 7
+            if number == 0:
+                raise RecordError("record protobuf has field number 0")
+            parsed = decode_uvarint(raw, pos)
+            if parsed is None:
+                raise RecordError("record protobuf ends inside a field")
+            arg, pos = parsed
+            if wire == 0:
+                value: Any = arg
+            elif wire == 2:
+                if pos + arg > len(raw):
+                    raise RecordError("record protobuf field runs past the end")
+                value = raw[pos : pos + arg]
+                pos += arg
+            else:
+                raise RecordError(f"record protobuf uses wire type {wire}")
+            if number in out:
+                raise RecordError(f"record protobuf repeats field {number}")
+            out[number] = value
+    except PeerkitError as exc:
+        if isinstance(exc, RecordError):
+            raise
+        raise RecordError(f"record protobuf is malformed: {exc}") from None
+    return out
