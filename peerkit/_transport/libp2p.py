@@ -10,7 +10,9 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 - the reader never waits on an actor (inbound callbacks do not block), so yamux never sees the
   5 s reader stall after which it resets a stream;
 - connections are closed *before* pubsub stops ("Nursery is closed to new arrivals" otherwise);
-- libp2p's own logging is quietened (failed dials log at ERROR); we report through our errors.
+- libp2p's own logging is quietened (failed dials log at ERROR); we report through our errors;
+- the swarm's auto-connector (background dials to every known address) is switched off, and an
+  explicit dial clears the 60 s negative cache that would refuse a restarted peer.
 """
 
 from __future__ import annotations
@@ -234,7 +236,13 @@ class Libp2pTransport(Transport):
             key_pair=self._key_pair,
             sec_opt=security,
             muxer_opt=create_yamux_muxer_option(),
-            connection_config=ConnectionConfig(max_connections_per_peer=1),
+            connection_config=ConnectionConfig(
+                max_connections_per_peer=1,
+                # peerkit decides whom to dial (bootstrap, rendezvous): no background dialling
+                # of every address the peerstore ever saw.
+                min_connections=0,
+                auto_connect_interval=1e9,
+            ),
             listen_addrs=self._listen,
         )
         self._pubsub = PeerkitPubsub(self._host, self._deliver, max_message_size=self.max_frame)
@@ -312,6 +320,14 @@ class Libp2pTransport(Transport):
         return str(info.peer_id.to_base58())
 
     async def _dial(self, info: Any, timeout: float) -> None:
+        # An explicit dial uses the address given now: forget stale addresses of that peer
+        # and its entry in the swarm's negative cache, which otherwise refuses every dial to
+        # a peer for 60 s after one failed (a restarted peer could not be redialled).
+        network = self._host.get_network()
+        self._host.get_peerstore().clear_addrs(info.peer_id)
+        negative = getattr(network, "_negative_peer_cache", None)
+        if negative is not None:
+            negative.evict(str(info.peer_id))
         with trio.fail_after(timeout):
             await self._host.connect(info)
 

@@ -1,0 +1,142 @@
+"""Names end to end: publish/resolve/watch/revoke between peers, the Me DAG on a second device,
+and a peer process that keeps its name logs across a restart."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet, KeyDrift
+from peerkit.naming.messages import NameHistory, PublishRecord, ResolveName
+from peerkit.naming.records import create_record, name_for, verify_record
+from tests.conftest import TRANSPORTS
+from tests.integration.procs import PeerProcess
+
+WALLET = EthereumWallet(b"\x11" * 32)
+
+
+async def login(node, **kw):
+    return await node.naming.login(WALLET, "open sesame", "peerkit-tests", kdf=FAST_TEST_KDF, **kw)
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_alice_publishes_and_bob_resolves_and_watches(make_nodes, kind):
+    alice, bob, carol = await make_nodes(3, kind)
+    session = await login(alice)
+    key = session.key_for("blog")
+    name = name_for(key)
+    await alice.wait_for_subscribers("peerkit.names", 2)
+    cid = await alice.storage.put({"post": 0})
+    await alice.naming.publish(key, cid.encode())
+    first = await bob.naming.resolve(name)
+    assert first is not None and first.value == f"/ipfs/{cid.encode()}".encode()
+
+    seen = []
+
+    async def watch():
+        async for record in bob.naming.watch(name):
+            seen.append(record.sequence)
+            if record.sequence == 100:
+                return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0)
+    for i in range(1, 101):
+        await alice.naming.publish(key, (await alice.storage.put({"post": i})).encode())
+    await asyncio.wait_for(watcher, 30)
+    assert seen == sorted(seen) and seen[-1] == 100
+    for _ in range(1000):  # carol hears the same announcements, on her own schedule
+        if (await carol.naming.resolve(name)).sequence == 100:
+            break
+        await asyncio.sleep(0.01)
+    assert (await carol.naming.resolve(name)).sequence == 100
+    assert (await bob.naming.resolve(name, at=42)).sequence == 42
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_revoked_name_stays_revoked_everywhere(make_nodes, kind):
+    alice, bob = await make_nodes(2, kind)
+    session = await login(alice)
+    key = session.key_for("old")
+    name = name_for(key)
+    await alice.wait_for_subscribers("peerkit.names", 1)
+    await alice.naming.publish(key, "/ipfs/bafkqaaa")
+    await alice.naming.revoke(key, successor="k51successor")
+    for node in (alice, bob):
+        for _ in range(500):
+            head = await node.naming.resolve(name)
+            if head is not None and head.revoked:
+                break
+            await asyncio.sleep(0.01)
+        assert head.revoked and head.successor == "k51successor"
+    # a later record, even correctly signed, is refused by every peer
+    raw = create_record(key, b"/ipfs/bafkqaaa", 9, now=datetime.now(UTC))
+    from peerkit.naming.log import NameRevoked
+
+    with pytest.raises(NameRevoked):
+        await bob.naming.ref.ask(PublishRecord(name=name, record=raw))
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_second_device_finds_the_me_dag(make_nodes, kind):
+    laptop, phone = await make_nodes(2, kind)
+    first = await login(laptop)
+    await first.add_name("k51somedocument")
+    second = await login(phone, check=first.master.check_value)
+    assert second.me_name == first.me_name
+    assert second.me["names"] == ["k51somedocument"]
+    with pytest.raises(KeyDrift):
+        await phone.naming.login(
+            WALLET,
+            "wrong passphrase",
+            "peerkit-tests",
+            kdf=FAST_TEST_KDF,
+            check=first.master.check_value,
+        )
+
+
+@pytest.mark.libp2p
+@pytest.mark.processes
+async def test_a_peer_process_keeps_names_across_restart_and_honours_revocation(tmp_path):
+    from peerkit import Node, PeerConfig
+
+    bob = await PeerProcess(tmp_path, "bob").start()
+    alice = Node(PeerConfig(name="alice"))
+    await alice.start()
+    try:
+        session = await login(alice)
+        key = session.key_for("notes")
+        name = name_for(key)
+        await alice.connect(bob.addr)
+        await alice.wait_for_subscribers("peerkit.names", 1)
+        for _ in range(5):
+            await alice.naming.publish(key, "/ipfs/bafkqaaa")
+
+        async def bob_head():
+            reply = await alice.request(bob.peer_id, ResolveName(name=name, local_only=True))
+            if reply.record is None:
+                return None
+            return verify_record(name, reply.record, now=datetime.now(UTC)).sequence
+
+        for _ in range(500):
+            if await bob_head() == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert await bob_head() == 4
+
+        old_id = bob.peer_id
+        assert await bob.terminate() == 0
+        for _ in range(1000):  # alice notices the closed connection
+            if old_id not in alice.peers():
+                break
+            await asyncio.sleep(0.01)
+        bob = await PeerProcess(tmp_path, "bob").start()  # same folder: same key and store
+        assert bob.peer_id == old_id
+        await alice.connect(bob.addr)
+        assert await bob_head() == 4  # the log survived the restart
+        history = await alice.request(bob.peer_id, NameHistory(name=name))
+        assert len(history.records) == 5
+    finally:
+        await alice.stop()
+        bob.kill()
+        await bob.wait_killed()

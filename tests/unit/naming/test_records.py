@@ -1,0 +1,113 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from peerkit.naming.log import NameLog, NameRevoked
+from peerkit.naming.records import (
+    MAX_RECORD,
+    BadSignature,
+    Equivocation,
+    RecordError,
+    RecordExpired,
+    RecordTooLarge,
+    create_record,
+    name_for,
+    pubkey_of,
+    verify_record,
+)
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+KEY = Ed25519PrivateKey.from_private_bytes(b"\x42" * 32)
+NAME = name_for(KEY)
+
+
+def rec(seq, *, key=KEY, now=NOW, value=b"/ipfs/bafkqaaa", **kw):
+    return create_record(key, value, seq, now=now, **kw)
+
+
+def test_name_round_trip():
+    assert NAME.startswith("k51")
+    assert pubkey_of(NAME) == KEY.public_key().public_bytes_raw()
+
+
+def test_create_and_verify():
+    r = verify_record(NAME, rec(7), now=NOW)
+    assert (r.sequence, r.value, r.revoked) == (7, b"/ipfs/bafkqaaa", False)
+    assert r.validity == NOW + timedelta(hours=24)
+
+
+def test_independent_ipns_validator_accepts_our_records():
+    from libp2p.records.ipns import IPNSValidator
+
+    from peerkit.naming.records import peer_id_for
+
+    IPNSValidator(check_expiration=False).validate("/ipns/" + peer_id_for(KEY), rec(1))
+
+
+def test_size_is_checked_before_parsing():
+    junk = b"\xff" * (MAX_RECORD + 1)  # would be a protobuf error if it were parsed
+    with pytest.raises(RecordTooLarge, match="not parsed"):
+        verify_record(NAME, junk, now=NOW)
+
+
+def test_record_for_another_key_is_refused():
+    other = Ed25519PrivateKey.from_private_bytes(b"\x43" * 32)
+    with pytest.raises(BadSignature):
+        verify_record(NAME, rec(1, key=other), now=NOW)
+
+
+def test_expiry_with_clock_skew_at_the_edge():
+    raw = rec(1, lifetime=timedelta(hours=1))
+    edge = NOW + timedelta(hours=1)
+    verify_record(NAME, raw, now=edge + timedelta(seconds=30))  # within the skew allowance
+    with pytest.raises(RecordExpired):
+        verify_record(NAME, raw, now=edge + timedelta(seconds=30, microseconds=1))
+    verify_record(NAME, raw, now=edge + timedelta(days=9), check_expiry=False)  # history
+
+
+def test_selection_and_equivocation():
+    log = NameLog(NAME)
+    a = verify_record(NAME, rec(1), now=NOW)
+    b = verify_record(NAME, rec(2), now=NOW)
+    assert log.add(b) and log.add(a)
+    assert log.head() is b and log.next_sequence == 3
+    later = verify_record(NAME, rec(2, now=NOW + timedelta(hours=1)), now=NOW)
+    assert later.better_than(b)  # same sequence: the later validity wins selection...
+    with pytest.raises(Equivocation):
+        log.add(later)  # ...but two records with one sequence from one key are equivocation
+    assert not log.add(a)  # the same record again is not new
+    assert [r.sequence for r in log.history()] == [1, 2]
+
+
+def test_revocation_is_final():
+    log = NameLog(NAME)
+    log.add(verify_record(NAME, rec(1), now=NOW))
+    log.add(verify_record(NAME, rec(3), now=NOW))
+    log.add(verify_record(NAME, rec(2, revoked=True, successor="k51x"), now=NOW))
+    assert log.revoked_at == 2 and log.head().revoked and log.head().successor == "k51x"
+    assert log.at(3) is None  # a record after the revocation is void
+    with pytest.raises(NameRevoked):
+        log.add(verify_record(NAME, rec(4), now=NOW))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_records_are_never_accepted(data):
+    original = rec(5)
+    raw = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] ^= data.draw(st.integers(1, 255))
+    assume(bytes(raw) != original)  # two flips of one byte can cancel out
+    with pytest.raises(RecordError):
+        verify_record(NAME, bytes(raw), now=NOW)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_garbage_never_crashes_the_verifier(blob):
+    with pytest.raises(RecordError):
+        verify_record(NAME, blob, now=NOW)
