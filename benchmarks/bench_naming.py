@@ -99,8 +99,9 @@ def main() -> None:
     mine, base = paired(3, ours, cryptography_only)
     report("  ... vs cryptography-only sign+verify", mine, base, "rec/s", "info")
     remote, local = asyncio.run(latency())
+    label = "publish -> visible on 4 peers (5-peer libp2p)"
     print(
-        f"{'publish -> visible on 4 peers (5-peer libp2p)':<44} p50 {statistics.median(remote):6.1f} ms"
+        f"{label:<44} p50 {statistics.median(remote):6.1f} ms"
         f"  p99 {pct(remote, 0.99):6.1f} ms   (goal p99 < 50 ms)"
     )
     print(
