@@ -228,9 +228,11 @@ class Router:
         for ref in route.actors:
             try:
                 ref.tell_nowait(msg, ctx)
-            except (MailboxFull, ActorStopped) as exc:
+            except MailboxFull as exc:
                 self.dropped[env.tag] += 1
                 self.log.warning("event.dropped", actor=ref.name, tag=env.tag, error=str(exc))
+            except ActorStopped:
+                self.log.debug("event.dropped_on_shutdown", actor=ref.name, tag=env.tag)
 
     def _route_for(self, env: Envelope) -> Route:
         route = self.match(env.tag)

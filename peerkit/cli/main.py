@@ -56,9 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
-    from .storage_cmds import add_commands
+    from . import naming_cmds, storage_cmds
 
-    add_commands(sub)
+    storage_cmds.add_commands(sub)
+    naming_cmds.add_commands(sub)
     return parser
 
 

@@ -56,11 +56,18 @@ class NamingClient:
         lifetime: timedelta = timedelta(hours=24),
         revoked: bool = False,
         successor: str | None = None,
+        push_to: list[str] | None = None,
     ) -> NameRecord:
         """Sign the next record for ``key``'s name and publish it. ``value`` is a path such
-        as ``/ipfs/<cid>`` (a CID alone is turned into one)."""
+        as ``/ipfs/<cid>`` (a CID alone is turned into one).
+
+        The next sequence follows the newest record known here or to connected peers (a new
+        device must not restart at 0). The record is announced on the names topic; ``push_to``
+        peers (say, the app's own nodes) also get it directly, which a short-lived publisher
+        needs: pubsub may not have delivered before it leaves.
+        """
         name = name_for(key)
-        head = await self.resolve(name, local_only=True)
+        head = await self.resolve(name)
         seq = 0 if head is None else head.sequence + 1
         raw_value = value if isinstance(value, bytes) else _path(value)
         raw = create_record(
@@ -73,13 +80,25 @@ class NamingClient:
             successor=successor,
         )
         await self.ref.ask(PublishRecord(name=name, record=raw))
+        for peer in push_to or ():
+            await self.node.request(peer, PublishRecord(name=name, record=raw))
         return verify_record(name, raw, now=self.now())
 
-    async def revoke(self, key: Ed25519PrivateKey, successor: str | None = None) -> NameRecord:
+    async def revoke(
+        self,
+        key: Ed25519PrivateKey,
+        successor: str | None = None,
+        push_to: list[str] | None = None,
+    ) -> NameRecord:
         """End the name for good (optionally pointing to a successor name)."""
         value = f"/ipns/{successor}".encode() if successor else b"/ipfs/bafkqaaa"
         return await self.publish(
-            key, value, revoked=True, successor=successor, lifetime=timedelta(days=365 * 100)
+            key,
+            value,
+            revoked=True,
+            successor=successor,
+            lifetime=timedelta(days=365 * 100),
+            push_to=push_to,
         )
 
     async def resolve(

@@ -1,0 +1,54 @@
+"""The naming CLI against a running peer process."""
+
+import asyncio
+import os
+import sys
+
+import pytest
+
+from tests.integration.procs import PeerProcess
+
+pytestmark = [pytest.mark.libp2p, pytest.mark.processes]
+
+
+async def run(cwd, *args, passphrase="secret"):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "peerkit",
+        *args,
+        cwd=cwd,
+        env={**os.environ, "PEERKIT_PASSPHRASE": passphrase},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_login_publish_resolve_history_revoke(tmp_path):
+    host = await PeerProcess(tmp_path, "host").start()
+    try:
+        code, out, err = await run(tmp_path, "login", "--new-wallet")
+        assert code == 0, err
+        assert "Me DAG name: k51" in out
+        code, _, err = await run(tmp_path, "login", passphrase="not it")
+        assert code == 2 and "different master key" in err and "Traceback" not in err
+        code, out, _ = await run(tmp_path, "keys", "show", "--name", "blog")
+        name = out.split("name 'blog': ")[1].strip()
+        via = ["--via", host.addr]
+        code, out, err = await run(tmp_path, "name", "publish", "blog", "/ipfs/bafkqaaa", *via)
+        assert code == 0 and "seq=0" in out, err
+        code, out, err = await run(tmp_path, "name", "publish", "blog", "/ipfs/bafkqaaa", *via)
+        assert code == 0 and "seq=1" in out, err
+        code, out, _ = await run(tmp_path, "name", "resolve", name, *via)
+        assert f"{name}  seq=1" in out
+        code, out, _ = await run(tmp_path, "name", "history", "blog", *via)
+        assert out.count(name) == 2
+        code, out, _ = await run(tmp_path, "name", "revoke", "blog", *via)
+        assert "REVOKED" in out
+        code, _, err = await run(tmp_path, "name", "publish", "blog", "/ipfs/bafkqaaa", *via)
+        assert code == 2 and "revoked" in err
+    finally:
+        host.kill()
+        await host.wait_killed()
