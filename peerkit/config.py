@@ -38,6 +38,22 @@ class StorageConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     gc_grace: Annotated[float, msgspec.Meta(ge=0)] = 60.0
 
 
+class RendezvousConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    #: serve as a rendezvous point for other peers
+    server: bool = False
+    #: register this peer under these namespaces at the rendezvous points (bootstrap peers)
+    namespaces: list[str] = msgspec.field(default_factory=list)
+    #: connect to the peers registered under these namespaces and keep those connections
+    prefer: list[str] = msgspec.field(default_factory=list)
+    ttl: Annotated[float, msgspec.Meta(ge=5, le=72 * 3600)] = 60.0
+
+
+class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+
+
 class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: a human name for logs and transcripts
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "peer"
@@ -55,6 +71,10 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     supervision: SupervisionConfig = msgspec.field(default_factory=SupervisionConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    rendezvous: RendezvousConfig = msgspec.field(default_factory=RendezvousConfig)
+    gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
+    #: a free-form role name shown in status tables (set by formations)
+    role: str = ""
 
     #: where the file was read from (not a YAML key)
     source: str | None = None

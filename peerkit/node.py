@@ -29,6 +29,7 @@ from .router import Router
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from .gateway import Gateway
     from .naming.client import NamingClient
     from .storage.client import StorageClient
     from .storage.store import BlockStore
@@ -65,12 +66,29 @@ class Node:
         self._lost = asyncio.Event()
         self.failure: SupervisorEscalation | None = None
         self.router.peer_listeners.append(self._peer_changed)
+        self.gateway: Gateway | None = None
+        self.gateway_url = ""
         self.store: BlockStore | None = None
         self.storage_ref: ActorRef | None = None
         self.naming_ref: ActorRef | None = None
         if self.config.storage.enabled:
             self._start_storage()
             self._start_naming()
+        self._start_rendezvous()
+
+    def _start_rendezvous(self) -> None:
+        from .rendezvous.actor import RendezvousClient, RendezvousServer
+        from .rendezvous.registry import Registry
+
+        cfg = self.config.rendezvous
+        if cfg.server:
+            self.rendezvous_registry = Registry()
+            self.spawn(partial(RendezvousServer, self.rendezvous_registry), name="rendezvous")
+        if cfg.namespaces or cfg.prefer:
+            self.spawn(
+                partial(RendezvousClient, list(cfg.namespaces), list(cfg.prefer), cfg.ttl),
+                name="rendezvous-client",
+            )
 
     def _start_naming(self) -> None:
         from .naming.actor import NamingActor, Watchers
@@ -184,6 +202,12 @@ class Node:
             await self.transport.subscribe(topic)
         await self.supervisor.start()
         self._started = True
+        if self.config.gateway.enabled:
+            from .gateway import Gateway
+
+            self.gateway = Gateway(self, self.config.gateway.host, self.config.gateway.port)
+            await self.gateway.start()
+            self.gateway_url = self.gateway.url
         if self.config.bootstrap:
             self._bootstrap_task = asyncio.create_task(self._keep_bootstrapped())
         self.log.info("node.started", addrs=self.addrs(), actors=len(self.supervisor.children))
@@ -192,6 +216,8 @@ class Node:
         if not self._started:
             return
         self._started = False
+        if self.gateway is not None:
+            await self.gateway.stop()
         if self._bootstrap_task is not None:
             self._bootstrap_task.cancel()
             await asyncio.gather(self._bootstrap_task, return_exceptions=True)
@@ -208,6 +234,10 @@ class Node:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._started
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

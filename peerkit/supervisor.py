@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
+from time import perf_counter
 from typing import Any
 
 import structlog
@@ -50,6 +51,8 @@ class _Cell:
     task: asyncio.Task[None] | None = None
     current: Letter | None = None
     restarts: int = 0
+    handled: int = 0
+    busy_seconds: float = 0.0
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -115,6 +118,22 @@ class Supervisor:
 
     def restarts(self, ref: ActorRef) -> int:
         return next(c.restarts for c in self._cells if c.ref is ref)
+
+    def stats(self) -> list[dict[str, object]]:
+        """Per actor: mailbox depth, restarts, messages handled and time spent in handlers."""
+        return [
+            {
+                "name": c.ref.name,
+                "type": c.ref.actor_type.__name__,
+                "mailbox": len(c.ref.mailbox),
+                "capacity": c.ref.mailbox.capacity,
+                "restarts": c.restarts,
+                "handled": c.handled,
+                "busy_seconds": round(c.busy_seconds, 6),
+                "running": c.task is not None and not c.task.done(),
+            }
+            for c in self._cells
+        ]
 
     def instance(self, ref: ActorRef) -> Actor | None:
         """The live instance behind a ref (for tests and introspection)."""
@@ -187,6 +206,7 @@ class Supervisor:
                 mailbox.wake_putter()
             msg, reply, ctx = letter
             cell.current = letter
+            began = perf_counter()
             try:
                 entry = table.get(type(msg))
                 if entry is None:
@@ -212,6 +232,8 @@ class Supervisor:
                     reply.set_result(result)
             finally:
                 cell.current = None
+                cell.handled += 1
+                cell.busy_seconds += perf_counter() - began
 
     def _exited(self, cell: _Cell, task: asyncio.Task[None]) -> None:
         if task.cancelled():

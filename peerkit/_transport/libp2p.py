@@ -251,6 +251,9 @@ class Libp2pTransport(Transport):
         started = trio.Event()
         self.bridge.spawn_system(self._run_host, started)
         await started.wait()
+        auto = getattr(self._host.get_network(), "auto_connector", None)
+        if auto is not None:
+            await auto.stop()  # peerkit decides whom to dial
         self._host.get_network().register_notifee(_Notifee(self))
 
     async def _run_host(self, started: trio.Event) -> None:

@@ -118,6 +118,7 @@ def _announce(node, ready_json: bool) -> None:
                     "name": node.config.name,
                     "peer_id": node.peer_id,
                     "addrs": node.addrs(),
+                    "gateway": node.gateway_url,
                 }
             )
         )
@@ -127,6 +128,8 @@ def _announce(node, ready_json: bool) -> None:
     out("  listening on:")
     for addr in node.addrs():
         out(f"    {addr}")
+    if node.gateway_url:
+        out(f"  gateway: {node.gateway_url}  (/health/ready, /metrics, /peers, /actors)")
 
 
 if __name__ == "__main__":

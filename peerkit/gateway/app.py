@@ -1,0 +1,180 @@
+"""Health, metrics and introspection over HTTP on loopback: what a person or a cluster looks at.
+
+    /health/live    200 while the process serves HTTP
+    /health/ready   200 once the node has started (and reached a bootstrap peer, if it has any)
+    /metrics        Prometheus text: connections, streams, messages in/out per type, mailbox
+                    depths, restarts, handler time
+    /peers          connected peers (JSON)
+    /actors         actors with their mailbox depths and counters (JSON)
+    /status         everything a dashboard needs in one JSON document
+
+The app lives in the node's lifecycle (AppRunner + TCPSite), not in aiohttp's own loop runner.
+This is the one place peerkit errors become HTTP statuses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..errors import PeerkitError
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+NODE: web.AppKey[Node] = web.AppKey("node")
+
+
+def build_app(node: Node) -> web.Application:
+    app = web.Application(middlewares=[_errors])
+    app[NODE] = node
+    app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/peers", peers)
+    app.router.add_get("/actors", actors)
+    app.router.add_get("/status", status)
+    return app
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except PeerkitError as exc:
+        return web.json_response({"error": exc.code, "message": str(exc)}, status=400)
+
+
+def is_ready(node: Node) -> bool:
+    if not node.running:
+        return False
+    if node.config.bootstrap:
+        wanted = {a.rsplit("/p2p/", 1)[-1] for a in node.config.bootstrap}
+        return bool(wanted & set(node.peers()))
+    return True
+
+
+async def live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "live"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    ok = is_ready(request.app[NODE])
+    return web.json_response({"status": "ready" if ok else "starting"}, status=200 if ok else 503)
+
+
+async def peers(request: web.Request) -> web.Response:
+    return web.json_response({"peers": request.app[NODE].peers()})
+
+
+async def actors(request: web.Request) -> web.Response:
+    return web.json_response({"actors": request.app[NODE].supervisor.stats()})
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(node_status(request.app[NODE]))
+
+
+def node_status(node: Node) -> dict[str, Any]:
+    stats = node.transport.stats()
+    return {
+        "name": node.config.name,
+        "role": node.config.role,
+        "peer_id": node.peer_id,
+        "addrs": node.addrs(),
+        "ready": is_ready(node),
+        "peers": node.peers(),
+        "connections": stats.get("connections", len(node.peers())),
+        "streams": stats.get("channels", 0),
+        "restarts": sum(int(a["restarts"]) for a in node.supervisor.stats()),  # type: ignore[call-overload]
+        "messages_in": sum(node.router.messages_in.values()),
+        "messages_out": sum(node.router.messages_out.values()),
+    }
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    peer = _esc(node.config.name)
+    stats = node.transport.stats()
+    lines = [
+        "# HELP peerkit_connections Open connections to other peers.",
+        "# TYPE peerkit_connections gauge",
+        f'peerkit_connections{{peer="{peer}"}} {stats.get("connections", 0)}',
+        "# HELP peerkit_streams Open peerkit session streams.",
+        "# TYPE peerkit_streams gauge",
+        f'peerkit_streams{{peer="{peer}"}} {stats.get("channels", 0)}',
+        "# HELP peerkit_wire_errors_total Frames refused (malformed, oversized).",
+        "# TYPE peerkit_wire_errors_total counter",
+        f'peerkit_wire_errors_total{{peer="{peer}"}} {stats.get("wire_errors", 0)}',
+        "# HELP peerkit_messages_in_total Messages received, by type.",
+        "# TYPE peerkit_messages_in_total counter",
+    ]
+    for tag, n in sorted(node.router.messages_in.items()):
+        lines.append(f'peerkit_messages_in_total{{peer="{peer}",type="{_esc(tag)}"}} {n}')
+    lines += [
+        "# HELP peerkit_messages_out_total Messages sent, by type.",
+        "# TYPE peerkit_messages_out_total counter",
+    ]
+    for tag, n in sorted(node.router.messages_out.items()):
+        lines.append(f'peerkit_messages_out_total{{peer="{peer}",type="{_esc(tag)}"}} {n}')
+    lines += [
+        "# HELP peerkit_events_dropped_total Events dropped (full mailbox, bad payload).",
+        "# TYPE peerkit_events_dropped_total counter",
+    ]
+    for tag, n in sorted(node.router.dropped.items()):
+        lines.append(f'peerkit_events_dropped_total{{peer="{peer}",type="{_esc(tag)}"}} {n}')
+    actor_stats = node.supervisor.stats()
+    for metric, key, kind, text in [
+        ("peerkit_mailbox_depth", "mailbox", "gauge", "Messages waiting in an actor's mailbox."),
+        ("peerkit_actor_restarts_total", "restarts", "counter", "Restarts by the supervisor."),
+    ]:
+        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
+        for a in actor_stats:
+            lines.append(f'{metric}{{peer="{peer}",actor="{_esc(str(a["name"]))}"}} {a[key]}')
+    lines += [
+        "# HELP peerkit_handler_seconds Time spent in handlers, per actor.",
+        "# TYPE peerkit_handler_seconds summary",
+    ]
+    for a in actor_stats:
+        labels = f'peer="{peer}",actor="{_esc(str(a["name"]))}"'
+        lines.append(f"peerkit_handler_seconds_count{{{labels}}} {a['handled']}")
+        lines.append(f"peerkit_handler_seconds_sum{{{labels}}} {a['busy_seconds']}")
+    return web.Response(
+        text="\n".join(lines) + "\n",
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Version": "0.0.4"},
+    )
+
+
+class Gateway:
+    """Starts and stops the app on the node's loop (AppRunner + TCPSite)."""
+
+    def __init__(self, node: Node, host: str, port: int) -> None:
+        self.node = node
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(build_app(self.node), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        # With port 0 the OS picks one: read it back from the listening socket.
+        server: Any = site._server
+        sockets = getattr(server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else self.port
+        self.url = f"http://{self.host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,107 @@
+"""Rendezvous actors: the server keeps the registry; the client registers this peer, refreshes
+its registrations and keeps connections to the app's own nodes it discovers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from ..actor import Actor, Context, handler
+from ..errors import PeerkitError
+from .messages import Discover, Discovered, PeerRecord, Register, Registered, Unregister
+from .registry import Registry, RendezvousError
+
+
+class RendezvousServer(Actor):
+    mailbox_size = 4096
+
+    def __init__(self, registry: Registry, clock: Callable[[], float] = time.monotonic) -> None:
+        self.registry = registry  # owned by the node: survives restarts
+        self.clock = clock
+
+    @handler
+    async def register(self, msg: Register, ctx: Context) -> Registered:
+        if ctx.sender is None:
+            raise RendezvousError("register through the network (the sender is the peer)")
+        reg = self.registry.register(msg.namespace, ctx.sender, msg.addrs, msg.ttl, self.clock())
+        return Registered(ttl=reg.expires - self.clock())
+
+    @handler
+    async def unregister(self, msg: Unregister, ctx: Context) -> None:
+        if ctx.sender is not None:
+            self.registry.unregister(msg.namespace, ctx.sender)
+
+    @handler
+    async def discover(self, msg: Discover) -> Discovered:
+        now = self.clock()
+        regs, cookie = self.registry.discover(
+            msg.namespace, now, limit=msg.limit, cookie=msg.cookie
+        )
+        return Discovered(
+            registrations=[
+                PeerRecord(r.peer, list(r.addrs), r.namespace, r.expires - now) for r in regs
+            ],
+            cookie=cookie,
+        )
+
+
+class RendezvousClient(Actor):
+    """Registers this peer under its namespaces at every rendezvous point and keeps them fresh;
+    discovers the app's own nodes and keeps connections to them (they are dialled first)."""
+
+    def __init__(self, namespaces: list[str], prefer: list[str], ttl: float = 60.0) -> None:
+        self.namespaces = namespaces
+        self.prefer = prefer  # namespaces whose peers we connect to and keep
+        self.ttl = ttl
+        self._task: asyncio.Task[None] | None = None
+        self.preferred: dict[str, list[str]] = {}
+
+    async def on_start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def on_stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def points(self) -> list[str]:
+        return [a.rsplit("/p2p/", 1)[-1] for a in self.node.config.bootstrap]
+
+    async def _loop(self) -> None:
+        backoff = 0.25
+        while True:
+            try:
+                await self.round()
+                backoff = 0.25
+                await asyncio.sleep(max(1.0, self.ttl / 3))
+            except PeerkitError as exc:
+                self.log.info("rendezvous.retry", error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def round(self) -> None:
+        """Register everywhere, then discover and dial the preferred peers we lack."""
+        connected = set(self.node.peers())
+        points = [p for p in self.points() if p in connected]
+        if not points:
+            raise RendezvousError("no rendezvous point connected yet")
+        for point in points:
+            for ns in self.namespaces:
+                await self.node.request(
+                    point, Register(namespace=ns, addrs=self.node.addrs(), ttl=self.ttl), timeout=5
+                )
+            for ns in self.prefer:
+                found: Discovered = await self.node.request(
+                    point, Discover(namespace=ns), timeout=5
+                )
+                peers = [r for r in found.registrations if r.peer != self.node.peer_id]
+                self.preferred[ns] = [r.peer for r in peers]
+                for rec in peers:
+                    if rec.peer not in connected and rec.addrs:
+                        try:
+                            await self.node.connect(f"{rec.addrs[0]}")
+                        except PeerkitError as exc:
+                            self.log.info(
+                                "rendezvous.dial_failed", remote=rec.peer[-8:], error=str(exc)
+                            )
