@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from ruamel.yaml import YAML
@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .wire import DEFAULT_MAX_FRAME
 
 _MIB = 1024 * 1024
+T = TypeVar("T")
 
 
 class SupervisionConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -94,7 +95,8 @@ def load_config(path: str | Path) -> PeerConfig:
     return cfg
 
 
-def parse_config(text: str, *, source: str = "<peer.yaml>") -> PeerConfig:
+def load_yaml_mapping(text: str, source: str) -> Any:
+    """Parse YAML keeping line numbers; the top level must be a mapping. ConfigError if not."""
     yaml = YAML(typ="rt")
     try:
         doc = yaml.load(text)
@@ -107,11 +109,21 @@ def parse_config(text: str, *, source: str = "<peer.yaml>") -> PeerConfig:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError("the top level must be a mapping of keys to values", path=source, line=1)
+    return doc
+
+
+def convert_with_lines(doc: Any, type_: type[T], source: str) -> T:
+    """msgspec-validate a parsed YAML document; errors name the file, line and key."""
     try:
-        cfg = msgspec.convert(_plain(doc), PeerConfig, strict=True)
+        return msgspec.convert(_plain(doc), type_, strict=True)
     except msgspec.ValidationError as exc:
         message, line = _locate(str(exc), doc)
         raise ConfigError(message, path=source, line=line) from None
+
+
+def parse_config(text: str, *, source: str = "<peer.yaml>") -> PeerConfig:
+    doc = load_yaml_mapping(text, source)
+    cfg = convert_with_lines(doc, PeerConfig, source)
     if "source" in doc:
         raise ConfigError("unknown key 'source'", path=source, line=_line_of(doc, ["source"]))
     cfg.source = source
@@ -126,7 +138,8 @@ def _plain(node: Any) -> Any:
     return node
 
 
-_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_PATH = re.compile(r" - at `(?P<key>key in )?\$(?P<path>[^`]*)`$")
+_STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
 
 
@@ -135,17 +148,37 @@ def _locate(message: str, doc: Any) -> tuple[str, int | None]:
     m = _PATH.search(message)
     steps: list[str | int] = []
     if m:
-        for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", m.group("path")):
-            steps.append(name if name else int(index))
+        for name, index, quoted, dquoted in _STEP.findall(m.group("path")):
+            if index:
+                steps.append(int(index))
+            else:
+                steps.append(name or quoted or dquoted)
         message = message[: m.start()]
     unknown = _UNKNOWN.search(message)
     if unknown:
         steps.append(unknown.group("field"))
         message = f"unknown key {unknown.group('field')!r}"
     where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps).lstrip(".")
-    if where and not unknown:
+    if m and m.group("key"):
+        message = f"{where}: a key: {message}"
+    elif where and not unknown:
         message = f"{where}: {message}"
-    return message, _line_of(doc, steps)
+    line = _line_of(doc, steps)
+    if line is None and "missing required field" in message:
+        line = _node_line(doc, steps)
+    return message, line
+
+
+def _node_line(doc: Any, steps: list[str | int]) -> int | None:
+    """The line where the mapping at ``steps`` starts (for "missing field" errors)."""
+    node = doc
+    for step in steps:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    lc = getattr(node, "lc", None)
+    return lc.line + 1 if lc is not None else None
 
 
 def _line_of(doc: Any, steps: list[str | int]) -> int | None:

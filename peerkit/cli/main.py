@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
-    from . import naming_cmds, storage_cmds
+    from . import formation_cmds, naming_cmds, storage_cmds
 
+    formation_cmds.add_commands(sub)
     storage_cmds.add_commands(sub)
     naming_cmds.add_commands(sub)
     return parser

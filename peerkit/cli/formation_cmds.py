@@ -1,0 +1,133 @@
+"""``peerkit up``, ``status``, ``down`` and ``formation export``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..formation.spec import load_formation
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("up", help="run every peer of a formation as its own process")
+    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop by itself after this long (default: until Ctrl-C or peerkit down)",
+    )
+    p.add_argument("--quiet", action="store_true", help="do not stream the peers' logs")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("status", help="the state of a running formation")
+    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("down", help="stop a running formation")
+    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.set_defaults(func=cmd_down)
+
+    f = sub.add_parser("formation", help="formation tools").add_subparsers(
+        metavar="ACTION", dest="action", required=True
+    )
+    p = f.add_parser("export", help="Kubernetes manifests or a compose file for a formation")
+    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--k8s", type=Path, metavar="FILE", help="write Kubernetes manifests")
+    group.add_argument("--compose", type=Path, metavar="FILE", help="write a compose file")
+    p.add_argument("--image", default="peerkit-app:latest", help="the container image to run")
+    p.add_argument("--namespace", default="default", help="Kubernetes namespace")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from ..formation.runner import FormationRunner
+
+    spec = load_formation(args.formation)
+    runner = FormationRunner(spec, show_logs=not args.quiet)
+    return asyncio.run(runner.up(duration=args.duration))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ..formation.runner import alive, read_state
+
+    state = read_state(load_formation(args.formation))
+    up = alive(state.get("up_pid"))
+    print(
+        f"formation {state['name']}: {'up' if up else 'down'}"
+        + (f"  dashboard {state['dashboard']}" if up and state.get("dashboard") else "")
+    )
+    rows = [("PEER", "ROLE", "STATE", "CONNS", "MSGS IN", "RESTARTS", "PEER ID")]
+    for p in state["peers"]:
+        status = _get_json(p["gateway"] + "/status") if up and alive(p["pid"]) else None
+        st = "ready" if status and status.get("ready") else ("down" if not status else "starting")
+        rows.append(
+            (
+                p["name"],
+                p["role"],
+                st,
+                str(status["connections"]) if status else "-",
+                str(status["messages_in"]) if status else "-",
+                str(p["restarts"]),
+                p["peer_id"][-12:],
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _get_json(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            data: dict[str, Any] = json.loads(r.read())
+            return data
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from ..formation.runner import alive, read_state
+
+    spec = load_formation(args.formation)
+    state = read_state(spec)
+    pid = state.get("up_pid")
+    targets: list[int] = (
+        [pid] if pid and alive(pid) else [p["pid"] for p in state["peers"] if alive(p["pid"])]
+    )
+    if not targets:
+        print(f"formation {spec.name} is not running")
+        return 0
+    for t in targets:
+        os.kill(t, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while any(alive(t) for t in targets) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(f"formation {spec.name} stopped")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..formation.export import compose_file, k8s_manifests
+
+    spec = load_formation(args.formation)
+    if args.k8s:
+        text = k8s_manifests(spec, image=args.image, namespace=args.namespace)
+        target = args.k8s
+    else:
+        text = compose_file(spec, image=args.image)
+        target = args.compose
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0

@@ -1,0 +1,1 @@
+"""Formations: many peers configured together (formation.yaml), run by ``peerkit up``."""

@@ -1,0 +1,319 @@
+"""``peerkit up``: run every peer of a formation as its own process on this machine.
+
+Rendezvous points start first; the others bootstrap to them. Each peer keeps its folder (config,
+identity key, block store) under ``.peerkit/formations/<name>/``, so a restart keeps its peer id
+and, for rendezvous points, its address. Logs are streamed with a coloured peer prefix; a status
+table is printed when something changes; ``state.json`` lets ``peerkit status`` and
+``peerkit down`` work from another terminal. A dashboard page shows the formation live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+from ruamel.yaml import YAML
+
+from ..errors import PeerkitError
+from .spec import FormationSpec, PeerPlan, plan
+
+COLOURS = ["36", "33", "35", "32", "34", "31", "96", "93", "95", "92"]
+READY_TIMEOUT = 60.0
+
+
+class FormationError(PeerkitError):
+    code = "formation"
+
+
+def workdir_for(spec: FormationSpec) -> Path:
+    base = Path(spec.source).resolve().parent if spec.source else Path.cwd()
+    return base / ".peerkit" / "formations" / spec.name
+
+
+@dataclass
+class PeerProc:
+    plan: PeerPlan
+    folder: Path
+    colour: str
+    proc: asyncio.subprocess.Process | None = None
+    state: str = "pending"
+    restarts: int = 0
+    peer_id: str = ""
+    addrs: list[str] = field(default_factory=list)
+    gateway: str = ""
+    status: dict[str, Any] = field(default_factory=dict)
+    log_task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+
+class FormationRunner:
+    def __init__(
+        self,
+        spec: FormationSpec,
+        *,
+        out: TextIO = sys.stdout,
+        colour: bool | None = None,
+        show_logs: bool = True,
+    ) -> None:
+        self.spec = spec
+        self.workdir = workdir_for(spec)
+        self.out = out
+        self.colour = out.isatty() if colour is None else colour
+        self.show_logs = show_logs
+        self.app_dir = Path(spec.source).resolve().parent if spec.source else Path.cwd()
+        self.peers = [
+            PeerProc(p, self.workdir / p.name, COLOURS[i % len(COLOURS)])
+            for i, p in enumerate(plan(spec))
+        ]
+        self._stopping = False
+        self._last_table = ""
+        self.dashboard_url = ""
+        self._changed = asyncio.Event()
+
+    # --- output -----------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _prefix(self, p: PeerProc) -> str:
+        label = f"{p.name:<14}|"
+        return f"\x1b[{p.colour}m{label}\x1b[0m" if self.colour else label
+
+    def table(self) -> str:
+        rows = [("PEER", "ROLE", "STATE", "CONNS", "RESTARTS", "PID", "GATEWAY")]
+        for p in self.peers:
+            conns = str(p.status.get("connections", "-")) if p.state == "ready" else "-"
+            pid = str(p.proc.pid) if p.proc and p.proc.returncode is None else "-"
+            rows.append((p.name, p.plan.role, p.state, conns, str(p.restarts), pid, p.gateway))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        )
+
+    def _print_table_if_changed(self) -> None:
+        table = self.table()
+        if table != self._last_table:
+            self._last_table = table
+            self.say(table)
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def up(self, duration: float | None = None) -> int:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        dashboard = None
+        try:
+            t0 = time.perf_counter()
+            points = [p for p in self.peers if p.plan.rendezvous_point]
+            for p in points:
+                await self._start(p, bootstrap=[])
+            boot = [p.addrs[0] for p in points if p.addrs]
+            await asyncio.gather(
+                *(self._start(p, bootstrap=boot) for p in self.peers if not p.plan.rendezvous_point)
+            )
+            self.say(
+                f"formation {self.spec.name}: {len(self.peers)} peers ready in"
+                f" {time.perf_counter() - t0:.1f} s"
+            )
+            from .dashboard import Dashboard
+
+            dashboard = Dashboard(self)
+            await dashboard.start()
+            self.dashboard_url = dashboard.url
+            self.say(
+                f"dashboard: {self.dashboard_url}   (peerkit status / peerkit down from"
+                " another terminal)"
+            )
+            self._write_state()
+            self._print_table_if_changed()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._watch())]
+            if duration is not None:
+                waiters.append(asyncio.ensure_future(asyncio.sleep(duration)))
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        finally:
+            self._stopping = True
+            if dashboard is not None:
+                await dashboard.stop()
+            await self.down()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            self._write_state(up=False)
+        failed = [p for p in self.peers if p.state == "failed"]
+        return 1 if failed else 0
+
+    def _write_config(self, p: PeerProc, bootstrap: list[str]) -> Path:
+        p.folder.mkdir(parents=True, exist_ok=True)
+        config = dict(p.plan.config)
+        if not p.plan.rendezvous_point:
+            config["bootstrap"] = bootstrap
+        elif p.addrs:
+            # keep a rendezvous point's address across restarts: the others dial it
+            port = p.addrs[0].split("/tcp/")[1].split("/")[0]
+            config["listen"] = [f"/ip4/127.0.0.1/tcp/{port}"]
+        path = p.folder / "peer.yaml"
+        with path.open("w") as f:
+            YAML(typ="safe", pure=True).dump(config, f)
+        return path
+
+    async def _start(self, p: PeerProc, bootstrap: list[str]) -> None:
+        config = self._write_config(p, bootstrap)
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(self.app_dir), os.environ.get("PYTHONPATH")])
+            ),
+        }
+        p.state = "starting"
+        p.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "peerkit",
+            "run",
+            "-c",
+            str(config),
+            "--ready-json",
+            cwd=self.app_dir,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert p.proc.stdout is not None and p.proc.stderr is not None
+        p.log_task = asyncio.ensure_future(self._stream_logs(p, p.proc.stderr))
+        try:
+            line = await asyncio.wait_for(p.proc.stdout.readline(), READY_TIMEOUT)
+            ready = json.loads(line) if line else None
+        except (TimeoutError, ValueError):
+            ready = None
+        if not ready:
+            p.state = "failed"
+            raise FormationError(
+                f"{p.name} did not become ready (see its log lines above)",
+                hint=f"its config is {config}",
+            )
+        p.peer_id, p.addrs, p.gateway = ready["peer_id"], ready["addrs"], ready["gateway"]
+        p.state = "ready"
+        self._changed.set()
+
+    async def _stream_logs(self, p: PeerProc, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            if self.show_logs:
+                self.say(f"{self._prefix(p)} {line.decode(errors='replace').rstrip()}")
+
+    async def _watch(self) -> None:
+        """Restart crashed peers per the policy; refresh statuses; print the table on change."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while True:
+                for p in self.peers:
+                    if p.proc is not None and p.proc.returncode is not None and p.state == "ready":
+                        await self._exited(p)
+                    elif p.state == "ready" and p.gateway:
+                        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                            async with http.get(p.gateway + "/status") as r:
+                                p.status = await r.json()
+                self._write_state()
+                self._print_table_if_changed()
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 1.0)
+
+    async def _exited(self, p: PeerProc) -> None:
+        assert p.proc is not None
+        code = p.proc.returncode
+        policy = self.spec.restart
+        wants = policy.policy == "always" or (policy.policy == "on-failure" and code != 0)
+        self.say(f"{self._prefix(p)} exited with code {code}")
+        if self._stopping or not wants or p.restarts >= policy.max_restarts:
+            p.state = "failed" if code != 0 else "exited"
+            return
+        p.restarts += 1
+        p.state = "restarting"
+        await asyncio.sleep(min(0.5 * 2 ** (p.restarts - 1), 5.0))
+        boot = [q.addrs[0] for q in self.peers if q.plan.rendezvous_point and q.addrs]
+        try:
+            await self._start(p, bootstrap=boot)
+        except FormationError as exc:
+            self.say(f"{self._prefix(p)} restart failed: {exc}")
+
+    async def down(self) -> None:
+        for p in reversed(self.peers):
+            if p.proc is not None and p.proc.returncode is None:
+                p.proc.send_signal(signal.SIGTERM)
+        for p in self.peers:
+            if p.proc is None:
+                continue
+            try:
+                await asyncio.wait_for(p.proc.wait(), 20)
+            except TimeoutError:
+                p.proc.kill()
+                await p.proc.wait()
+            if p.log_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(p.log_task, 2)
+            if p.state == "ready":
+                p.state = "stopped"
+
+    def _write_state(self, up: bool = True) -> None:
+        state = {
+            "name": self.spec.name,
+            "up_pid": os.getpid() if up else None,
+            "dashboard": self.dashboard_url if up else "",
+            "peers": [
+                {
+                    "name": p.name,
+                    "role": p.plan.role,
+                    "state": p.state,
+                    "restarts": p.restarts,
+                    "pid": p.proc.pid if p.proc and p.proc.returncode is None else None,
+                    "peer_id": p.peer_id,
+                    "addrs": p.addrs,
+                    "gateway": p.gateway,
+                }
+                for p in self.peers
+            ],
+        }
+        tmp = self.workdir / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.workdir / "state.json")
+
+
+def read_state(spec: FormationSpec) -> dict[str, Any]:
+    path = workdir_for(spec) / "state.json"
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FormationError(
+            f"formation {spec.name} has never been started here", hint="run: peerkit up"
+        ) from None
+    return state
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
