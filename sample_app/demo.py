@@ -1,65 +1,39 @@
-"""The demo: three peers as separate processes on 127.0.0.1, talking over real libp2p.
+"""The demo: the sample formation (sample_app/formation.yaml) on 127.0.0.1, over real libp2p.
 
-Run it with ``make demo`` (or ``python -m sample_app.demo``). It starts alice, bob and carol with
-``peerkit run``, drives them from a fourth, in-process peer (the director), prints a transcript
-of the typed requests, replies, errors and pubsub events that flow between them, stops them with
-SIGTERM and exits 0 when everything happened as it should.
+Run it with ``make demo`` (or ``python -m sample_app.demo``). It starts the formation with
+``peerkit up``'s runner (a rendezvous point, two app nodes, three users, each its own process),
+waits until the users have found the app nodes through rendezvous, then drives the peers from a
+director peer in this process and prints what flows between them: typed requests and replies,
+a relayed request, pubsub events, a named document that Alice updates and Bob resolves, and a
+typed error. It stops the formation and exits 0 when everything happened as it should.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
+
 from peerkit import Node, PeerConfig, PeerkitError, ValidationFailed
+from peerkit.formation.runner import FormationRunner
+from peerkit.formation.spec import load_formation
 from peerkit.log import configure_logging
+from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet
+from peerkit.naming.messages import ResolveName
+from peerkit.naming.records import name_for, verify_record
 
 from .messages import Announce, Greet, Inbox, Relay
 
-ROOT = Path(__file__).resolve().parent.parent
-PEERS = ("alice", "bob", "carol")
+FORMATION = Path(__file__).resolve().parent / "formation.yaml"
 
 
 def say(line: str = "") -> None:
     print(line, flush=True)
-
-
-async def start_peer(
-    folder: Path, name: str, bootstrap: list[str]
-) -> tuple[asyncio.subprocess.Process, dict]:
-    (folder / name).mkdir()
-    config = folder / name / "peer.yaml"
-    config.write_text(
-        f"name: {name}\n"
-        'listen: ["/ip4/127.0.0.1/tcp/0"]\n'
-        "log_level: warning\n"
-        'services: ["sample_app.services:Greeter"]\n'
-        f"bootstrap: {json.dumps(bootstrap)}\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "peerkit",
-        "run",
-        "-c",
-        str(config),
-        "--ready-json",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
-    if not line:
-        raise SystemExit(f"demo: {name} failed to start (see its errors above)")
-    return proc, json.loads(line)
 
 
 async def timed(coro):  # type: ignore[no-untyped-def]
@@ -68,91 +42,148 @@ async def timed(coro):  # type: ignore[no-untyped-def]
     return result, (time.perf_counter() - t0) * 1000
 
 
-async def demo(folder: Path) -> int:
+async def until(check, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (result := await check()):
+        if time.monotonic() > deadline:
+            raise PeerkitError(f"demo: timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+    return result
+
+
+async def demo() -> int:
     t_start = time.perf_counter()
-    say("peerkit demo: three peers as separate processes on 127.0.0.1")
+    say("peerkit demo: the sample formation on 127.0.0.1, every peer its own process")
     say("              (py-libp2p: TCP + Noise + yamux, gossipsub; typed msgspec messages)")
     say()
-    procs: dict[str, asyncio.subprocess.Process] = {}
-    info: dict[str, dict] = {}
+    quiet = open(os.devnull, "w")  # noqa: SIM115 - the runner's own table is not shown here
+    scratch = tempfile.TemporaryDirectory(prefix="peerkit-demo-")  # a fresh formation each run
+    runner = FormationRunner(
+        load_formation(FORMATION), show_logs=False, out=quiet, workdir=Path(scratch.name)
+    )
+    running = asyncio.ensure_future(runner.up(handle_signals=False))
     director = Node(PeerConfig(name="director", log_level="warning"))
     try:
-        say("start")
-        for name in PEERS:
-            bootstrap = [info["alice"]["addrs"][0]] if name != "alice" else []
-            procs[name], info[name] = await start_peer(folder, name, bootstrap)
-            via = " (bootstraps to alice)" if bootstrap else ""
-            say(f"  {name:<6} pid {procs[name].pid:<7} {info[name]['addrs'][0]}{via}")
-        ids = {name: info[name]["peer_id"] for name in PEERS}
+        await until(_ready_or_failed(runner, running), "the formation to start", 90)
+        if running.done():
+            return running.result() or 1
+        say("start (peerkit up sample_app/formation.yaml)")
+        for p in runner.peers:
+            say(
+                f"  {p.name:<13} {p.plan.role:<11} pid {p.proc.pid if p.proc else '-':<7}"
+                f" {p.addrs[0]}"
+            )
+        apps = [runner.peer("app-node-0"), runner.peer("app-node-1")]
+        users = [runner.peer(f"user-{i}") for i in range(3)]
+        async with aiohttp.ClientSession() as http:
+
+            async def users_found_apps() -> bool:
+                for u in users:
+                    async with http.get(u.gateway + "/peers") as r:
+                        seen = set((await r.json())["peers"])
+                    if not {a.peer_id for a in apps} <= seen:
+                        return False
+                return True
+
+            await until(users_found_apps, "the users to find the app nodes through rendezvous")
+        say("  every user found both app nodes through rendezvous and connected to them")
         await director.start()
-        for name in PEERS:
-            await director.connect(info[name]["addrs"][0])
-        say(f"  director (this process) connected to {len(PEERS)} peers")
+        for p in [*apps, *users]:
+            await director.connect(p.addrs[0])
+        say(f"  dashboard: {runner.dashboard_url}")
         say()
 
         say("request/reply")
-        for name in PEERS:
-            reply, ms = await timed(director.request(ids[name], Greet(name="director")))
-            say(
-                f"  director -> {name:<6} Greet(name='director')  <- {reply.text!r} by {reply.by}"
-                f"  ({ms:.1f} ms)"
-            )
-        reply, ms = await timed(director.request(ids["alice"], Relay(to=ids["bob"], name="carol")))
+        for p in (*apps, users[0]):
+            reply, ms = await timed(director.request(p.peer_id, Greet(name="director")))
+            say(f"  director -> {p.name:<10} Greet  <- {reply.text!r} by {reply.by}  ({ms:.1f} ms)")
+        reply, ms = await timed(
+            director.request(users[0].peer_id, Relay(to=apps[1].peer_id, name="carol"))
+        )
         say(
-            f"  director -> alice  Relay(to=bob)  alice -> bob Greet(name='carol')  <- "
+            f"  director -> user-0  Relay(to=app-node-1): user-0 -> app-node-1 Greet  <- "
             f"{reply.text!r} by {reply.by}  ({ms:.1f} ms)"
         )
         say()
 
         say("pubsub (gossipsub topic 'sample.chat')")
         texts = ["hello everyone", "peerkit routes typed events", "bye"]
-        await director.request(ids["alice"], Announce(texts=texts, subscribers=2), timeout=30)
-        say(f"  alice published {len(texts)} ChatPosted events")
-        for name in ("bob", "carol"):
-            got: list[str] = []
-            deadline = time.monotonic() + 20
-            while len(got) < len(texts) and time.monotonic() < deadline:
-                inbox = await director.request(ids[name], Inbox())
-                got = [m.text for m in inbox.messages if m.author == "alice"]
-                if len(got) < len(texts):
-                    await asyncio.sleep(0.05)
-            mark = "ok" if got == texts else "MISSING"
-            say(f"  {name:<6} received {len(got)}/{len(texts)}: {got}  [{mark}]")
-            if got != texts:
-                return 1
+        # user-0 hears subscriptions from its direct peers (the app nodes); gossip relays on
+        await director.request(users[0].peer_id, Announce(texts=texts, subscribers=2), timeout=30)
+        say(f"  user-0 published {len(texts)} ChatPosted events")
+        for p in (*apps, *users[1:]):
+
+            async def got(p=p):  # type: ignore[no-untyped-def]
+                inbox = await director.request(p.peer_id, Inbox())
+                return [m.text for m in inbox.messages if m.author == "user-0"] == texts or None
+
+            await until(got, f"{p.name} to receive the chat")
+            say(f"  {p.name:<10} received {len(texts)}/{len(texts)}  [ok]")
+        say()
+
+        say("names: Alice updates a named document, Bob (user-1) resolves it")
+        session = await director.naming.login(
+            EthereumWallet(b"\xa1" * 32), "alice's passphrase", "sample", kdf=FAST_TEST_KDF
+        )
+        key = session.key_for("post")
+        name = name_for(key)
+        bob = users[1].peer_id
+        for version in (1, 2):
+            cid = await director.storage.put_document(
+                {"@type": "BlogPosting", "headline": f"Hello, version {version}"}
+            )
+            await director.naming.publish(key, cid.encode(), push_to=[apps[0].peer_id])
+
+            async def bob_sees(version=version):  # type: ignore[no-untyped-def]
+                r = await director.request(bob, ResolveName(name=name))
+                if r.record is None:
+                    return None
+                rec = verify_record(name, r.record, now=director.naming.now())
+                return rec if rec.sequence == version - 1 else None
+
+            rec, ms = await timed(until(bob_sees, "Bob to resolve the update"))
+            say(
+                f"  Alice publishes {name[:14]}... seq {rec.sequence} -> "
+                f"{rec.value.decode()[:26]}...; Bob resolves it  ({ms:.1f} ms)"
+            )
         say()
 
         say("errors cross the wire as typed errors")
         try:
-            await director.request(ids["bob"], Greet(name=""))
+            await director.request(users[2].peer_id, Greet(name=""))
             say("  unexpected: an empty name was accepted")
             return 1
         except ValidationFailed as exc:
-            say(f"  director -> bob    Greet(name='')  <- ValidationFailed: {exc}")
+            say(f"  director -> user-2  Greet(name='')  <- ValidationFailed: {exc}")
         say()
     finally:
         await director.stop()
-        say("shutdown (SIGTERM)")
-        codes = {}
-        for name, proc in procs.items():
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-            codes[name] = await asyncio.wait_for(proc.wait(), 20)
-        say("  " + ", ".join(f"{n} exited {c}" for n, c in codes.items()))
+        runner.stop()
+        code = await running
+        say("shutdown (peerkit down)")
+        say("  " + ", ".join(f"{p.name} {p.state}" for p in runner.peers))
+        quiet.close()
+        scratch.cleanup()
     say()
-    ok = all(c == 0 for c in codes.values())
+    ok = code == 0 and all(p.proc is not None and p.proc.returncode == 0 for p in runner.peers)
     say(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - t_start:.1f} s")
     return 0 if ok else 1
 
 
+def _ready_or_failed(runner: FormationRunner, running: asyncio.Future[int]):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return runner.ready.is_set() or running.done()
+
+    return check
+
+
 def main() -> int:
     configure_logging("warning")
-    with tempfile.TemporaryDirectory(prefix="peerkit-demo-") as tmp:
-        try:
-            return asyncio.run(demo(Path(tmp)))
-        except PeerkitError as exc:
-            print(f"demo: error: {exc}", file=sys.stderr)
-            return 1
+    try:
+        return asyncio.run(demo())
+    except PeerkitError as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -66,9 +66,10 @@ class FormationRunner:
         out: TextIO = sys.stdout,
         colour: bool | None = None,
         show_logs: bool = True,
+        workdir: Path | None = None,
     ) -> None:
         self.spec = spec
-        self.workdir = workdir_for(spec)
+        self.workdir = workdir or workdir_for(spec)
         self.out = out
         self.colour = out.isatty() if colour is None else colour
         self.show_logs = show_logs
@@ -81,6 +82,16 @@ class FormationRunner:
         self._last_table = ""
         self.dashboard_url = ""
         self._changed = asyncio.Event()
+        self._stop = asyncio.Event()
+        #: set once every peer is ready and the dashboard serves
+        self.ready = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask a running ``up()`` to stop the formation (as SIGTERM would)."""
+        self._stop.set()
+
+    def peer(self, name: str) -> PeerProc:
+        return next(p for p in self.peers if p.name == name)
 
     # --- output -----------------------------------------------------------------------
 
@@ -110,12 +121,13 @@ class FormationRunner:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    async def up(self, duration: float | None = None) -> int:
+    async def up(self, duration: float | None = None, *, handle_signals: bool = True) -> int:
         self.workdir.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = self._stop
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
         dashboard = None
         try:
             t0 = time.perf_counter()
@@ -141,6 +153,7 @@ class FormationRunner:
             )
             self._write_state()
             self._print_table_if_changed()
+            self.ready.set()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._watch())]
             if duration is not None:
                 waiters.append(asyncio.ensure_future(asyncio.sleep(duration)))
@@ -153,8 +166,9 @@ class FormationRunner:
             if dashboard is not None:
                 await dashboard.stop()
             await self.down()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
             self._write_state(up=False)
         failed = [p for p in self.peers if p.state == "failed"]
         return 1 if failed else 0

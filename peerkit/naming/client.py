@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from ..errors import PeerkitError
 from ..storage.blocks import parse_cid
+from ..storage.errors import BlockNotFound
 from .keys import ME_NAME, KdfParams, MasterKey, Wallet, derive_master_key, name_key
 from .messages import History, NameHistory, PublishRecord, Resolved, ResolveName
 from .records import NameRecord, create_record, name_for, verify_record
@@ -183,7 +184,13 @@ class Session:
         cid = parse_cid(record.value.decode().removeprefix("/ipfs/"))
         storage = self.naming.node.storage
         if not self.naming.node.store or not self.naming.node.store.has(cid):
-            await storage.fetch(cid, pin=f"me/{self.me_name}")
+            try:
+                await storage.fetch(cid, pin=f"me/{self.me_name}")
+            except BlockNotFound:
+                raise MeDagError(
+                    "your Me DAG is published, but no connected peer has its block",
+                    hint="connect to a peer that keeps your data (an app node) and log in again",
+                ) from None
         sealed = (await storage.get_block(cid)).data
         try:
             plain = self._aead.decrypt(sealed[:12], sealed[12:], self.me_name.encode())

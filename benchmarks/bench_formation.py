@@ -1,0 +1,77 @@
+"""Time for `peerkit up` to bring 10 peers to ready, and resident memory per peer (goal < 80 MB),
+printed with the machine's load. (No baseline exists for this one: it is a budget.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load
+
+REPO = Path(__file__).resolve().parents[1]
+FORMATION = """\
+name: bench10
+roles:
+  rendezvous: {count: 1, rendezvous_point: true, config: {log_level: warning}}
+  app-node:
+    count: 3
+    services: ["sample_app.services:Greeter"]
+    config: {log_level: warning, rendezvous: {namespaces: [bench/nodes]}}
+  user:
+    count: 6
+    config: {log_level: warning, rendezvous: {prefer: [bench/nodes]}}
+"""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    print(f"# bench_formation ({load()})")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "formation.yaml").write_text(FORMATION)
+        state = folder / ".peerkit" / "formations" / "bench10" / "state.json"
+        t0 = time.perf_counter()
+        up = subprocess.Popen(
+            [sys.executable, "-m", "peerkit", "up", "--quiet"],
+            cwd=folder,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while True:
+                if state.exists():
+                    s = json.loads(state.read_text())
+                    if len(s["peers"]) == 10 and all(p["state"] == "ready" for p in s["peers"]):
+                        break
+                if time.perf_counter() - t0 > 120:
+                    raise SystemExit("formation did not come up within 120 s")
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - t0
+            time.sleep(3)  # let connections settle before reading memory
+            rss = [rss_mb(p["pid"]) for p in s["peers"]]
+            print(f"{'peerkit up: 10 peers ready':<44} {elapsed:8.1f} s   ({load()})")
+            print(
+                f"{'resident memory per peer':<44} mean {sum(rss) / len(rss):6.1f} MB"
+                f"  max {max(rss):6.1f} MB   (goal < 80 MB each)"
+            )
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.wait(60)
+
+
+if __name__ == "__main__":
+    main()
