@@ -1,0 +1,1 @@
+"""Collaboration: shared pycrdt documents over per-author change streams of encrypted updates."""

@@ -1,0 +1,234 @@
+"""A shared document (pure core): pycrdt state, members, key epochs, and per-author streams.
+
+Every change is a Yjs v1 update (pycrdt is Yrs), encrypted with the document's current epoch
+key (ChaCha20-Poly1305; document id, author, epoch and sequence bound in as associated data)
+and signed by its author. Each author's updates form that author's *dedicated change stream*:
+sequence numbers 0, 1, 2... A reader accepts an entry only if it authenticates, comes from a
+member, uses an epoch key the reader holds, is not a replay (each (author, seq) once), and --
+for a revoked member -- was written before the revocation cut. Entries are applied per stream in
+order; an entry ahead of a gap waits for the gap to fill. pycrdt can panic on bad input
+(``PanicException`` derives from BaseException): that boundary catches it and rejects the
+update, leaving the document unchanged.
+
+Text positions in this API are Python string indices (code points); pycrdt counts UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from pycrdt import Doc, Map, Text
+
+from .crypto import UPDATE_DOMAIN, Identity, Rejected, verify
+
+MAX_UPDATE = 1024 * 1024
+
+
+class Entry(msgspec.Struct, array_like=True, frozen=True):
+    """One encrypted, signed update in an author's stream (the wire and storage form)."""
+
+    doc: str
+    author: str
+    epoch: int
+    seq: int
+    nonce: bytes
+    ciphertext: bytes
+    signature: bytes
+
+    def aad(self) -> bytes:
+        return f"{self.doc}\x00{self.author}\x00{self.epoch}\x00{self.seq}".encode()
+
+    def signed_bytes(self) -> bytes:
+        return UPDATE_DOMAIN + self.aad() + self.nonce + self.ciphertext
+
+
+@dataclass
+class Member:
+    id: str
+    box: bytes  # X25519 public key, for sealed envelopes
+
+
+@dataclass
+class SharedDoc:
+    doc_id: str
+    me: Identity
+    owner: str
+    members: dict[str, Member] = field(default_factory=dict)
+    epoch_keys: dict[int, bytes] = field(default_factory=dict)
+    epoch: int = 0
+    #: revoked member id -> the last of their sequence numbers still accepted
+    cut: dict[str, int] = field(default_factory=dict)
+    crdt: Doc = field(default_factory=Doc)
+    applied: dict[str, int] = field(default_factory=dict)  # author -> next seq to apply
+    pending: dict[str, dict[int, Entry]] = field(default_factory=dict)
+    log: dict[str, list[Entry]] = field(default_factory=dict)  # author -> accepted entries
+    next_seq: int = 0
+
+    @classmethod
+    def create(cls, me: Identity, doc_id: str | None = None) -> SharedDoc:
+        doc = cls(doc_id or os.urandom(16).hex(), me, me.id)
+        doc.members[me.id] = Member(me.id, me.box_public)
+        doc.epoch_keys[0] = ChaCha20Poly1305.generate_key()
+        return doc
+
+    # --- content ------------------------------------------------------------------------
+
+    @property
+    def text(self) -> Text:
+        return self.crdt.get("text", type=Text)
+
+    @property
+    def meta(self) -> Map:
+        return self.crdt.get("meta", type=Map)
+
+    def content(self) -> str:
+        return str(self.text)
+
+    # --- writing ------------------------------------------------------------------------
+
+    def edit(self, change: Callable[[SharedDoc], None]) -> Entry | None:
+        """Apply a local change and return it as this author's next sealed entry."""
+        if self.me.id not in self.members:
+            raise Rejected("you are not a member of this document any more")
+        before = self.crdt.get_state()
+        change(self)
+        update = self.crdt.get_update(before)
+        if update == b"\x00\x00":
+            return None
+        return self._seal(update)
+
+    def insert(self, index: int, text: str) -> Entry | None:
+        """Insert at a code-point index (converted to pycrdt's UTF-8 byte offsets)."""
+        current = self.content()
+        if not 0 <= index <= len(current):
+            raise IndexError(f"index {index} is outside 0..{len(current)}")
+
+        def change(d: SharedDoc) -> None:
+            d.text.insert(len(current[:index].encode()), text)
+
+        return self.edit(change)
+
+    def delete(self, index: int, length: int) -> Entry | None:
+        current = self.content()
+        if not (index >= 0 and index + length <= len(current)):
+            raise IndexError("range outside the text")
+        start = len(current[:index].encode())
+        end = len(current[: index + length].encode())
+
+        def change(d: SharedDoc) -> None:
+            del d.text[start:end]
+
+        return self.edit(change)
+
+    def _seal(self, update: bytes) -> Entry:
+        seq = self.next_seq
+        self.next_seq += 1
+        nonce = os.urandom(12)
+        unsigned = Entry(self.doc_id, self.me.id, self.epoch, seq, nonce, b"", b"")
+        ct = ChaCha20Poly1305(self.epoch_keys[self.epoch]).encrypt(nonce, update, unsigned.aad())
+        body = Entry(self.doc_id, self.me.id, self.epoch, seq, nonce, ct, b"")
+        entry = msgspec.structs.replace(body, signature=self.me.sign(body.signed_bytes()))
+        self.log.setdefault(self.me.id, []).append(entry)
+        self.applied[self.me.id] = seq + 1
+        return entry
+
+    # --- reading ------------------------------------------------------------------------
+
+    def receive(self, entry: Entry) -> list[Entry]:
+        """Check an entry and apply it (and any entries it unblocks); returns those applied.
+
+        Raises Rejected for anything that fails a check; the document is then unchanged.
+        """
+        self._check(entry)
+        if entry.seq < self.applied.get(entry.author, 0):
+            return []  # already applied: a duplicate delivery is not an error
+        self.pending.setdefault(entry.author, {})[entry.seq] = entry
+        done = []
+        queue = self.pending[entry.author]
+        while (nxt := queue.get(self.applied.get(entry.author, 0))) is not None:
+            del queue[nxt.seq]
+            self._apply(nxt)
+            done.append(nxt)
+        return done
+
+    def _check(self, entry: Entry) -> None:
+        if entry.doc != self.doc_id:
+            raise Rejected("entry belongs to another document")
+        if entry.author not in self.members and entry.author not in self.cut:
+            raise Rejected(f"{entry.author[:12]} is not a member")
+        cut = self.cut.get(entry.author)
+        if cut is not None and entry.seq > cut:
+            raise Rejected(f"{entry.author[:12]} was revoked; later writes are ignored")
+        if len(entry.ciphertext) > MAX_UPDATE:
+            raise Rejected("update too large")
+        verify(entry.author, entry.signature, entry.signed_bytes())
+        if entry.epoch not in self.epoch_keys:
+            raise Rejected(f"no key for epoch {entry.epoch}")
+        seen = self.log.get(entry.author, [])
+        if entry.seq < len(seen) and seen[entry.seq] != entry:
+            raise Rejected("a different entry with this sequence was already accepted (replay)")
+
+    def _apply(self, entry: Entry) -> None:
+        try:
+            update = ChaCha20Poly1305(self.epoch_keys[entry.epoch]).decrypt(
+                entry.nonce, entry.ciphertext, entry.aad()
+            )
+        except InvalidTag:
+            raise Rejected("update does not decrypt (wrong key or altered)") from None
+        before = self.crdt.get_update()
+        try:
+            self.crdt.apply_update(update)
+        except BaseException as exc:  # pycrdt's PanicException derives from BaseException
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            self._restore(before)
+            raise Rejected(f"update is not a valid Yjs update: {exc}") from None
+        self.log.setdefault(entry.author, []).append(entry)
+        self.applied[entry.author] = entry.seq + 1
+
+    def _restore(self, snapshot: bytes) -> None:
+        fresh = Doc()
+        fresh.apply_update(snapshot)
+        self.crdt = fresh
+
+    # --- membership ---------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What an invitation carries (the secret parts are sealed to the invitee)."""
+        return {
+            "doc": self.doc_id,
+            "owner": self.owner,
+            "epoch": self.epoch,
+            "keys": {str(e): k.hex() for e, k in self.epoch_keys.items()},
+            "members": {m.id: m.box.hex() for m in self.members.values()},
+            "cut": dict(self.cut),
+        }
+
+    def add_member(self, member_id: str, box: bytes) -> None:
+        self.members[member_id] = Member(member_id, box)
+
+    def revoke(self, member_id: str) -> bytes:
+        """Remove a member: cut their stream at what we have, start a new epoch whose key the
+        others receive. Returns the new epoch key."""
+        if member_id == self.owner:
+            raise Rejected("the owner cannot be revoked")
+        self.members.pop(member_id, None)
+        self.cut[member_id] = self.applied.get(member_id, 0) - 1
+        self.epoch += 1
+        self.epoch_keys[self.epoch] = ChaCha20Poly1305.generate_key()
+        return self.epoch_keys[self.epoch]
+
+    def adopt(self, state: dict[str, Any]) -> None:
+        """Take membership, keys and cuts from a verified invitation or key refresh."""
+        self.owner = state["owner"]
+        self.members = {i: Member(i, bytes.fromhex(b)) for i, b in state["members"].items()}
+        for e, k in state["keys"].items():
+            self.epoch_keys[int(e)] = bytes.fromhex(k)
+        self.epoch = max(self.epoch, int(state["epoch"]))
+        self.cut.update({k: int(v) for k, v in state["cut"].items()})

@@ -1,0 +1,167 @@
+import os
+import random
+
+import msgspec
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from peerkit.dcs.crypto import Identity, Rejected, open_sealed, seal
+from peerkit.dcs.doc import Entry, SharedDoc
+
+IDS = [Identity.from_seed(bytes([i]) * 32) for i in range(5)]
+
+
+def team(n=3):
+    owner = SharedDoc.create(IDS[0], doc_id="doc1")
+    for ident in IDS[1:n]:
+        owner.add_member(ident.id, ident.box_public)
+    docs = [owner]
+    for ident in IDS[1:n]:
+        d = SharedDoc("doc1", ident, IDS[0].id)
+        d.adopt(owner.state())
+        docs.append(d)
+    return docs
+
+
+def test_concurrent_edits_converge_with_unicode_positions():
+    a, b, c = team()
+    e1 = a.insert(0, "héllo wörld")
+    for d in (b, c):
+        d.receive(e1)
+    e2 = b.insert(5, "😀")  # code-point index, after "héllo"
+    e3 = c.delete(0, 1)
+    for d in (a, b, c):
+        for e in (e2, e3):
+            d.receive(e)
+    assert a.content() == b.content() == c.content() == "éllo😀 wörld"
+
+
+def test_checks_reject_without_changing_the_document():
+    a, b, _ = team()
+    stranger = SharedDoc.create(IDS[4], doc_id="doc1")
+    good = a.insert(0, "x")
+    forged = msgspec.structs.replace(good, ciphertext=good.ciphertext[:-1] + b"\x00")
+    with pytest.raises(Rejected, match="signature"):
+        b.receive(forged)
+    with pytest.raises(Rejected, match="not a member"):
+        b.receive(stranger.insert(0, "spam"))
+    b.receive(good)
+    b.receive(good)  # a duplicate is ignored, not an error
+    replay = msgspec.structs.replace(a.insert(1, "y"), seq=0)
+    with pytest.raises(Rejected):
+        b.receive(replay)  # same seq as an accepted entry: the signature no longer matches
+    assert b.content() == "x"
+
+
+def test_revoked_member_reads_nothing_new_and_its_writes_are_ignored():
+    a, b, c = team()
+    b.receive(a.insert(0, "shared "))
+    c.receive(a.log[a.me.id][0])
+    key = a.revoke(b.me.id)
+    c.adopt(a.state())  # the key refresh reaches the remaining members only
+    assert key not in b.epoch_keys.values()
+    later = [a.insert(len(a.content()), f"{i} ") for i in range(100)]
+    for e in later:
+        c.receive(e)
+        with pytest.raises(Rejected, match="no key"):
+            b.receive(e)
+    late_write = b.insert(0, "bob was here ")
+    with pytest.raises(Rejected, match="revoked"):
+        c.receive(late_write)
+    assert "bob" not in c.content() and c.content().startswith("shared 0 1 2")
+    assert b.content() == "bob was here shared "  # Bob keeps what he had (the snapshot caveat)
+
+
+def test_sealed_envelopes():
+    sealed = seal(IDS[0], IDS[1].box_public, b"invite:doc1", b"secret")
+    assert open_sealed(IDS[1], IDS[0].id, b"invite:doc1", sealed) == b"secret"
+    with pytest.raises(Rejected):
+        open_sealed(IDS[2], IDS[0].id, b"invite:doc1", sealed)  # someone else's
+    with pytest.raises(Rejected):
+        open_sealed(IDS[1], IDS[2].id, b"invite:doc1", sealed)  # claims another sender
+    with pytest.raises(Rejected):
+        open_sealed(IDS[1], IDS[0].id, b"invite:doc2", sealed)  # another context
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32))
+def test_five_replicas_converge_under_reordering_duplication_drops_and_restarts(seed):
+    rng = random.Random(seed)
+    replicas = team(5)
+    network: list[tuple[int, Entry]] = []  # (destination, entry)
+    for _ in range(rng.randint(3, 12)):
+        i = rng.randrange(5)
+        d = replicas[i]
+        text = d.content()
+        if text and rng.random() < 0.3:
+            start = rng.randrange(len(text))
+            entry = d.delete(start, rng.randint(1, len(text) - start))
+        else:
+            entry = d.insert(rng.randint(0, len(text)), rng.choice(["a", "é", "😀", "xyz"]))
+        if entry is not None:
+            network += [(j, entry) for j in range(5) if j != i]
+        # deliver a random part of the network, reordered, with duplicates and drops
+        rng.shuffle(network)
+        keep = []
+        for dest, e in network:
+            roll = rng.random()
+            if roll < 0.2:
+                keep.append((dest, e))  # dropped for now: retried later
+            else:
+                replicas[dest].receive(e)
+                if roll > 0.9:
+                    keep.append((dest, e))  # duplicated
+        network = keep
+        if rng.random() < 0.1:  # a restart: rebuild a replica from the entries it stored
+            j = rng.randrange(1, 5)
+            old = replicas[j]
+            fresh = SharedDoc("doc1", old.me, IDS[0].id)
+            fresh.adopt(replicas[0].state())
+            stored = [e for es in old.log.values() for e in es]
+            rng.shuffle(stored)
+            for e in stored:
+                fresh.receive(e)
+            fresh.next_seq = old.next_seq
+            replicas[j] = fresh
+    for dest, e in network:  # retries: everything eventually arrives
+        replicas[dest].receive(e)
+    everything = [e for r in replicas for es in r.log.values() for e in es]
+    for r in replicas:
+        for e in everything:
+            r.receive(e)
+    assert len({r.content() for r in replicas}) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200), st.booleans())
+def test_garbage_updates_from_a_member_never_crash_and_never_change_the_doc(junk, mutate):
+    a, b, _ = team()
+    b.receive(a.insert(0, "base"))
+    if mutate:  # a real update with bytes flipped
+        before = a.crdt.get_state()
+        a.text.insert(0, "q")
+        update = bytearray(a.crdt.get_update(before))
+        for k in range(0, len(update), 3):
+            update[k] ^= junk[k % len(junk)] if junk else 0x55
+        payload = bytes(update)
+    else:
+        payload = junk
+    entry = a._seal(payload)  # correctly encrypted and signed by a member
+    snapshot = b.crdt.get_update()
+    try:
+        b.receive(entry)
+    except Rejected:
+        assert b.crdt.get_update() == snapshot
+    assert isinstance(b.content(), str)
+
+
+def test_epoch_key_is_bound_into_the_aad():
+    a, b, _ = team()
+    e = a.insert(0, "z")
+    wrong_epoch = msgspec.structs.replace(e, epoch=1)
+    b.epoch_keys[1] = ChaCha20Poly1305.generate_key()
+    with pytest.raises(Rejected):
+        b.receive(wrong_epoch)
+    _ = os
