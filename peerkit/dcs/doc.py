@@ -193,7 +193,7 @@ class SharedDoc:
         self.applied[entry.author] = entry.seq + 1
 
     def _restore(self, snapshot: bytes) -> None:
-        fresh = Doc()
+        fresh: Doc = Doc()
         fresh.apply_update(snapshot)
         self.crdt = fresh
 
