@@ -29,6 +29,7 @@ from .router import Router
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from .dcs.client import DcsClient
     from .gateway import Gateway
     from .naming.client import NamingClient
     from .storage.client import StorageClient
@@ -75,6 +76,20 @@ class Node:
             self._start_storage()
             self._start_naming()
         self._start_rendezvous()
+        self._start_dcs()
+
+    def _start_dcs(self) -> None:
+        from .dcs.actor import DcsActor, DocShelf
+
+        self.dcs_shelf = DocShelf()
+        self.spawn(partial(DcsActor, self.dcs_shelf), name="dcs")
+
+    @property
+    def dcs(self) -> DcsClient:
+        """Shared documents: create, invite, edit, watch, revoke."""
+        from .dcs.client import DcsClient
+
+        return DcsClient(self)
 
     def _start_rendezvous(self) -> None:
         from .rendezvous.actor import RendezvousClient, RendezvousServer
@@ -265,8 +280,15 @@ class Node:
     async def send(self, peer: str, msg: Message) -> None:
         await self.router.send(peer, msg)
 
-    async def publish(self, event: Event) -> None:
-        await self.router.publish(event)
+    async def publish(self, event: Event, topic: str | None = None) -> None:
+        await self.router.publish(event, topic)
+
+    async def subscribe(self, topic: str) -> None:
+        """Join a topic explicitly (for event types whose topic is a ``prefix.*`` family)."""
+        if topic not in self._topics:
+            self._topics.add(topic)
+            if self._started:
+                await self.transport.subscribe(topic)
 
     async def wait_for_subscribers(
         self, topic: str | type[Event], count: int = 1, *, timeout: float = 10.0

@@ -69,6 +69,15 @@ class Route:
         return "message"
 
 
+def _topic_matches(declared: str | None, topic: str) -> bool:
+    """An event type's topic is exact, or a family ``prefix.*`` (e.g. per-user inboxes)."""
+    if declared is None:
+        return False
+    if declared.endswith(".*"):
+        return topic.startswith(declared[:-1]) and len(topic) > len(declared) - 1
+    return declared == topic
+
+
 class Router:
     def __init__(
         self,
@@ -105,7 +114,7 @@ class Router:
             actors = (*(old.actors if old else ()), ref)
             topic = topic_of(msg_type) if is_event else None  # type: ignore[arg-type]
             self._routes[tag] = Route(tag, msg_type, actors, topic)
-            if topic is not None:
+            if topic is not None and not topic.endswith(".*"):  # families are joined one by one
                 topics.append(topic)
         return topics
 
@@ -153,10 +162,15 @@ class Router:
         self.messages_out[tag_of(type(msg))] += 1
         await channel.drain()
 
-    async def publish(self, event: Event) -> None:
-        """Publish on the event's topic; local subscribers receive it too."""
+    async def publish(self, event: Event, topic: str | None = None) -> None:
+        """Publish on the event's topic (or ``topic``, under a ``prefix.*`` event topic);
+        local subscribers receive it too."""
         tag = tag_of(type(event))
-        topic = topic_of(type(event))
+        declared = topic_of(type(event))
+        if topic is None:
+            topic = declared
+        elif not _topic_matches(declared, topic):
+            raise ValueError(f"{tag} may not be published on {topic!r} (its topic: {declared})")
         await self.transport.publish(topic, encode_envelope(PUBLISH, 0, event))
         self.messages_out[tag] += 1
         route = self.match(tag)
@@ -217,7 +231,7 @@ class Router:
         self.messages_in[env.tag] += 1
         try:
             route = self._route_for(env)
-            if topic is not None and route.topic != topic:
+            if topic is not None and not _topic_matches(route.topic, topic):
                 raise ValidationFailed(f"{env.tag} does not belong on topic {topic!r}")
             msg = decode_payload(env, route.msg_type)
         except RemoteError as exc:
