@@ -181,20 +181,24 @@ class SharedDoc:
             )
         except InvalidTag:
             raise Rejected("update does not decrypt (wrong key or altered)") from None
-        before = self.crdt.get_update()
         try:
             self.crdt.apply_update(update)
         except BaseException as exc:  # pycrdt's PanicException derives from BaseException
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            self._restore(before)
+            # A panic may have left the document half-changed: rebuild it from the accepted
+            # log (rare, only for hostile input; a snapshot per update would cost O(document)).
+            self._rebuild()
             raise Rejected(f"update is not a valid Yjs update: {exc}") from None
         self.log.setdefault(entry.author, []).append(entry)
         self.applied[entry.author] = entry.seq + 1
 
-    def _restore(self, snapshot: bytes) -> None:
+    def _rebuild(self) -> None:
         fresh: Doc = Doc()
-        fresh.apply_update(snapshot)
+        for entries in self.log.values():
+            for e in entries:
+                key = ChaCha20Poly1305(self.epoch_keys[e.epoch])
+                fresh.apply_update(key.decrypt(e.nonce, e.ciphertext, e.aad()))
         self.crdt = fresh
 
     # --- membership ---------------------------------------------------------------------
