@@ -49,6 +49,12 @@ class RendezvousConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     ttl: Annotated[float, msgspec.Meta(ge=5, le=72 * 3600)] = 60.0
 
 
+class DcsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    #: let other peers drive this peer's documents with dcs.* control requests (the CLI's
+    #: --via, tests); off by default: anyone who reaches the peer could edit as its user
+    remote_control: bool = False
+
+
 class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -74,6 +80,7 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     rendezvous: RendezvousConfig = msgspec.field(default_factory=RendezvousConfig)
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
+    dcs: DcsConfig = msgspec.field(default_factory=DcsConfig)
     #: a free-form role name shown in status tables (set by formations)
     role: str = ""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import random
 from collections.abc import Callable
 from functools import partial
@@ -45,7 +46,9 @@ class Node:
         seed: bytes | None = None,
     ) -> None:
         self.config = config or PeerConfig()
-        self.transport = transport or self._make_transport(seed)
+        #: the node's secret seed (its libp2p key), from which other identities are derived
+        self.identity_seed = seed or os.urandom(32)
+        self.transport = transport or self._make_transport(self.identity_seed)
         self.log = structlog.get_logger().bind(peer=self.config.name)
         self.router = Router(self.transport, log=self.log)
         sup = self.config.supervision
@@ -62,6 +65,7 @@ class Node:
         )
         self._topics: set[str] = set()
         self._started = False
+        self._transport_up = False
         self._stopped = asyncio.Event()
         self._bootstrap_task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
@@ -210,6 +214,7 @@ class Node:
 
     async def start(self) -> None:
         await self.transport.start(self.router)
+        self._transport_up = True
         self.log = self.log.bind(peer_id=self.peer_id[-8:])
         self.router.log = self.log
         self.supervisor.log = self.log
@@ -287,7 +292,7 @@ class Node:
         """Join a topic explicitly (for event types whose topic is a ``prefix.*`` family)."""
         if topic not in self._topics:
             self._topics.add(topic)
-            if self._started:
+            if self._transport_up:  # actors may subscribe in on_start, before start() is done
                 await self.transport.subscribe(topic)
 
     async def wait_for_subscribers(

@@ -56,9 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
-    from . import formation_cmds, naming_cmds, storage_cmds
+    from . import doc_cmds, formation_cmds, naming_cmds, storage_cmds
 
     formation_cmds.add_commands(sub)
+    doc_cmds.add_commands(sub)
     storage_cmds.add_commands(sub)
     naming_cmds.add_commands(sub)
     return parser

@@ -14,11 +14,31 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
+from ..storage.blocks import make_block
 from .crypto import DcsError, Identity, Rejected, open_sealed, seal
-from .doc import Entry, SharedDoc
-from .messages import CatchUp, DcsEnvelope, DcsUpdate, Entries, inbox_topic
+from .doc import Entry, SharedDoc, restore_doc, save_doc
+from .messages import (
+    CatchUp,
+    DcsEnvelope,
+    DcsUpdate,
+    DocCard,
+    DocRef,
+    DocText,
+    EditDoc,
+    Entries,
+    GetCard,
+    InviteMember,
+    NewDoc,
+    RevokeMember,
+    ShowDoc,
+    inbox_topic,
+)
 
 
 @dataclass
@@ -28,6 +48,8 @@ class DocShelf:
     seen_envelopes: set[bytes] = field(default_factory=set)
     watchers: dict[str, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
     rejected: int = 0
+    dirty: set[str] = field(default_factory=set)
+    saver: asyncio.Task[None] | None = None
 
     def changed(self, doc: SharedDoc) -> None:
         for q in list(self.watchers.get(doc.doc_id, ())):
@@ -42,8 +64,99 @@ class DcsActor(Actor):
 
     async def on_start(self) -> None:
         self.node.router.peer_listeners.append(self._peer_changed)
-        if self.shelf.me is not None:
-            await self.node.subscribe(inbox_topic(self.shelf.me.id))
+        if self.shelf.me is None:
+            # By default a peer collaborates as an identity derived from its own key.
+            self.shelf.me = Identity.from_seed(self.node.identity_seed)
+        await self.node.subscribe(inbox_topic(self.shelf.me.id))
+        await self._load()
+
+    # --- persistence: each document as one block, pinned "dcs/<doc>" -----------------------
+
+    def _sealing_key(self) -> bytes:
+        assert self.shelf.me is not None
+        return HKDF(
+            hashes.SHA256(), 32, salt=b"peerkit/dcs/store", info=self.shelf.me.id.encode()
+        ).derive(self.shelf.me.signing.private_bytes_raw())
+
+    async def _load(self) -> None:
+        if self.node.storage_ref is None:
+            return
+        for pin in await self.node.storage.pins():
+            if not pin.name.startswith("dcs/"):
+                continue
+            try:
+                saved = await self.node.storage.get(pin.root)
+                doc = restore_doc(saved, self.shelf.me, self._sealing_key())  # type: ignore[arg-type]
+            except (PeerkitError, ValueError, KeyError, InvalidTag) as exc:
+                self.log.warning("dcs.load_failed", pin=pin.name, error=str(exc))
+                continue
+            self.shelf.docs[doc.doc_id] = doc
+
+    async def save(self, doc: SharedDoc) -> None:
+        if self.node.storage_ref is None:
+            return
+        block = make_block(save_doc(doc, self._sealing_key()))
+        await self.node.storage.put_blocks([block], pin=f"dcs/{doc.doc_id}")
+
+    # --- control requests -----------------------------------------------------------------
+
+    def _allowed(self, ctx: Context) -> None:
+        if ctx.sender is not None and not self.node.config.dcs.remote_control:
+            raise DcsError(
+                "this peer does not take document commands from other peers"
+                " (its peer.yaml would need dcs: {remote_control: true})"
+            )
+
+    @handler
+    async def get_card(self, msg: GetCard, ctx: Context) -> DocCard:
+        self._allowed(ctx)
+        assert self.shelf.me is not None
+        return DocCard(id=self.shelf.me.id, box=self.shelf.me.box_public.hex())
+
+    @handler
+    async def new_doc(self, msg: NewDoc, ctx: Context) -> DocRef:
+        self._allowed(ctx)
+        from .client import DcsClient
+
+        return DocRef(doc=await DcsClient(self.node).create())
+
+    @handler
+    async def invite_member(self, msg: InviteMember, ctx: Context) -> None:
+        self._allowed(ctx)
+        from .client import DcsClient
+
+        await DcsClient(self.node).invite(msg.doc, {"id": msg.card.id, "box": msg.card.box})
+
+    @handler
+    async def edit_doc(self, msg: EditDoc, ctx: Context) -> None:
+        self._allowed(ctx)
+        from .client import DcsClient
+
+        client = DcsClient(self.node)
+        if msg.delete:
+            await client.delete(msg.doc, msg.index, msg.delete)
+        if msg.text:
+            await client.insert(msg.doc, msg.index, msg.text)
+
+    @handler
+    async def show_doc(self, msg: ShowDoc, ctx: Context) -> DocText:
+        self._allowed(ctx)
+        doc = self.shelf.docs.get(msg.doc)
+        if doc is None:
+            raise DcsError(f"no document {msg.doc[:12]} on this peer")
+        return DocText(
+            text=doc.content(),
+            epoch=doc.epoch,
+            members=sorted(doc.members),
+            revoked=sorted(doc.cut),
+        )
+
+    @handler
+    async def revoke_member(self, msg: RevokeMember, ctx: Context) -> None:
+        self._allowed(ctx)
+        from .client import DcsClient
+
+        await DcsClient(self.node).revoke(msg.doc, msg.member)
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         if connected and self.shelf.docs:
@@ -78,7 +191,33 @@ class DcsActor(Actor):
                 )
         if applied:
             self.shelf.changed(doc)
+            self.shelf.dirty.add(doc.doc_id)
+            self._schedule_save()
         return applied
+
+    def _schedule_save(self) -> None:
+        """Save changed documents soon (one block write per burst of updates, not per update)."""
+        if self.shelf.saver is None or self.shelf.saver.done():
+            self.shelf.saver = asyncio.get_running_loop().create_task(self._save_dirty())
+
+    async def _save_dirty(self, delay: float = 0.2) -> None:
+        await asyncio.sleep(delay)
+        while self.shelf.dirty:
+            doc_id = self.shelf.dirty.pop()
+            doc = self.shelf.docs.get(doc_id)
+            if doc is not None:
+                try:
+                    await self.save(doc)
+                except PeerkitError as exc:  # storage stopping with the node: nothing to do
+                    self.log.debug("dcs.save_skipped", doc=doc_id[:8], error=str(exc))
+
+    async def on_stop(self) -> None:
+        # The storage actor stops after us (reverse start order): flush what is unsaved.
+        saver = self.shelf.saver
+        if saver is not None and not saver.done():
+            saver.cancel()
+            await asyncio.gather(saver, return_exceptions=True)
+        await self._save_dirty(delay=0)
 
     @handler
     async def update(self, msg: DcsUpdate, ctx: Context) -> None:

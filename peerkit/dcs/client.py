@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ..errors import PeerkitError
 from .actor import DocShelf, make_envelope
 from .crypto import DcsError, Identity
 from .doc import Entry, SharedDoc
@@ -48,7 +49,7 @@ class DcsClient:
         await self._publish(doc, doc.edit(lambda d: d.meta.__setitem__("owner", self.me.id)))
         return doc.doc_id
 
-    async def invite(self, doc_id: str, card: dict[str, str]) -> None:
+    async def invite(self, doc_id: str, card: dict[str, str], *, invite_wait: float = 10.0) -> None:
         """Add a member and send them a sealed invitation on their own inbox topic."""
         doc = self.doc(doc_id)
         if doc.owner != self.me.id:
@@ -58,9 +59,12 @@ class DcsClient:
         await self._publish(
             doc, doc.edit(lambda d: d.meta.__setitem__("member:" + card["id"], True))
         )
-        await self.node.publish(
-            make_envelope("invite", doc, card["id"], box), topic=inbox_topic(card["id"])
-        )
+        topic = inbox_topic(card["id"])
+        try:  # gossip delivers only to subscribers we know of: give the invitee a moment
+            await self.node.wait_for_subscribers(topic, 1, timeout=invite_wait)
+        except PeerkitError:
+            pass  # publish anyway: the invitee may be reached through the mesh
+        await self.node.publish(make_envelope("invite", doc, card["id"], box), topic=topic)
         await self._refresh_members(doc, skip={card["id"]})
 
     async def _refresh_members(self, doc: SharedDoc, skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
@@ -82,6 +86,10 @@ class DcsClient:
     async def _publish(self, doc: SharedDoc, entry: Entry | None) -> None:
         if entry is not None:
             self.shelf.changed(doc)
+            self.shelf.dirty.add(doc.doc_id)
+            actor = self.node.supervisor.instance(self.node.actor("dcs"))
+            if actor is not None:
+                actor._schedule_save()  # type: ignore[attr-defined]
             await self.node.publish(DcsUpdate(entry=entry))
 
     async def revoke(self, doc_id: str, member_id: str) -> None:

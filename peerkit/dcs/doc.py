@@ -236,3 +236,35 @@ class SharedDoc:
             self.epoch_keys[int(e)] = bytes.fromhex(k)
         self.epoch = max(self.epoch, int(state["epoch"]))
         self.cut.update({k: int(v) for k, v in state["cut"].items()})
+
+
+def save_doc(doc: SharedDoc, key: bytes) -> dict[str, Any]:
+    """The document as a DAG-CBOR-ready value: entries as they are (already encrypted) and the
+    membership and keys sealed with ``key`` (only this collaborator can read them back)."""
+    secret = msgspec.json.encode({**doc.state(), "next_seq": doc.next_seq})
+    nonce = os.urandom(12)
+    return {
+        "type": "peerkit/dcs-doc",
+        "doc": doc.doc_id,
+        "state": nonce + ChaCha20Poly1305(key).encrypt(nonce, secret, doc.doc_id.encode()),
+        "entries": [msgspec.msgpack.encode(e) for es in doc.log.values() for e in es],
+    }
+
+
+def restore_doc(saved: dict[str, Any], me: Identity, key: bytes) -> SharedDoc:
+    if saved.get("type") != "peerkit/dcs-doc":
+        raise ValueError("not a saved document")
+    sealed = saved["state"]
+    state = msgspec.json.decode(
+        ChaCha20Poly1305(key).decrypt(sealed[:12], sealed[12:], saved["doc"].encode())
+    )
+    doc = SharedDoc(saved["doc"], me, state["owner"])
+    doc.adopt(state)
+    decoder = msgspec.msgpack.Decoder(Entry)
+    entries = sorted(
+        (decoder.decode(raw) for raw in saved["entries"]), key=lambda e: (e.author, e.seq)
+    )
+    for entry in entries:
+        doc.receive(entry)
+    doc.next_seq = max(int(state.get("next_seq", 0)), doc.applied.get(me.id, 0))
+    return doc

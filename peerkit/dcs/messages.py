@@ -41,3 +41,53 @@ class CatchUp(Request, tag="dcs.CatchUp", reply=Entries):
 
     doc: str
     have: dict[str, int] = {}
+
+
+# --- control: drive a peer's documents (local actors, or remote peers when the config allows) ---
+
+
+class DocCard(Message, tag="dcs.DocCard"):
+    id: str
+    box: str
+
+
+class GetCard(Request, tag="dcs.GetCard", reply=DocCard):
+    pass
+
+
+class DocRef(Message, tag="dcs.DocRef"):
+    doc: str
+
+
+class NewDoc(Request, tag="dcs.NewDoc", reply=DocRef):
+    pass
+
+
+class InviteMember(Request, tag="dcs.InviteMember"):
+    doc: str
+    card: DocCard
+
+
+class EditDoc(Request, tag="dcs.EditDoc"):
+    """Insert ``text`` at ``index`` (code points), or delete ``delete`` characters there."""
+
+    doc: str
+    index: Annotated[int, msgspec.Meta(ge=0)]
+    text: str = ""
+    delete: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class DocText(Message, tag="dcs.DocText"):
+    text: str
+    epoch: int
+    members: list[str]
+    revoked: list[str]
+
+
+class ShowDoc(Request, tag="dcs.ShowDoc", reply=DocText):
+    doc: str
+
+
+class RevokeMember(Request, tag="dcs.RevokeMember"):
+    doc: str
+    member: str

@@ -13,8 +13,7 @@ async def setup(make_nodes, kind):
     await alice.wait_for_subscribers("peerkit.dcs", 2)
     doc = await alice.dcs.create()
     for other in (bob, carol):
-        await alice.wait_for_subscribers(f"peerkit.dcs.inbox.{other.dcs.me.id[:32]}", 1)
-        await alice.dcs.invite(doc, other.dcs.card())
+        await alice.dcs.invite(doc, other.dcs.card())  # waits for the invitee's inbox topic
     for other in (bob, carol):
         await other.dcs.wait_for(doc, lambda t: True)  # the invitation arrived and was accepted
     return alice, bob, carol, doc
@@ -66,3 +65,88 @@ async def test_revoked_member_reads_nothing_new_and_is_ignored(make_nodes, kind)
     await carol.dcs.wait_for(doc, lambda t: t.startswith("x"))
     assert "bob-after-revoke" not in carol.dcs.text(doc)  # ...honest peers ignore it
     assert "bob-after-revoke" not in alice.dcs.text(doc)
+
+
+@pytest.mark.libp2p
+@pytest.mark.processes
+async def test_three_peer_processes_edit_merge_offline_and_revoke(tmp_path):
+    """Three peer processes, driven with dcs.* control requests (as the CLI does)."""
+    from peerkit import Node, PeerConfig
+    from peerkit.dcs.messages import EditDoc, GetCard, InviteMember, NewDoc, RevokeMember, ShowDoc
+    from tests.integration.procs import PeerProcess
+
+    def proc(name, bootstrap=()):
+        p = PeerProcess(tmp_path, name, bootstrap=bootstrap)
+        p.config.write_text(p.config.read_text() + "dcs: {remote_control: true}\n")
+        return p
+
+    alice = await proc("alice").start()
+    bob = await proc("bob", [alice.addr]).start()
+    carol = await proc("carol", [alice.addr]).start()
+    ctl = Node(PeerConfig(name="ctl"))
+    await ctl.start()
+
+    async def show(p):
+        return await ctl.request(p.peer_id, ShowDoc(doc=doc))
+
+    async def until_text(p, pred, what):
+        for _ in range(400):
+            try:
+                t = (await show(p)).text
+                if pred(t):
+                    return t
+            except Exception:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{p.name}: {what}")
+
+    import asyncio
+
+    try:
+        for p in (alice, bob, carol):
+            await ctl.connect(p.addr)
+        doc = (await ctl.request(alice.peer_id, NewDoc())).doc
+        cards = {p.name: await ctl.request(p.peer_id, GetCard()) for p in (bob, carol)}
+        for name in ("bob", "carol"):
+            await ctl.request(alice.peer_id, InviteMember(doc=doc, card=cards[name]))
+        for p in (bob, carol):
+            await until_text(p, lambda t: True, "the invitation")
+        await asyncio.gather(
+            *(
+                ctl.request(p.peer_id, EditDoc(doc=doc, index=0, text=p.name + " "))
+                for p in (alice, bob, carol)
+            )
+        )
+        texts = [
+            await until_text(p, lambda t: len(t.split()) == 3, "convergence")
+            for p in (alice, bob, carol)
+        ]
+        assert len(set(texts)) == 1
+
+        # carol goes offline (stops), edits are made meanwhile, she comes back and merges
+        assert await carol.terminate() == 0
+        await ctl.request(alice.peer_id, EditDoc(doc=doc, index=0, text="while-carol-away "))
+        carol = await proc("carol", [alice.addr]).start()  # same folder: her saved document
+        await ctl.connect(carol.addr)
+        await until_text(carol, lambda t: "while-carol-away" in t, "carol to merge on return")
+
+        await ctl.request(alice.peer_id, RevokeMember(doc=doc, member=cards["bob"].id))
+        await until_text(carol, lambda t: True, "the refresh")
+        for _ in range(200):
+            if (await show(carol)).epoch == 1:
+                break
+            await asyncio.sleep(0.05)
+        before = (await show(bob)).text
+        for i in range(100):
+            await ctl.request(alice.peer_id, EditDoc(doc=doc, index=0, text=f"<{i}>"))
+        await until_text(carol, lambda t: "<99>" in t, "carol to get all 100")
+        assert (await show(bob)).text == before  # bob decrypted none of them
+        await ctl.request(bob.peer_id, EditDoc(doc=doc, index=0, text="bob-late "))
+        await ctl.request(alice.peer_id, EditDoc(doc=doc, index=0, text="end "))
+        final = await until_text(carol, lambda t: t.startswith("end "), "the last edit")
+        assert "bob-late" not in final
+    finally:
+        await ctl.stop()
+        for p in (alice, bob, carol):
+            p.kill()
+            await p.wait_killed()
