@@ -14,13 +14,15 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
-from ..storage.blocks import make_block
+from ..naming.records import name_for
+from ..storage.blocks import make_block, parse_cid
 from .crypto import DcsError, Identity, Rejected, open_sealed, seal
 from .doc import Entry, SharedDoc, restore_doc, save_doc
 from .messages import (
@@ -48,6 +50,7 @@ class DocShelf:
     seen_envelopes: set[bytes] = field(default_factory=set)
     watchers: dict[str, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
     rejected: int = 0
+    published: dict[str, int] = field(default_factory=dict)  # doc -> my stream length named
     dirty: set[str] = field(default_factory=set)
     saver: asyncio.Task[None] | None = None
 
@@ -97,6 +100,48 @@ class DcsActor(Actor):
             return
         block = make_block(save_doc(doc, self._sealing_key()))
         await self.node.storage.put_blocks([block], pin=f"dcs/{doc.doc_id}")
+        await self._publish_stream_head(doc)
+
+    async def _publish_stream_head(self, doc: SharedDoc) -> None:
+        """Store my stream as a block and point my stream's name at it (when it grew)."""
+        assert self.shelf.me is not None
+        mine = doc.log.get(self.shelf.me.id, [])
+        if not mine or not doc.secret or self.node.naming_ref is None:
+            return
+        if self.shelf.published.get(doc.doc_id) == len(mine):
+            return
+        block = make_block(doc.stream_block(self.shelf.me.id))
+        await self.node.storage.put_blocks([block], pin=f"dcs-stream/{doc.doc_id}")
+        await self.node.naming.publish(doc.stream_key(self.shelf.me.id), block.cid.encode())
+        self.shelf.published[doc.doc_id] = len(mine)
+
+    async def catch_up_by_names(self, doc: SharedDoc) -> int:
+        """Resolve every other member's stream name, fetch the head block, apply its entries.
+
+        The path that works when an author is offline: any peer holding the record and the
+        block can serve them.
+        """
+        assert self.shelf.me is not None
+        applied = 0
+        decoder = msgspec.msgpack.Decoder(Entry)
+        for member in list(doc.members):
+            if member == self.shelf.me.id or not doc.secret:
+                continue
+            name = name_for(doc.stream_key(member))
+            try:
+                record = await self.node.naming.resolve(name)
+                if record is None:
+                    continue
+                cid = record.value.decode().removeprefix("/ipfs/")
+                if self.node.store is None or not self.node.store.has(parse_cid(cid)):
+                    await self.node.storage.fetch(cid, timeout=10)
+                block = await self.node.storage.get(cid)
+                entries = [decoder.decode(raw) for raw in block["entries"]]
+            except (PeerkitError, msgspec.MsgspecError, KeyError, TypeError) as exc:
+                self.log.debug("dcs.stream_unavailable", member=member[:8], error=str(exc))
+                continue
+            applied += len(self._receive_all(doc, entries))
+        return applied
 
     # --- control requests -----------------------------------------------------------------
 
@@ -271,6 +316,7 @@ class DcsActor(Actor):
         )
         for peer in self.node.peers():
             await self._catch_up_from(peer)
+        await self.catch_up_by_names(doc)
 
 
 def _context(msg: DcsEnvelope) -> bytes:

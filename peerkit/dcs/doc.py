@@ -22,7 +22,10 @@ from typing import Any
 
 import msgspec
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pycrdt import Doc, Map, Text
 
 from .crypto import UPDATE_DOMAIN, Identity, Rejected, verify
@@ -69,10 +72,13 @@ class SharedDoc:
     pending: dict[str, dict[int, Entry]] = field(default_factory=dict)
     log: dict[str, list[Entry]] = field(default_factory=dict)  # author -> accepted entries
     next_seq: int = 0
+    #: the document secret: every member derives every member's stream name from it
+    secret: bytes = b""
 
     @classmethod
     def create(cls, me: Identity, doc_id: str | None = None) -> SharedDoc:
         doc = cls(doc_id or os.urandom(16).hex(), me, me.id)
+        doc.secret = os.urandom(32)
         doc.members[me.id] = Member(me.id, me.box_public)
         doc.epoch_keys[0] = ChaCha20Poly1305.generate_key()
         return doc
@@ -207,6 +213,7 @@ class SharedDoc:
         """What an invitation carries (the secret parts are sealed to the invitee)."""
         return {
             "doc": self.doc_id,
+            "secret": self.secret.hex(),
             "owner": self.owner,
             "epoch": self.epoch,
             "keys": {str(e): k.hex() for e, k in self.epoch_keys.items()},
@@ -216,6 +223,26 @@ class SharedDoc:
 
     def add_member(self, member_id: str, box: bytes) -> None:
         self.members[member_id] = Member(member_id, box)
+
+    def stream_key(self, author: str) -> Ed25519PrivateKey:
+        """The key of ``author``'s stream name. Every member derives the same keys from the
+        document secret, so each can find every other member's stream (the complete graph)."""
+        seed = HKDF(
+            hashes.SHA256(),
+            32,
+            salt=b"peerkit/dcs/stream-name/v1",
+            info=f"{self.doc_id}\x00{author}".encode(),
+        ).derive(self.secret)
+        return Ed25519PrivateKey.from_private_bytes(seed)
+
+    def stream_block(self, author: str) -> dict[str, Any]:
+        """An author's stream as a block: the entries in order (already encrypted)."""
+        return {
+            "type": "peerkit/dcs-stream",
+            "doc": self.doc_id,
+            "author": author,
+            "entries": [msgspec.msgpack.encode(e) for e in self.log.get(author, [])],
+        }
 
     def revoke(self, member_id: str) -> bytes:
         """Remove a member: cut their stream at what we have, start a new epoch whose key the
@@ -231,6 +258,7 @@ class SharedDoc:
     def adopt(self, state: dict[str, Any]) -> None:
         """Take membership, keys and cuts from a verified invitation or key refresh."""
         self.owner = state["owner"]
+        self.secret = bytes.fromhex(state.get("secret", "")) or self.secret
         self.members = {i: Member(i, bytes.fromhex(b)) for i, b in state["members"].items()}
         for e, k in state["keys"].items():
             self.epoch_keys[int(e)] = bytes.fromhex(k)

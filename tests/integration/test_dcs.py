@@ -1,5 +1,7 @@
 """Three people on three peers edit one document (memory and real libp2p)."""
 
+import asyncio
+
 import pytest
 
 from peerkit.dcs.crypto import Identity
@@ -150,3 +152,26 @@ async def test_three_peer_processes_edit_merge_offline_and_revoke(tmp_path):
         for p in (alice, bob, carol):
             p.kill()
             await p.wait_killed()
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_streams_are_named_blocks_any_member_can_resolve(make_nodes, kind):
+    from peerkit.dcs.doc import SharedDoc
+    from peerkit.naming.records import name_for
+
+    alice, _bob, carol, doc = await setup(make_nodes, kind)
+    await alice.dcs.insert(doc, 0, "named stream")
+    await carol.dcs.wait_for(doc, lambda t: t == "named stream")
+    alice_id = alice.dcs.me.id
+    name = name_for(carol.dcs.doc(doc).stream_key(alice_id))  # carol derives alice's name
+    # a fresh copy of the document, rebuilt only from what alice's stream name points at
+    copy = SharedDoc(doc, carol.dcs.me, alice_id)
+    copy.adopt(carol.dcs.doc(doc).state())  # not on the shelf: no live updates reach it
+    actor = carol.supervisor.instance(carol.actor("dcs"))
+    for _ in range(500):  # alice names her stream's head after each burst of edits
+        await actor.catch_up_by_names(copy)
+        if copy.content() == "named stream":
+            break
+        await asyncio.sleep(0.02)
+    assert copy.content() == "named stream"
+    assert (await carol.naming.resolve(name)) is not None

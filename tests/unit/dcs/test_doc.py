@@ -165,3 +165,14 @@ def test_epoch_key_is_bound_into_the_aad():
     with pytest.raises(Rejected):
         b.receive(wrong_epoch)
     _ = os
+
+
+def test_every_member_derives_every_members_stream_name():
+    from peerkit.naming.records import name_for
+
+    docs = team(3)
+    graphs = [{m: name_for(d.stream_key(m)) for m in sorted(d.members)} for d in docs]
+    assert graphs[0] == graphs[1] == graphs[2]
+    assert len(set(graphs[0].values())) == 3  # one name per collaborator's stream
+    outsider = SharedDoc.create(IDS[4], doc_id="doc1")  # same id, another secret
+    assert name_for(outsider.stream_key(IDS[0].id)) not in graphs[0].values()
