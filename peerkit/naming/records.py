@@ -126,13 +126,20 @@ def _raw_pub(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
     return pub
 
 
-def _base36(data: bytes) -> str:
+def _encode_base(data: bytes, alphabet: str) -> str:
+    """Big-endian base-N text of ``data``; leading zero bytes become the alphabet's first digit
+    (the multibase rule shared by base36 and base58btc)."""
     n = int.from_bytes(data, "big")
+    base = len(alphabet)
     out = ""
     while n:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-    return "0" * (len(data) - len(data.lstrip(b"\0"))) + (out or "")
+        n, r = divmod(n, base)
+        out = alphabet[r] + out
+    return alphabet[0] * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def _base36(data: bytes) -> str:
+    return _encode_base(data, _B36)
 
 
 def _unbase36(text: str) -> bytes:
@@ -146,12 +153,7 @@ _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 def _base58(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+    return _encode_base(data, _B58)
 
 
 # --- time ----------------------------------------------------------------------------------
