@@ -1,0 +1,164 @@
+"""Building blocks of the test kit: peer sets, fake dependencies, event waiters (no sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from ..actor import Actor
+from ..config import PeerConfig
+from ..errors import PeerkitError
+from ..messages import Event, Message
+from ..node import Node
+
+A = TypeVar("A", bound=Actor)
+
+
+class WaitTimeout(PeerkitError, AssertionError):
+    """A waiter gave up; the message says what it was waiting for."""
+
+    code = "wait_timeout"
+
+
+async def wait_for(
+    predicate: Callable[[], Any] | Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 5.0,
+    what: str = "the condition",
+) -> Any:
+    """Wait until ``predicate()`` is truthy (checked on every loop turn); return its value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise WaitTimeout(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.001)
+
+
+async def wait_handled(node: Node, actor: str, count: int = 1, *, timeout: float = 5.0) -> None:
+    """Wait until ``actor`` on ``node`` has finished handling ``count`` more messages."""
+
+    def handled() -> int:
+        stats: Any = node.supervisor.stats()
+        return next(int(s["handled"]) for s in stats if s["name"] == actor)
+
+    target = handled() + count
+    await wait_for(
+        lambda: handled() >= target,
+        timeout=timeout,
+        what=f"{actor} on {node.config.name} to handle {count} message(s)",
+    )
+
+
+@dataclass
+class Published:
+    event: Event
+    topic: str | None
+
+
+@dataclass
+class FakeNode:
+    """Stands in for ``actor.node`` when a handler is called alone: records what it publishes
+    and sends, and answers requests from ``replies`` (message type -> reply or callable)."""
+
+    name: str = "fake"
+    peer_id: str = "fake-peer"
+    replies: dict[type, Any] = field(default_factory=dict)
+    published: list[Published] = field(default_factory=list)
+    sent: list[tuple[str, Message]] = field(default_factory=list)
+    requests: list[tuple[str, Message]] = field(default_factory=list)
+
+    @property
+    def config(self) -> PeerConfig:
+        return PeerConfig(name=self.name, transport="memory")
+
+    async def publish(self, event: Event, topic: str | None = None) -> None:
+        self.published.append(Published(event, topic))
+
+    async def send(self, peer: str, msg: Message) -> None:
+        self.sent.append((peer, msg))
+
+    async def request(self, peer: str, msg: Message, *, timeout: float | None = None) -> Any:
+        self.requests.append((peer, msg))
+        answer = self.replies.get(type(msg))
+        if answer is None:
+            raise PeerkitError(
+                f"FakeNode has no reply for {type(msg).__name__}",
+                hint="set FakeNode(replies={MsgType: reply})",
+            )
+        return answer(msg) if callable(answer) else answer
+
+    def peers(self) -> list[str]:
+        return []
+
+    def events(self, event_type: type[Event]) -> list[Event]:
+        return [p.event for p in self.published if isinstance(p.event, event_type)]
+
+
+def make_actor(actor_type: type[A] | Callable[[], A], *, node: Any = None) -> A:
+    """An actor instance ready for direct handler calls, wired to ``node`` (a FakeNode)."""
+    import structlog
+
+    actor = actor_type()
+    fake: Any = node if node is not None else FakeNode()  # duck-types the parts of Node used
+    actor.node = fake
+    actor.name = type(actor).__name__
+    actor.log = structlog.get_logger().bind(actor=actor.name, peer="test")
+    return actor
+
+
+class PeerSet:
+    """Started nodes, each connected to the first; stopped by ``close``."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+
+    async def start(
+        self,
+        n: int,
+        *,
+        services: Sequence[Any] = (),
+        transport: Literal["memory", "libp2p"] = "memory",
+        connect: bool = True,
+        **config: Any,
+    ) -> list[Node]:
+        from .._transport.memory import MemoryNetwork, MemoryTransport
+
+        network = MemoryNetwork()
+        started = []
+        for _ in range(n):
+            cfg = PeerConfig(name=f"peer{len(self.nodes)}", transport=transport, **config)
+            t = (
+                MemoryTransport(name=cfg.name, network=network, max_frame=cfg.max_frame_size)
+                if transport == "memory"
+                else None
+            )
+            node = Node(cfg, transport=t)
+            for service in services:
+                node.spawn(service)
+            await node.start()
+            self.nodes.append(node)
+            started.append(node)
+        if connect:
+            for node in started[1:]:
+                await node.connect(started[0].addrs()[0])
+        return started
+
+    def actor(self, node: Node, name: str) -> Actor:
+        """The live instance of an actor (to inspect its state in a test)."""
+        instance = node.supervisor.instance(node.actor(name))
+        assert instance is not None
+        return instance
+
+    async def close(self) -> None:
+        for node in reversed(self.nodes):
+            await node.stop()
+        self.nodes.clear()
