@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
-    from . import doc_cmds, formation_cmds, naming_cmds, storage_cmds
+    from . import doc_cmds, formation_cmds, naming_cmds, new_cmd, storage_cmds
 
+    new_cmd.add_commands(sub)
     formation_cmds.add_commands(sub)
     doc_cmds.add_commands(sub)
     storage_cmds.add_commands(sub)

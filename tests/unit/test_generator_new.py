@@ -1,0 +1,77 @@
+"""`peerkit new`: render into a temporary folder, check the files, run the app's own tests."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from peerkit._generators.app.generator import GeneratorError, plan_app, write_app
+
+
+def test_plan_and_refusal_to_overwrite(tmp_path):
+    files = plan_app("shop")
+    paths = {f.path for f in files}
+    assert {
+        "pyproject.toml",
+        "peer.yaml",
+        "formation.yaml",
+        "schemas/greeter.yaml",
+        "shop/messages.py",
+        "shop/services.py",
+        "tests/test_greeter.py",
+    } <= paths
+    assert 'tag="shop.Greet"' in next(f.content for f in files if f.path == "shop/messages.py")
+    write_app(tmp_path / "shop", files)
+    with pytest.raises(GeneratorError, match="not empty"):
+        write_app(tmp_path / "shop", files)
+    write_app(tmp_path / "shop", files, force=True)
+    assert {f.path for f in plan_app("shop", sample=False)} >= {"shop/services.py"}
+
+
+@pytest.mark.parametrize("bad", ["Shop", "1app", "class", "my-app", "peerkit", ""])
+def test_bad_names_are_refused(bad):
+    with pytest.raises(GeneratorError):
+        plan_app(bad)
+
+
+def test_new_app_tests_pass_at_once(tmp_path):
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "peerkit", "new", "demoapp"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "created demoapp" in proc.stdout and "tests/test_greeter.py" in proc.stdout
+    app = tmp_path / "demoapp"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(app)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "4 passed" in run.stdout
+    print(f"peerkit new -> generated tests passing: {time.perf_counter() - t0:.1f} s")
+    # and the app's peer.yaml is a valid config whose services import
+    from peerkit.config import load_config
+
+    assert load_config(app / "peer.yaml").services == ["demoapp.services:Greeter"]
+
+
+def test_cli_errors(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "peerkit", "new", "taken"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "not empty" in proc.stderr and "Traceback" not in proc.stderr
