@@ -88,16 +88,19 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     source: str | None = None
 
 
-def load_config(path: str | Path) -> PeerConfig:
-    path = Path(path)
+def read_config_text(path: Path, *, hint: str) -> str:
+    """A config file's text; ConfigError naming the file when it is missing or unreadable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            "file not found", path=str(path), hint="pass --config with the path of a peer.yaml"
-        ) from None
+        raise ConfigError("file not found", path=str(path), hint=hint) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
+
+
+def load_config(path: str | Path) -> PeerConfig:
+    path = Path(path)
+    text = read_config_text(path, hint="pass --config with the path of a peer.yaml")
     cfg = parse_config(text, source=str(path))
     return cfg
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from ..config import PeerConfig, convert_with_lines, load_yaml_mapping
+from ..config import PeerConfig, convert_with_lines, load_yaml_mapping, read_config_text
 from ..errors import ConfigError
 
 _ROLE_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
@@ -70,12 +70,7 @@ class PeerPlan:
 
 def load_formation(path: str | Path) -> FormationSpec:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            "file not found", path=str(path), hint="pass the path of a formation.yaml"
-        ) from None
+    text = read_config_text(path, hint="pass the path of a formation.yaml")
     doc = load_yaml_mapping(text, str(path))
     _check_roles(doc, str(path))
     if "source" in doc:
