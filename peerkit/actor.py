@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import itertools
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -148,19 +147,15 @@ def _handler_signature(
 Letter = tuple[Message, "asyncio.Future[Any] | None", Context]
 
 
-_ref_ids = itertools.count(1)
-
-
 class ActorRef:
     """The stable handle to an actor: it and its mailbox survive restarts of the instance."""
 
-    __slots__ = ("_id", "actor_type", "mailbox", "name")
+    __slots__ = ("actor_type", "mailbox", "name")
 
     def __init__(self, name: str, actor_type: type[Actor], mailbox_size: int) -> None:
         self.name = name
         self.actor_type = actor_type
         self.mailbox: Mailbox[Letter] = Mailbox(mailbox_size, name)
-        self._id = next(_ref_ids)
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.name} ({self.actor_type.__name__})>"

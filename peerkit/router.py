@@ -222,7 +222,7 @@ class Router:
         except MailboxFull:
             self._reply_error(channel, env.id, "busy", f"{env.tag}: the handler is busy, retry")
             return
-        except (RemoteError, ActorStopped) as exc:
+        except RemoteError as exc:  # includes ActorStopped
             self._reply_error(channel, env.id, wire_code(exc), str(exc))
             return
         fut.add_done_callback(partial(self._reply, channel, env.id, route.msg_type))

@@ -23,8 +23,6 @@ REPLY: Final = 1  # answers request ``id``
 ERROR: Final = 2  # answers request ``id`` with an error: tag = error code, payload = message
 EVENT: Final = 3  # one-way message to the receiving peer's actor (id = 0)
 PUBLISH: Final = 4  # a pubsub event (used inside gossipsub messages)
-KINDS: Final = frozenset({REQUEST, REPLY, ERROR, EVENT, PUBLISH})
-
 M = TypeVar("M", bound=Message)
 
 
@@ -167,10 +165,6 @@ class FrameDecoder:
             raise FrameTruncated(
                 f"stream ended inside a frame ({len(self._buf)} bytes of it received)"
             )
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
 
 
 # --- envelopes ------------------------------------------------------------------------------

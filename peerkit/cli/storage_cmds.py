@@ -14,7 +14,7 @@ from ..config import load_config
 from ..errors import ConfigError
 from ..storage.blocks import CID, RAW, decode, parse_cid
 from ..storage.car import read_car, write_car
-from ..storage.files import FILE_TYPE, file_blocks
+from ..storage.files import FILE_TYPE, file_blocks, iter_file
 from ..storage.store import SQLiteBlockStore
 
 
@@ -106,8 +106,8 @@ def cmd_get(args: argparse.Namespace) -> int:
             return 0
         obj = decode(block.data)
         if isinstance(obj, dict) and obj.get("type") == FILE_TYPE:
-            for chunk in obj["chunks"]:
-                out.write(store.get(chunk).data)
+            for data in iter_file(lambda c: store.get(c).data, obj):
+                out.write(data)
         else:
             out.write(json.dumps(_jsonable(obj), indent=2).encode() + b"\n")
     finally:

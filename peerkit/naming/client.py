@@ -18,7 +18,7 @@ from ..storage.blocks import parse_cid
 from ..storage.errors import BlockNotFound
 from .keys import ME_NAME, KdfParams, MasterKey, Wallet, derive_master_key, name_key
 from .messages import History, NameHistory, PublishRecord, Resolved, ResolveName
-from .records import NameRecord, create_record, name_for, verify_record
+from .records import REVOKED_VALUE, NameRecord, create_record, name_for, verify_record
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -29,10 +29,6 @@ ME_DEFAULTS: dict[str, Any] = {
     "rendezvous": [],
     "names": [],
 }
-
-
-class NameNotFound(PeerkitError):
-    code = "name_not_found"
 
 
 class MeDagError(PeerkitError):
@@ -92,7 +88,7 @@ class NamingClient:
         push_to: list[str] | None = None,
     ) -> NameRecord:
         """End the name for good (optionally pointing to a successor name)."""
-        value = f"/ipns/{successor}".encode() if successor else b"/ipfs/bafkqaaa"
+        value = f"/ipns/{successor}".encode() if successor else REVOKED_VALUE
         return await self.publish(
             key,
             value,

@@ -30,8 +30,6 @@ from .errors import CorruptBlock, InvalidCID, NotCanonical
 
 DAG_CBOR = 0x71
 RAW = 0x55
-SHA2_256 = 0x12
-CODECS = {DAG_CBOR: "dag-cbor", RAW: "raw"}
 _PREFIX = {DAG_CBOR: b"\x01\x71\x12\x20", RAW: b"\x01\x55\x12\x20"}
 
 
