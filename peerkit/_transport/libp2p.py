@@ -335,11 +335,12 @@ class Libp2pTransport(Transport):
             await self._host.connect(info)
 
     async def disconnect(self, peer: str) -> None:
-        await self.bridge.call(self._host.disconnect, ID.from_base58(peer))
+        await self.bridge.call(self._host.disconnect, _peer_id(peer))
 
     # --- channels -------------------------------------------------------------------------
 
     async def channel(self, peer: str) -> Channel:
+        _peer_id(peer)  # a malformed id is the caller's error, typed, before any I/O
         chan = self._outbound.get(peer)
         if chan is not None and not chan.closed:
             return chan
@@ -355,7 +356,7 @@ class Libp2pTransport(Transport):
 
     async def _open_channel(self, peer: str) -> Libp2pChannel:
         try:
-            stream = await self._host.new_stream(ID.from_base58(peer), [_PROTO])
+            stream = await self._host.new_stream(_peer_id(peer), [_PROTO])
         except _DISCONNECT_ERRORS as exc:
             raise PeerDisconnected(f"cannot open a stream to {peer}: {exc!r}", peer=peer) from exc
         chan = Libp2pChannel(self, stream, peer, outbound=True)
@@ -426,6 +427,15 @@ class Libp2pTransport(Transport):
             "connections": len(self.connected_peers()),
             "wire_errors": self.wire_errors,
         }
+
+
+def _peer_id(peer: str) -> ID:
+    try:
+        return ID.from_base58(peer)
+    except (ValueError, TypeError, KeyError):
+        raise PeerDisconnected(
+            f"{peer[:60]!r} is not a peer id", peer=peer, hint="peer ids look like 12D3KooW..."
+        ) from None
 
 
 class _Notifee:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -53,10 +54,16 @@ class DocShelf:
     published: dict[str, int] = field(default_factory=dict)  # doc -> my stream length named
     dirty: set[str] = field(default_factory=set)
     saver: asyncio.Task[None] | None = None
+    #: set by the running DCS actor: saves dirty documents soon
+    save_soon: Callable[[], None] | None = None
 
     def changed(self, doc: SharedDoc) -> None:
+        """A document changed (locally or from others): tell watchers, save it soon."""
         for q in list(self.watchers.get(doc.doc_id, ())):
             q.put_nowait(doc.content())
+        self.dirty.add(doc.doc_id)
+        if self.save_soon is not None:
+            self.save_soon()
 
 
 class DcsActor(Actor):
@@ -67,6 +74,7 @@ class DcsActor(Actor):
 
     async def on_start(self) -> None:
         self.node.router.peer_listeners.append(self._peer_changed)
+        self.shelf.save_soon = self._schedule_save
         if self.shelf.me is None:
             # By default a peer collaborates as an identity derived from its own key.
             self.shelf.me = Identity.from_seed(self.node.identity_seed)
@@ -236,8 +244,6 @@ class DcsActor(Actor):
                 )
         if applied:
             self.shelf.changed(doc)
-            self.shelf.dirty.add(doc.doc_id)
-            self._schedule_save()
         return applied
 
     def _schedule_save(self) -> None:
@@ -257,6 +263,10 @@ class DcsActor(Actor):
                     self.log.debug("dcs.save_skipped", doc=doc_id[:8], error=str(exc))
 
     async def on_stop(self) -> None:
+        # A restart builds a new instance: this one must stop hearing about peers.
+        if self._peer_changed in self.node.router.peer_listeners:
+            self.node.router.peer_listeners.remove(self._peer_changed)
+        self.shelf.save_soon = None
         # The storage actor stops after us (reverse start order): flush what is unsaved.
         saver = self.shelf.saver
         if saver is not None and not saver.done():
@@ -279,7 +289,12 @@ class DcsActor(Actor):
         doc = self.shelf.docs.get(msg.doc)
         if doc is None:
             return Entries(entries=[])
-        out = [e for author, entries in doc.log.items() for e in entries[msg.have.get(author, 0) :]]
+        # a negative "have" would slice from the end: clamp it
+        out = [
+            e
+            for author, entries in doc.log.items()
+            for e in entries[max(0, msg.have.get(author, 0)) :]
+        ]
         return Entries(entries=out[:2000])
 
     @handler

@@ -54,7 +54,15 @@ class DcsClient:
         doc = self.doc(doc_id)
         if doc.owner != self.me.id:
             raise DcsError("only the owner invites")
-        box = bytes.fromhex(card["box"])
+        try:
+            box = bytes.fromhex(card["box"])
+            if len(box) != 32 or len(bytes.fromhex(card["id"])) != 32:
+                raise ValueError("wrong length")
+        except (KeyError, ValueError, TypeError):
+            raise DcsError(
+                "a collaborator card has an `id` and a `box`, each 64 hex digits",
+                hint="get one with `peerkit doc card` or node.dcs.card()",
+            ) from None
         doc.add_member(card["id"], box)
         await self._publish(
             doc, doc.edit(lambda d: d.meta.__setitem__("member:" + card["id"], True))
@@ -65,9 +73,9 @@ class DcsClient:
         except PeerkitError:
             pass  # publish anyway: the invitee may be reached through the mesh
         await self.node.publish(make_envelope("invite", doc, card["id"], box), topic=topic)
-        await self._refresh_members(doc, skip={card["id"]})
+        await self._refresh_members(doc, skip=frozenset({card["id"]}))
 
-    async def _refresh_members(self, doc: SharedDoc, skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    async def _refresh_members(self, doc: SharedDoc, skip: frozenset[str] = frozenset()) -> None:
         """Send the current membership and keys to every other member (sealed to each)."""
         for m in list(doc.members.values()):
             if m.id != self.me.id and m.id not in skip:
@@ -86,10 +94,6 @@ class DcsClient:
     async def _publish(self, doc: SharedDoc, entry: Entry | None) -> None:
         if entry is not None:
             self.shelf.changed(doc)
-            self.shelf.dirty.add(doc.doc_id)
-            actor = self.node.supervisor.instance(self.node.actor("dcs"))
-            if actor is not None:
-                actor._schedule_save()  # type: ignore[attr-defined]
             await self.node.publish(DcsUpdate(entry=entry))
 
     async def revoke(self, doc_id: str, member_id: str) -> None:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pycrdt import Doc, Map, Text
 
-from .crypto import UPDATE_DOMAIN, Identity, Rejected, verify
+from .crypto import UPDATE_DOMAIN, DcsError, Identity, Rejected, verify
 
 MAX_UPDATE = 1024 * 1024
 
@@ -113,7 +113,7 @@ class SharedDoc:
         """Insert at a code-point index (converted to pycrdt's UTF-8 byte offsets)."""
         current = self.content()
         if not 0 <= index <= len(current):
-            raise IndexError(f"index {index} is outside 0..{len(current)}")
+            raise DcsError(f"index {index} is outside the text (0..{len(current)})")
 
         def change(d: SharedDoc) -> None:
             d.text.insert(len(current[:index].encode()), text)
@@ -123,7 +123,9 @@ class SharedDoc:
     def delete(self, index: int, length: int) -> Entry | None:
         current = self.content()
         if not (index >= 0 and index + length <= len(current)):
-            raise IndexError("range outside the text")
+            raise DcsError(
+                f"{length} characters from {index} run past the text ({len(current)} characters)"
+            )
         start = len(current[:index].encode())
         end = len(current[: index + length].encode())
 

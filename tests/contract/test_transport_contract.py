@@ -187,3 +187,9 @@ async def test_cancelled_requests_leave_nothing_behind(make_nodes, kind):
     assert after.get("channels") == before.get("channels")
     assert after.get("bridge_calls", 0) == 0
     assert (await b.request(a.peer_id, Echo(text="ok"))).text == "ok"
+
+
+async def test_a_malformed_peer_id_is_a_typed_error(make_nodes, kind):
+    (a,) = await make_nodes(1, kind, actors=[EchoActor])
+    with pytest.raises(PeerDisconnected):
+        await a.request("not-a-peer-id", Echo(text="x"), timeout=5)

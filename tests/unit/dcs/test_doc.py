@@ -1,4 +1,3 @@
-import os
 import random
 
 import msgspec
@@ -164,7 +163,6 @@ def test_epoch_key_is_bound_into_the_aad():
     b.epoch_keys[1] = ChaCha20Poly1305.generate_key()
     with pytest.raises(Rejected):
         b.receive(wrong_epoch)
-    _ = os
 
 
 def test_every_member_derives_every_members_stream_name():
@@ -176,3 +174,15 @@ def test_every_member_derives_every_members_stream_name():
     assert len(set(graphs[0].values())) == 3  # one name per collaborator's stream
     outsider = SharedDoc.create(IDS[4], doc_id="doc1")  # same id, another secret
     assert name_for(outsider.stream_key(IDS[0].id)) not in graphs[0].values()
+
+
+def test_out_of_range_edits_are_typed_errors():
+    from peerkit.dcs.crypto import DcsError
+
+    (a,) = team(1)
+    a.insert(0, "abc")
+    with pytest.raises(DcsError, match="outside the text"):
+        a.insert(4, "x")
+    with pytest.raises(DcsError, match="run past the text"):
+        a.delete(1, 5)
+    assert a.content() == "abc"
