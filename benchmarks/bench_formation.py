@@ -22,7 +22,7 @@ roles:
   rendezvous: {count: 1, rendezvous_point: true, config: {log_level: warning}}
   app-node:
     count: 3
-    services: ["sample_app.services:Greeter"]
+    services: ["sample_app.services.greeter:Greeter"]
     config: {log_level: warning, rendezvous: {namespaces: [bench/nodes]}}
   user:
     count: 6

@@ -14,6 +14,7 @@ from .errors import (
     MailboxFull,
     MalformedMessage,
     NoHandler,
+    NotImplementedHandler,
     PeerBusy,
     PeerDisconnected,
     PeerkitError,
@@ -26,6 +27,7 @@ from .errors import (
 from .messages import Event, Message, Request
 from .node import Node
 from .router import Ack
+from .service import Service
 from .supervisor import Strategy, Supervisor
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "Message",
     "NoHandler",
     "Node",
+    "NotImplementedHandler",
     "PeerBusy",
     "PeerConfig",
     "PeerDisconnected",
@@ -51,6 +54,7 @@ __all__ = [
     "RemoteError",
     "Request",
     "RequestTimeout",
+    "Service",
     "Strategy",
     "Supervisor",
     "SupervisorEscalation",

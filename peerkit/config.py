@@ -125,7 +125,7 @@ def load_yaml_mapping(text: str, source: str) -> Any:
 def convert_with_lines(doc: Any, type_: type[T], source: str) -> T:
     """msgspec-validate a parsed YAML document; errors name the file, line and key."""
     try:
-        return msgspec.convert(_plain(doc), type_, strict=True)
+        return msgspec.convert(plain_yaml(doc), type_, strict=True)
     except msgspec.ValidationError as exc:
         message, line = _locate(str(exc), doc)
         raise ConfigError(message, path=source, line=line) from None
@@ -135,16 +135,16 @@ def parse_config(text: str, *, source: str = "<peer.yaml>") -> PeerConfig:
     doc = load_yaml_mapping(text, source)
     cfg = convert_with_lines(doc, PeerConfig, source)
     if "source" in doc:
-        raise ConfigError("unknown key 'source'", path=source, line=_line_of(doc, ["source"]))
+        raise ConfigError("unknown key 'source'", path=source, line=line_of(doc, ["source"]))
     cfg.source = source
     return cfg
 
 
-def _plain(node: Any) -> Any:
+def plain_yaml(node: Any) -> Any:
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): plain_yaml(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain_yaml(v) for v in node]
     return node
 
 
@@ -173,7 +173,7 @@ def _locate(message: str, doc: Any) -> tuple[str, int | None]:
         message = f"{where}: a key: {message}"
     elif where and not unknown:
         message = f"{where}: {message}"
-    line = _line_of(doc, steps)
+    line = line_of(doc, steps)
     if line is None and "missing required field" in message:
         line = _node_line(doc, steps)
     return message, line
@@ -191,7 +191,7 @@ def _node_line(doc: Any, steps: list[str | int]) -> int | None:
     return lc.line + 1 if lc is not None else None
 
 
-def _line_of(doc: Any, steps: list[str | int]) -> int | None:
+def line_of(doc: Any, steps: list[str | int]) -> int | None:
     node = doc
     line = None
     for step in steps:

@@ -123,6 +123,12 @@ class RequestCancelled(RemoteError):
     code = "cancelled"
 
 
+class NotImplementedHandler(RemoteError):
+    """A generated handler stub that nobody has written yet."""
+
+    code = "not_implemented"
+
+
 # --- actors ---------------------------------------------------------------------------------
 
 
@@ -182,8 +188,21 @@ _WIRE_ERRORS: dict[str, type[RemoteError]] = {
         RequestCancelled,
         PeerDisconnected,
         ActorStopped,
+        NotImplementedHandler,
     )
 }
+
+
+def register_wire_error(cls: type[RemoteError]) -> type[RemoteError]:
+    """Let an app's own error class cross the wire typed (use as a class decorator).
+
+    Its ``code`` must be unique; the asking peer then raises the same class.
+    """
+    existing = _WIRE_ERRORS.get(cls.code)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"error code {cls.code!r} is already used by {existing.__name__}")
+    _WIRE_ERRORS[cls.code] = cls
+    return cls
 
 
 def error_from_code(code: str, message: str, *, peer: str | None = None) -> RemoteError:

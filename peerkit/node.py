@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .dcs.client import DcsClient
     from .gateway import Gateway
     from .naming.client import NamingClient
+    from .rendezvous.client import RendezvousApi
     from .storage.client import StorageClient
     from .storage.store import BlockStore
 
@@ -108,6 +109,13 @@ class Node:
                 partial(RendezvousClient, list(cfg.namespaces), list(cfg.prefer), cfg.ttl),
                 name="rendezvous-client",
             )
+
+    @property
+    def rendezvous(self) -> RendezvousApi:
+        """Discovery at the node's rendezvous points."""
+        from .rendezvous.client import RendezvousApi
+
+        return RendezvousApi(self)
 
     def _start_naming(self) -> None:
         from .naming.actor import NamingActor, Watchers
@@ -191,8 +199,17 @@ class Node:
         name: str | None = None,
         mailbox_size: int | None = None,
     ) -> ActorRef:
-        """Run an actor on this node and route the message types it handles to it."""
-        ref = self.supervisor.spawn(factory, name=name, mailbox_size=mailbox_size)
+        """Run an actor on this node and route the message types it handles to it.
+
+        A :class:`~peerkit.service.Service` class gets its ``__init__`` dependencies injected.
+        """
+        from .service import PROVIDERS, Service
+
+        build: Callable[[], Actor] | type[Actor] = factory
+        if isinstance(factory, type) and issubclass(factory, Service):
+            name = name or factory.__name__
+            build = factory.factory(lambda dep: PROVIDERS[dep](self))
+        ref = self.supervisor.spawn(build, name=name, mailbox_size=mailbox_size)
         for topic in self.router.add(ref):
             if topic not in self._topics:
                 self._topics.add(topic)

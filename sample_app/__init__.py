@@ -1,4 +1,4 @@
-"""The sample app: a small greeter/chat service that the demo runs on three peers.
-
-Later issues grow it into the whitepaper's three scenarios (content, collaboration, own nodes).
+"""The sample app, made with `peerkit generate` from sample_app/schemas/ (CI checks it has not
+drifted), and the demo that plays the whitepaper's three scenarios on the sample formation:
+content under a mutable name, collaborative editing, and a custom service on the app's own nodes.
 """

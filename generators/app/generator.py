@@ -33,33 +33,66 @@ def usage() -> str:
 
 
 def plan_app(app: str, *, sample: bool = True) -> list[PlannedFile]:
-    """Every file of a new app (no I/O beyond reading templates)."""
+    """Every file of a new app (no I/O beyond reading templates).
+
+    With the sample, the greeter service is made the way ``peerkit generate`` makes any
+    service (from schemas/greeter.yaml), then its handlers and tests are filled in.
+    """
     if not _NAME.match(app) or keyword.iskeyword(app) or app in {"peerkit", "test", "tests"}:
         raise GeneratorError(
             f"{app!r} is not a usable app name",
             hint="use lowercase letters, digits and underscores, starting with a letter",
         )
-    services = f'"{app}.services:Greeter"' if sample else ""
-    values = {"app": app, "services": services}
+    services = f'"{app}.services.greeter:Greeter"' if sample else ""
+    values = {"app": app}
     files = [
-        ("pyproject.toml", "pyproject.toml.tmpl"),
-        ("README.md", "README.md.tmpl"),
-        ("peer.yaml", "peer.yaml.tmpl"),
-        ("formation.yaml", "formation.yaml.tmpl"),
-        (".gitignore", "gitignore.tmpl"),
-        (f"{app}/__init__.py", None),
-        ("tests/__init__.py", None),
-    ]
-    if sample:
-        files += [
-            ("schemas/greeter.yaml", "greeter.yaml.tmpl"),
-            (f"{app}/messages.py", "messages.py.tmpl"),
-            (f"{app}/services.py", "services.py.tmpl"),
-            ("tests/test_greeter.py", "test_greeter.py.tmpl"),
+        PlannedFile(path, _template(t).substitute(values) if t else "")
+        for path, t in [
+            ("pyproject.toml", "pyproject.toml.tmpl"),
+            ("README.md", "README.md.tmpl"),
+            ("peer.yaml", "peer.yaml.tmpl"),
+            ("formation.yaml", "formation.yaml.tmpl"),
+            (".gitignore", "gitignore.tmpl"),
+            (f"{app}/__init__.py", None),
+            (f"{app}/services/__init__.py", None),
+            ("tests/__init__.py", None),
         ]
-    else:
-        files += [(f"{app}/services.py", "empty_services.py.tmpl")]
-    return [PlannedFile(path, _template(t).substitute(values) if t else "") for path, t in files]
+    ]
+    if not sample:
+        return files
+    files = [
+        PlannedFile(f.path, f.content.replace("services: []", f"services: [{services}]"))
+        if f.path in ("peer.yaml", "formation.yaml")
+        else f
+        for f in files
+    ]
+    schema_text = _template("greeter.yaml.tmpl").substitute(values)
+    files.append(PlannedFile("schemas/greeter.yaml", schema_text))
+    written_by_hand = {
+        f"{app}/services/greeter.py": "greeter_service.py.tmpl",
+        "tests/test_greeter.py": "test_greeter.py.tmpl",
+    }
+    have = {f.path for f in files}
+    for f in _generate_service(app, schema_text):
+        if f.path in have:
+            continue
+        content = f.content
+        if f.path in written_by_hand:
+            content = _template(written_by_hand[f.path]).substitute(values)
+        files.append(PlannedFile(f.path, content))
+    return files
+
+
+def _generate_service(app: str, schema_text: str) -> list[PlannedFile]:
+    from peerkit._generators.service.generator import Layout, plan
+    from peerkit._generators.service.schema import parse_schema
+
+    from peerkit.config import load_yaml_mapping
+
+    doc = load_yaml_mapping(schema_text, "schemas/greeter.yaml")
+    schema = parse_schema(doc, package=app, path="schemas/greeter.yaml")
+    layout = Layout(root=Path("/nonexistent"), package=app)
+    return [PlannedFile(f.path, f.content) for f in plan(layout, [schema])]
 
 
 def write_app(target: Path, files: list[PlannedFile], *, force: bool = False) -> list[str]:

@@ -56,14 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
-    from . import doc_cmds, formation_cmds, naming_cmds, new_cmd, storage_cmds
+    from . import doc_cmds, formation_cmds, generate_cmds, naming_cmds, new_cmd, storage_cmds
 
     new_cmd.add_commands(sub)
+    generate_cmds.add_commands(sub)
     formation_cmds.add_commands(sub)
     doc_cmds.add_commands(sub)
     storage_cmds.add_commands(sub)
     naming_cmds.add_commands(sub)
     return parser
+
+
+def add_app_paths(config_path: Path) -> None:
+    """The app's own modules (services) are importable from the config's folder and from cwd."""
+    for folder in (Path.cwd(), config_path.resolve().parent):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
 
 
 def _version() -> str:
@@ -78,10 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..node import Node
 
     config_path = Path(args.config)
-    # The app's own modules (services) are importable from the config's folder and from cwd.
-    for folder in (Path.cwd(), config_path.resolve().parent):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
+    add_app_paths(config_path)
     config = load_config(config_path)
     configure_logging(args.log_level or config.log_level, json=args.json_logs)
     node = Node.from_config(config)

@@ -103,12 +103,37 @@ class FakeNode:
         return [p.event for p in self.published if isinstance(p.event, event_type)]
 
 
-def make_actor(actor_type: type[A] | Callable[[], A], *, node: Any = None) -> A:
-    """An actor instance ready for direct handler calls, wired to ``node`` (a FakeNode)."""
+def make_actor(
+    actor_type: type[A] | Callable[[], A], *, node: Any = None, **dependencies: Any
+) -> A:
+    """An actor instance ready for direct handler calls, wired to ``node`` (a FakeNode).
+
+    A :class:`~peerkit.service.Service` gets its ``__init__`` dependencies from
+    ``dependencies`` (``make_actor(Notes, storage=fake_storage)``), else from the node's
+    attribute of the same name (``FakeNode.config``...).
+    """
     import structlog
 
-    actor = actor_type()
+    from ..service import Service
+
     fake: Any = node if node is not None else FakeNode()  # duck-types the parts of Node used
+    if isinstance(actor_type, type) and issubclass(actor_type, Service):
+
+        def provide(name: str) -> Any:
+            if name in dependencies:
+                return dependencies[name]
+            if name == "node":
+                return fake
+            if hasattr(fake, name):
+                return getattr(fake, name)
+            raise PeerkitError(
+                f"{actor_type.__name__} needs {name!r}",
+                hint=f"pass it: make_actor({actor_type.__name__}, {name}=...)",
+            )
+
+        actor: Any = actor_type.factory(provide)()
+    else:
+        actor = actor_type(**dependencies)
     actor.node = fake
     actor.name = type(actor).__name__
     actor.log = structlog.get_logger().bind(actor=actor.name, peer="test")

@@ -25,7 +25,7 @@ roles:
     config: {log_level: warning}
   app-node:
     count: 2
-    services: ["sample_app.services:Greeter"]
+    services: ["sample_app.services.greeter:Greeter"]
     config: {log_level: warning, rendezvous: {namespaces: [t6/nodes], ttl: 6}}
   user:
     count: 3

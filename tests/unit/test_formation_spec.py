@@ -11,7 +11,7 @@ roles:
     rendezvous_point: true
   app-node:
     count: 2
-    services: ["sample_app.services:Greeter"]
+    services: ["sample_app.services.greeter:Greeter"]
     config:
       rendezvous: {namespaces: [sample/nodes]}
   user:
@@ -29,7 +29,7 @@ def test_plan(tmp_path):
     assert [p.name for p in peers][:1] == ["rendezvous-0"]
     assert len(peers) == 6
     app = next(p for p in peers if p.name == "app-node-1")
-    assert app.config["services"] == ["sample_app.services:Greeter"]
+    assert app.config["services"] == ["sample_app.services.greeter:Greeter"]
     assert app.config["gateway"]["enabled"] is True
     assert app.config["role"] == "app-node"
     rv = peers[0]

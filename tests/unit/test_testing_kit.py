@@ -4,8 +4,8 @@ import pytest
 
 from peerkit import Context
 from peerkit.testing import FakeNode, WaitTimeout, make_actor, wait_for, wait_handled
-from sample_app.messages import Announce, ChatPosted, Greet, Greeting, Inbox, Relay
-from sample_app.services import Greeter
+from sample_app.generated.greeter import Announce, ChatPosted, Greet, Greeting, Inbox, Relay
+from sample_app.services.greeter import Greeter
 
 
 async def test_peers_fixture_starts_connected_nodes(peers):
@@ -27,12 +27,12 @@ async def test_a_handler_alone_with_a_fake_node():
     node = FakeNode(name="solo", replies={Greet: Greeting(text="hello z", by="other")})
     greeter = make_actor(Greeter, node=node)
     assert (await greeter.greet(Greet(name="x"), Context())).text == "hello x"
-    assert (await greeter.relay(Relay(to="p2", name="z"))).by == "other"
+    assert (await greeter.relay(Relay(to="p2", name="z"), Context())).by == "other"
     assert node.requests[0][0] == "p2"
     node_subscribers = FakeNode()
     node_subscribers.wait_for_subscribers = _no_wait  # type: ignore[attr-defined]
     announcer = make_actor(Greeter, node=node_subscribers)
-    await announcer.announce(Announce(texts=["a", "b"]))
+    await announcer.announce(Announce(texts=["a", "b"]), Context())
     assert [e.text for e in node_subscribers.events(ChatPosted)] == ["a", "b"]
 
 
@@ -50,4 +50,4 @@ async def test_fake_node_says_what_is_missing():
     from peerkit import PeerkitError
 
     with pytest.raises(PeerkitError, match="no reply for Greet"):
-        await greeter.relay(Relay(to="p", name="n"))
+        await greeter.relay(Relay(to="p", name="n"), Context())
