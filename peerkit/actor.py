@@ -36,16 +36,23 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _HANDLER_ATTR = "__peerkit_handler__"
+_REQUIRES_ATTR = "__peerkit_requires__"
 
 
-def handler(fn: F | None = None, /, *, handles: type[Message] | None = None) -> Any:
+def handler(
+    fn: F | None = None, /, *, handles: type[Message] | None = None, requires: Any = None
+) -> Any:
     """Mark a method as the handler of a message type (taken from its first annotation).
 
+    ``requires`` (a :class:`peerkit.auth.Requires`) makes the router check, before the handler
+    runs, that a remote request carries a delegation chain granting that capability.
     Only records metadata; the method stays a plain coroutine function.
     """
 
     def mark(f: F) -> F:
         setattr(f, _HANDLER_ATTR, handles or True)
+        if requires is not None:
+            setattr(f, _REQUIRES_ATTR, requires)
         return f
 
     return mark(fn) if fn is not None else mark
@@ -66,6 +73,8 @@ LOCAL = Context()
 class HandlerSpec:
     method: str
     wants_context: bool
+    #: the capability a remote request must prove (peerkit.auth.Requires), or None
+    requires: Any = None
 
 
 class Actor:
@@ -92,7 +101,7 @@ class Actor:
             if mark is None:
                 continue
             msg_type, wants_context = _handler_signature(cls, attr, fn, mark)
-            table[msg_type] = HandlerSpec(attr, wants_context)
+            table[msg_type] = HandlerSpec(attr, wants_context, getattr(fn, _REQUIRES_ATTR, None))
         cls._handlers = table
 
     @classmethod

@@ -30,6 +30,7 @@ from .router import Router
 from .supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from .auth.client import AuthClient
     from .dcs.client import DcsClient
     from .gateway import Gateway
     from .naming.client import NamingClient
@@ -82,6 +83,32 @@ class Node:
             self._start_naming()
         self._start_rendezvous()
         self._start_dcs()
+        self._start_auth()
+
+    def _start_auth(self) -> None:
+        from .auth.actor import AuthActor
+        from .auth.guard import Guard
+        from .auth.principals import Ed25519Signer
+        from .auth.revocations import Revocations
+
+        #: this peer's key as a Multiauth signer (the same key as its libp2p identity)
+        self.auth_signer = Ed25519Signer.from_seed(self.identity_seed)
+        self.transport.auth_did = self.auth_signer.did  # type: ignore[attr-defined]
+        self.auth_revocations = Revocations()
+        self.auth_tokens: dict[str, Any] = {}  # delegations this peer holds, by CID
+        self.router.guard = Guard(
+            self.auth_signer.did,
+            revoked=self.auth_revocations.is_revoked,
+            known=self.auth_tokens.get,
+        )
+        self.spawn(partial(AuthActor, self.auth_revocations), name="auth")
+
+    @property
+    def auth(self) -> AuthClient:
+        """Multiauth: delegate capabilities, invoke with them, revoke them."""
+        from .auth.client import AuthClient
+
+        return AuthClient(self)
 
     def _start_dcs(self) -> None:
         from .dcs.actor import DcsActor, DocShelf
@@ -294,9 +321,15 @@ class Node:
     def peers(self) -> list[str]:
         return self.transport.connected_peers()
 
-    async def request(self, peer: str, msg: Message, *, timeout: float | None = None) -> Any:
+    async def request(
+        self, peer: str, msg: Message, *, timeout: float | None = None, auth: bytes = b""
+    ) -> Any:
+        """Ask ``peer`` and wait for its reply. ``auth``: see ``node.auth.request``."""
         return await self.router.request(
-            peer, msg, timeout=timeout if timeout is not None else self.config.request_timeout
+            peer,
+            msg,
+            timeout=timeout if timeout is not None else self.config.request_timeout,
+            auth=auth,
         )
 
     async def send(self, peer: str, msg: Message) -> None:

@@ -59,6 +59,7 @@ class Route:
     actors: tuple[ActorRef, ...]
     topic: str | None = None  # set for events
     protocol: str = PROTOCOL_ID
+    requires: Any = None  # the capability remote requests must prove (peerkit.auth.Requires)
 
     @property
     def kind(self) -> str:
@@ -96,6 +97,9 @@ class Router:
         self.messages_out: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
         self.peer_listeners: list[Any] = []
+        #: checks the authorization of requests whose handler declares ``requires``; set by
+        #: the node (peerkit.auth.Guard). Without one such requests are refused.
+        self.guard: Any = None
 
     # --- the routing table (pure) ---------------------------------------------------------
 
@@ -113,7 +117,8 @@ class Router:
                 )
             actors = (*(old.actors if old else ()), ref)
             topic = topic_of(msg_type) if is_event else None  # type: ignore[arg-type]
-            self._routes[tag] = Route(tag, msg_type, actors, topic)
+            requires = ref.actor_type._handlers[msg_type].requires
+            self._routes[tag] = Route(tag, msg_type, actors, topic, requires=requires)
             if topic is not None and not topic.endswith(".*"):  # families are joined one by one
                 topics.append(topic)
         return topics
@@ -126,8 +131,13 @@ class Router:
 
     # --- outbound -------------------------------------------------------------------------
 
-    async def request(self, peer: str, msg: Message, *, timeout: float | None = 10.0) -> Any:
-        """Send ``msg`` to ``peer`` and wait for its reply (or its typed error)."""
+    async def request(
+        self, peer: str, msg: Message, *, timeout: float | None = 10.0, auth: bytes = b""
+    ) -> Any:
+        """Send ``msg`` to ``peer`` and wait for its reply (or its typed error).
+
+        ``auth`` is an authorization container (peerkit.auth) for handlers that require one.
+        """
         tag = tag_of(type(msg))
         if peer == self.transport.peer_id:
             return await self._local_request(msg, tag, timeout)
@@ -136,7 +146,7 @@ class Router:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(channel, {})[rid] = fut
         try:
-            channel.send(encode_envelope(REQUEST, rid, msg))
+            channel.send(encode_envelope(REQUEST, rid, msg, auth))
             self.messages_out[tag] += 1
             await channel.drain()
             return await asyncio.wait_for(fut, timeout)
@@ -218,6 +228,8 @@ class Router:
         try:
             route = self._route_for(env)
             msg = decode_payload(env, route.msg_type)
+            if route.requires is not None:
+                self._authorize(env, msg, channel.peer, route)
             fut = route.actors[0].ask_nowait(msg, Context(sender=channel.peer))
         except MailboxFull:
             self._reply_error(channel, env.id, "busy", f"{env.tag}: the handler is busy, retry")
@@ -247,6 +259,14 @@ class Router:
                 self.log.warning("event.dropped", actor=ref.name, tag=env.tag, error=str(exc))
             except ActorStopped:
                 self.log.debug("event.dropped_on_shutdown", actor=ref.name, tag=env.tag)
+
+    def _authorize(self, env: Envelope, msg: Message, sender: str, route: Route) -> None:
+        """The interceptor: a request whose handler requires a capability must prove it."""
+        if self.guard is None:
+            from .auth.errors import AuthError
+
+            raise AuthError(f"{env.tag} requires authorization, which this peer cannot check")
+        self.guard.check(env.auth, msg, sender, route.requires)
 
     def _route_for(self, env: Envelope) -> Route:
         route = self.match(env.tag)

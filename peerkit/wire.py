@@ -28,6 +28,7 @@ M = TypeVar("M", bound=Message)
 
 Kind = Annotated[int, msgspec.Meta(ge=REQUEST, le=PUBLISH)]
 RequestId = Annotated[int, msgspec.Meta(ge=0)]
+Auth = Annotated[bytes, msgspec.Meta(max_length=64 * 1024)]
 
 
 class Envelope(msgspec.Struct, array_like=True, frozen=True):
@@ -42,6 +43,8 @@ class Envelope(msgspec.Struct, array_like=True, frozen=True):
     id: RequestId
     tag: str
     payload: Any = msgspec.Raw(b"")
+    #: a request's authorization (peerkit.auth container), absent for most envelopes
+    auth: Auth = b""
 
 
 class _RawEnvelope(msgspec.Struct, array_like=True, frozen=True):
@@ -49,6 +52,7 @@ class _RawEnvelope(msgspec.Struct, array_like=True, frozen=True):
     id: RequestId
     tag: str
     payload: msgspec.Raw = msgspec.Raw(b"")
+    auth: Auth = b""
 
 
 # --- varints --------------------------------------------------------------------------------
@@ -187,7 +191,13 @@ def _build_fast_decoder() -> msgspec.msgpack.Decoder[Any]:
     payload = Union[(str, *default_registry.types())]  # type: ignore[valid-type]
     typed = msgspec.defstruct(
         "_TypedEnvelope",
-        [("kind", Kind), ("id", RequestId), ("tag", str), ("payload", payload)],
+        [
+            ("kind", Kind),
+            ("id", RequestId),
+            ("tag", str),
+            ("payload", payload),
+            ("auth", Auth, b""),
+        ],
         array_like=True,
         frozen=True,
     )
@@ -206,12 +216,14 @@ default_registry.listeners.append(_drop_fast_decoder)
 _tags: dict[type, str] = {}
 
 
-def encode_envelope(kind: int, id: int, msg: Message) -> bytes:
+def encode_envelope(kind: int, id: int, msg: Message, auth: bytes = b"") -> bytes:
     """Encode one envelope body (without the frame prefix), in a single encoder pass."""
     try:
         tag = _tags[msg.__class__]
     except KeyError:
         tag = _tags[msg.__class__] = tag_of(msg.__class__)
+    if auth:
+        return _encode((kind, id, tag, msg, auth))
     return _encode((kind, id, tag, msg))
 
 
@@ -234,7 +246,7 @@ def decode_envelope(body: bytes) -> Envelope:
         raw = _raw_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"undecodable envelope: {exc}") from exc
-    return Envelope(raw.kind, raw.id, raw.tag, raw.payload)
+    return Envelope(raw.kind, raw.id, raw.tag, raw.payload, raw.auth)
 
 
 def decode_payload(env: Envelope, msg_type: type[M]) -> M:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..actor import Actor, Context, handler
+from ..auth.guard import Requires, name_owner
 from ..errors import PeerkitError
 from ..storage.blocks import make_block
 from .log import NameLog
@@ -18,6 +19,7 @@ from .messages import (
     NameRecordPublished,
     PublishRecord,
     RecordAccepted,
+    Republish,
     Resolved,
     ResolveName,
 )
@@ -98,6 +100,11 @@ class NamingActor(Actor):
 
     @handler
     async def publish(self, msg: PublishRecord) -> RecordAccepted:
+        return await self._accept(msg.name, msg.record, announce=True)
+
+    @handler(requires=Requires("name/republish", on="name:{name}", owner=name_owner))
+    async def republish(self, msg: Republish, ctx: Context) -> RecordAccepted:
+        self.log.info("name.republished_for_owner", name=msg.name[:16], by=(ctx.sender or "")[-8:])
         return await self._accept(msg.name, msg.record, announce=True)
 
     @handler

@@ -24,6 +24,14 @@ class PublishRecord(Request, tag="naming.PublishRecord", reply=RecordAccepted):
     record: RecordBytes
 
 
+class Republish(Request, tag="naming.Republish", reply=RecordAccepted):
+    """Keep and re-announce a name's signed record for its owner. Needs the capability
+    ``name/republish`` on ``name:<name>``, delegated by the name's owner (peerkit.auth)."""
+
+    name: str
+    record: RecordBytes
+
+
 class Resolved(Message, tag="naming.Resolved"):
     record: RecordBytes | None = None
 

@@ -123,9 +123,19 @@ def test_undecodable_envelopes_raise_malformed(body):
 
 
 def test_unknown_trailing_envelope_fields_are_accepted():
-    body = msgspec.msgpack.encode([0, 1, "test.wire.Ping", {"type": "test.wire.Ping", "n": 1}, "x"])
+    ping = {"type": "test.wire.Ping", "n": 1}
+    body = msgspec.msgpack.encode([0, 1, "test.wire.Ping", ping, b"", "x"])
     env = decode_envelope(body)
     assert decode_payload(env, Ping).n == 1
+
+
+def test_the_auth_slot_round_trips_and_is_bounded():
+    env = decode_envelope(encode_envelope(REQUEST, 7, Ping(n=1), auth=b"token"))
+    assert env.auth == b"token" and decode_payload(env, Ping).n == 1
+    assert decode_envelope(encode_envelope(REQUEST, 7, Ping(n=1))).auth == b""
+    too_big = msgspec.msgpack.encode([0, 1, "test.wire.Ping", {}, b"x" * (64 * 1024 + 1)])
+    with pytest.raises(MalformedMessage):
+        decode_envelope(too_big)
 
 
 def test_payload_validation_names_the_field():

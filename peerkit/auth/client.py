@@ -1,0 +1,120 @@
+"""``node.auth``: issue delegations, invoke with them, revoke them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..messages import Message, tag_of
+from .errors import NotGranted
+from .guard import digest, pack
+from .messages import RevocationPublished, Revoke
+from .principals import Signer, did_for_peer
+from .tokens import Capability, Token, delegate, invoke, revoke
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+
+class AuthClient:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    @property
+    def signer(self) -> Signer:
+        """This peer's own key (its libp2p identity) as a signer."""
+        return self.node.auth_signer
+
+    @property
+    def did(self) -> str:
+        return self.node.auth_signer.did
+
+    def did_of(self, peer_id: str) -> str:
+        """The DID of another peer (for a delegation's audience)."""
+        did = did_for_peer(peer_id)
+        if did is None:
+            from ..errors import PeerkitError
+
+            raise PeerkitError(f"{peer_id} has no Ed25519 key (the in-memory transport's ids)")
+        return did
+
+    def remember(self, *tokens: Token) -> None:
+        """Keep delegations so that chains through them resolve (ours and ones we hold)."""
+        for t in tokens:
+            self.node.auth_tokens[t.cid] = t
+
+    def delegate(self, audience: str, caps: list[Capability], **kwargs: Any) -> Token:
+        token = delegate(kwargs.pop("signer", self.signer), audience=audience, caps=caps, **kwargs)
+        self.remember(token, *kwargs.get("proofs", ()))
+        return token
+
+    def chain(self, leaf: Token) -> list[Token]:
+        """``leaf`` and every proof above it that this peer holds."""
+        out, todo = [], [leaf]
+        while todo:
+            t = todo.pop()
+            if t in out:
+                continue
+            out.append(t)
+            for cid in getattr(t.payload, "prf", []):
+                parent = self.node.auth_tokens.get(cid)
+                if parent is not None:
+                    todo.append(parent)
+        return out
+
+    def authorization(
+        self, peer: str, msg: Message, proof: Token, capability: Capability | None = None
+    ) -> bytes:
+        """The container to send ``msg`` to ``peer`` under ``proof`` (a delegation to us)."""
+        if capability is None:
+            caps = proof.caps()
+            if len(caps) != 1:
+                raise NotGranted("the delegation grants several capabilities: pass capability=")
+            capability = caps[0]
+        self.remember(proof)
+        inv = invoke(
+            self.signer,
+            audience=self.did_of(peer) if not peer.startswith("mem") else self._mem_did(peer),
+            cmd=tag_of(type(msg)),
+            capability=capability,
+            args=digest(msg),
+            proof=proof,
+        )
+        return pack([inv, *self.chain(proof)])
+
+    def _mem_did(self, peer: str) -> str:
+        """In-memory peers have no key in their id: ask the (shared, in-process) network."""
+        other = getattr(self.node.transport, "network", None)
+        remote = other.peers.get(peer) if other is not None else None
+        did = getattr(remote, "auth_did", None)
+        if did is None:
+            raise NotGranted(f"unknown in-memory peer {peer}")
+        return str(did)
+
+    async def request(
+        self,
+        peer: str,
+        msg: Message,
+        proof: Token,
+        *,
+        capability: Capability | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """``node.request`` with an invocation of ``msg`` proven by ``proof``."""
+        auth = self.authorization(peer, msg, proof, capability)
+        return await self.node.request(peer, msg, timeout=timeout, auth=auth)
+
+    async def revoke(self, delegation: Token, *, signer: Signer | None = None) -> Token:
+        """Revoke ``delegation`` (signed by its issuer), here and on every peer listening."""
+        rev = revoke(signer or self.signer, delegation)
+        await self.node.actor("auth").ask(
+            Revoke(revocation=rev.to_bytes(), delegation=delegation.to_bytes())
+        )
+        return rev
+
+    async def wait_revoked(self, cid: str) -> None:
+        from ..testing.kit import wait_for
+
+        await wait_for(lambda: cid in self.node.auth_revocations, what=f"revocation of {cid}")
+
+
+__all__ = ["AuthClient", "RevocationPublished"]

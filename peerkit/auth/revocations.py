@@ -1,0 +1,39 @@
+"""Revocations: a delegation's issuer signs ``revoke: <cid>``; peers refuse chains through it."""
+
+from __future__ import annotations
+
+from .chain import check_signature
+from .errors import BrokenChain, TokenMalformed
+from .tokens import DELEGATION, REVOCATION, Token, parse
+
+
+class Revocations:
+    """The revoked delegation ids this peer knows, with the proofs that revoked them."""
+
+    def __init__(self) -> None:
+        self.revoked: dict[str, Token] = {}
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self.revoked
+
+    def is_revoked(self, cid: str) -> bool:
+        return cid in self.revoked
+
+    def accept(self, revocation: bytes, delegation: bytes) -> tuple[Token, bool]:
+        """Check and record a revocation; returns it and whether it was new.
+
+        Only the issuer of the delegation may revoke it; both signatures must verify.
+        """
+        rev = parse(revocation, expect=REVOCATION)
+        dlg = parse(delegation, expect=DELEGATION)
+        if rev.payload.revoke != dlg.cid:
+            raise TokenMalformed("the revocation names another delegation than the one sent")
+        check_signature(rev)
+        check_signature(dlg)
+        if rev.iss != dlg.iss:
+            raise BrokenChain(
+                f"only the issuer {dlg.iss} may revoke {dlg.cid[:12]}…, not {rev.iss}"
+            )
+        is_new = dlg.cid not in self.revoked
+        self.revoked[dlg.cid] = rev
+        return rev, is_new
