@@ -197,6 +197,8 @@ def _generated_module(layout: Layout, schema: ServiceSchema, values: dict[str, s
     if schema.handled():
         kinds = ["Context", *kinds, "handler"]
     imports.append(f"from peerkit import {', '.join(kinds)}")
+    if any(m.requires for m in schema.handled()):
+        imports.append("from peerkit.auth.guard import Requires")
     imports.append("from peerkit.service import Service")
     types = render.imports_needed(schema)
     if types:
@@ -233,6 +235,8 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
     if any(m.kind == "request" and not m.reply for m in handled):
         peerkit_names.append("Ack")
     imports = ["import pytest", "", f"from peerkit import {', '.join(sorted(peerkit_names))}"]
+    if any(m.requires for m in handled):
+        imports.append("from peerkit.auth.errors import AuthMissing")
     if any(m.kind == "event" for m in handled):
         imports.append("from peerkit.testing import make_actor")
     if names:
@@ -241,6 +245,8 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
     tests = []
     for m in handled:
         kind = "request_test.py.tmpl" if m.kind == "request" else "event_test.py.tmpl"
+        if m.requires:
+            kind = "guarded_request_test.py.tmpl"
         tests.append(
             template(layout, kind).substitute(
                 values,

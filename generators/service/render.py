@@ -137,7 +137,10 @@ def reply_annotation(m: MessageDef) -> str:
 def stub(m: MessageDef, *, decorated: bool) -> str:
     """One handler method: on the generated base (decorated) or in the developer's class."""
     lines = []
-    if decorated:
+    if decorated and m.requires:
+        can, on = m.requires
+        lines.append(f"    @handler(requires=Requires({py(can)}, on={py(on)}))")
+    elif decorated:
         lines.append("    @handler")
     lines.append(
         f"    async def {m.handler}(self, msg: {m.name}, ctx: Context) -> {reply_annotation(m)}:"

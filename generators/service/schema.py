@@ -92,6 +92,7 @@ class MessageDef:
     reply: str | None = None
     topic: str | None = None
     handler: str | None = None  # method name, when the service handles it
+    requires: tuple[str, str] | None = None  # (ability, resource template) remote callers prove
     description: str = ""
     fields: list[FieldDef] = field(default_factory=list)
     line: int | None = None
@@ -173,6 +174,8 @@ def parse_schema(doc: Any, *, package: str, path: str) -> ServiceSchema:
             description=spec.get("description", ""),
             line=line_of(doc, where),
         )
+        if "requires" in spec:
+            msg.requires = (spec["requires"]["can"], spec["requires"]["on"])
         if msg.reply is not None and msg.reply not in names:
             raise _err(doc, path, [*where, "reply"], f"reply type {msg.reply!r} is not declared")
         wanted = name in handles if handles is not None else kind in ("request", "event")
@@ -196,6 +199,9 @@ def parse_schema(doc: Any, *, package: str, path: str) -> ServiceSchema:
         if fname not in names:
             raise _err(doc, path, ["handles"], f"handles {fname!r}, which is not declared")
     _check_unique(doc, path, messages)
+    for m in messages:
+        if m.requires is not None:
+            _check_template(doc, path, m)
     return ServiceSchema(service, path, plain.get("description", ""), _ordered(messages, doc, path))
 
 
@@ -289,6 +295,20 @@ def _err(doc: Any, path: str, steps: list[str | int], message: str) -> SchemaErr
     field_path = ".".join(str(s) for s in steps)
     text = f"{field_path}: {message}" if field_path else message
     return SchemaError(text, path=path, line=line_of(doc, steps) or 1)
+
+
+def _check_template(doc: Any, path: str, m: MessageDef) -> None:
+    """``requires.on`` may only name the request's own fields (``name:{name}``)."""
+    assert m.requires is not None
+    fields = {f.name for f in m.fields}
+    for placeholder in re.findall(r"\{([^{}]*)\}", m.requires[1]):
+        if placeholder not in fields:
+            raise _err(
+                doc,
+                path,
+                ["messages", m.name, "requires", "on"],
+                f"{{{placeholder}}} is not a field of {m.name}",
+            )
 
 
 def _check_unique(doc: Any, path: str, messages: list[MessageDef]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from ..storage.blocks import make_block
-from .messages import RevocationPublished, Revoke
+from .messages import CheckRevoked, RevocationPublished, RevocationStatus, Revoke
 from .revocations import Revocations
 
 PIN_PREFIX = "auth/revoked/"
@@ -46,6 +46,10 @@ class AuthActor(Actor):
     @handler
     async def revoke(self, msg: Revoke) -> None:
         await self._apply(msg.revocation, msg.delegation, spread=True)
+
+    @handler
+    async def check(self, msg: CheckRevoked) -> RevocationStatus:
+        return RevocationStatus(revoked=[c for c in msg.cids if c in self.revocations])
 
     @handler
     async def published(self, msg: RevocationPublished, ctx: Context) -> None:

@@ -39,12 +39,23 @@ from .errors import (
 from .principals import verify
 from .tokens import DELEGATION, DOMAINS, INVOCATION, MAX_PROOFS, Capability, Token
 
+_verified: set[str] = set()
 SKEW = 30  # seconds of clock difference tolerated between peers (as for name records)
 MAX_INVOCATION_LIFETIME = 3600  # bounds how long the replay cache must remember an id
 
 
 def check_signature(token: Token) -> None:
+    """BadSignature / WrongContext unless the token's signature verifies.
+
+    Good results are cached by CID (the CID covers the signature and the signed payload), so
+    a delegation that arrives with every request is verified once.
+    """
+    if token.cid in _verified:
+        return
     if verify(token.iss, token.alg, token.signed, token.sig):
+        if len(_verified) >= 65536:
+            _verified.clear()
+        _verified.add(token.cid)
         return
     body = token.signed[len(DOMAINS[token.kind]) :]
     others = {f"a {kind}": domain for kind, domain in DOMAINS.items() if kind != token.kind}

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from ..messages import Event, Request
+from ..messages import Event, Message, Request
 
 REVOCATIONS_TOPIC = "peerkit.auth.revocations"
 TokenBytes = Annotated[bytes, msgspec.Meta(max_length=16 * 1024)]
@@ -18,6 +18,16 @@ class RevocationPublished(Event, tag="auth.RevocationPublished", topic=REVOCATIO
 
     revocation: TokenBytes
     delegation: TokenBytes
+
+
+class RevocationStatus(Message, tag="auth.RevocationStatus"):
+    revoked: list[str]
+
+
+class CheckRevoked(Request, tag="auth.CheckRevoked", reply=RevocationStatus):
+    """Which of these delegation CIDs this peer knows to be revoked."""
+
+    cids: Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]], msgspec.Meta(max_length=64)]
 
 
 class Revoke(Request, tag="auth.Revoke"):

@@ -74,6 +74,7 @@ def did_for_ed25519(pub: bytes) -> str:
     return DID_KEY + _base58(ED25519_PUB + pub)
 
 
+@functools.lru_cache(maxsize=4096)
 def did_for_peer(peer_id: str) -> str | None:
     """The did:key of an Ed25519 libp2p peer id (``12D3KooW...``); None for other ids."""
     try:
@@ -92,6 +93,7 @@ def peer_for_did(did: str) -> str | None:
     return peer_id_for(pub) if pub is not None else None
 
 
+@functools.lru_cache(maxsize=4096)  # a handful of principals sign most tokens
 def ed25519_of(did: str) -> bytes | None:
     if not did.startswith(DID_KEY):
         return None
@@ -104,6 +106,7 @@ def ed25519_of(did: str) -> bytes | None:
     return raw[2:]
 
 
+@functools.lru_cache(maxsize=4096)
 def check_did(did: str) -> str:
     """``did`` if it is a DID peerkit can verify; PrincipalError otherwise."""
     if ed25519_of(did) is not None:

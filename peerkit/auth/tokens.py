@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import msgspec
 from cbrrr import CID
 
-from ..storage.blocks import NotCanonical, decode, make_block
+from ..storage.blocks import NotCanonical, cid_for, decode, encode, make_block
 from ..wire import decode_uvarint, encode_uvarint
 from .errors import TokenMalformed
 from .principals import PrincipalError, Signer, check_did
@@ -239,10 +239,29 @@ def revoke(signer: Signer, delegation: Token, *, now: int | None = None) -> Toke
 
 
 def parse(data: bytes, *, expect: str | None = None) -> Token:
-    """A token from its bytes (shape only). TokenMalformed says what is wrong."""
+    """A token from its bytes (shape only). TokenMalformed says what is wrong.
+
+    Parsed tokens are cached by their bytes: the same delegations arrive with every request
+    of a chain, and a token's bytes fully determine it.
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TokenMalformed("a token is bytes")
     data = bytes(data)
+    cached = _parsed.get(data)
+    if cached is None:
+        cached = _parse(data)
+        if len(_parsed) >= 4096:
+            _parsed.pop(next(iter(_parsed)))  # the oldest entry
+        _parsed[data] = cached
+    if expect is not None and cached.kind != expect:
+        raise TokenMalformed(f"expected a {expect}, got a {cached.kind}")
+    return cached
+
+
+_parsed: dict[bytes, Token] = {}
+
+
+def _parse(data: bytes) -> Token:
     if len(data) > MAX_TOKEN:
         raise TokenMalformed(f"token of {len(data)} bytes exceeds {MAX_TOKEN}")
     head = decode_uvarint(data, 0)
@@ -250,8 +269,6 @@ def parse(data: bytes, *, expect: str | None = None) -> Token:
         raise TokenMalformed("not a peerkit auth token (unknown multicodec prefix)")
     code, pos = head
     kind = KINDS[code]
-    if expect is not None and kind != expect:
-        raise TokenMalformed(f"expected a {expect}, got a {kind}")
     body = data[pos:]
     try:
         outer = decode(body)
@@ -276,11 +293,9 @@ def parse(data: bytes, *, expect: str | None = None) -> Token:
                 check_did(getattr(payload, attr))
     except PrincipalError as exc:
         raise TokenMalformed(f"{kind}: {exc}") from None
-    block = make_block(outer)
-    if block.data != body:  # decode() is strict, so this only guards our own assumptions
-        raise TokenMalformed(f"{kind}: not canonical DAG-CBOR")
-    signed = DOMAINS[kind] + make_block(raw_payload).data
-    return Token(kind, payload, alg, sig, body, block.cid.encode(), signed)
+    # decode() refuses non-canonical DAG-CBOR, so the body is the one encoding of ``outer``
+    signed = DOMAINS[kind] + encode(raw_payload)
+    return Token(kind, payload, alg, sig, body, cid_for(body).encode(), signed)
 
 
 def _links_as_text(key: str, value: Any) -> Any:

@@ -199,6 +199,9 @@ def cmd_routes(args: argparse.Namespace) -> int:
                     if route.kind == "request"
                     else "",
                     "handler": f"{ref.name}.{spec.method}",
+                    "requires": f"{spec.requires.can} on {spec.requires.on}"
+                    if spec.requires is not None
+                    else "",
                 }
             )
     if args.json:
@@ -218,6 +221,8 @@ def cmd_routes(args: argparse.Namespace) -> int:
         "reply": "REPLY",
         "handler": "HANDLER",
     }
+    if any(r["requires"] for r in rows):
+        headers["requires"] = "REQUIRES"
     widths = {k: max(len(h), *(len(r[k]) for r in rows)) for k, h in headers.items()}
     print("  ".join(h.ljust(widths[k]) for k, h in headers.items()).rstrip())
     for row in rows:

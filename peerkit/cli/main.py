@@ -56,7 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_cmd_run)
 
-    from . import doc_cmds, formation_cmds, generate_cmds, naming_cmds, new_cmd, storage_cmds
+    from . import (
+        auth_cmds,
+        doc_cmds,
+        formation_cmds,
+        generate_cmds,
+        naming_cmds,
+        new_cmd,
+        storage_cmds,
+    )
 
     new_cmd.add_commands(sub)
     generate_cmds.add_commands(sub)
@@ -64,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     doc_cmds.add_commands(sub)
     storage_cmds.add_commands(sub)
     naming_cmds.add_commands(sub)
+    auth_cmds.add_commands(sub)
     return parser
 
 

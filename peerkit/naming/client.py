@@ -202,7 +202,9 @@ class Session:
             await self.save_me(self.me)
 
 
-def _path(value: str) -> bytes:
+def _path(value: Any) -> bytes:
+    if not isinstance(value, str):  # a CID object
+        return f"/ipfs/{parse_cid(value).encode()}".encode()
     if value.startswith(("/ipfs/", "/ipns/")):
         return value.encode()
     return f"/ipfs/{parse_cid(value).encode()}".encode()

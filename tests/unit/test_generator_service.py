@@ -60,6 +60,7 @@ messages:
   PlaceOrder:
     kind: request
     reply: Order
+    requires: {can: shop/order, on: "shop:{item}"}
     fields:
       item: {type: str, min_length: 1}
       qty: {type: int, ge: 1}
@@ -84,6 +85,7 @@ def test_generated_code_passes_its_own_tests(app):
     assert "qty: Annotated[int, msgspec.Meta(ge=1, le=100)]" in code
     assert 'size: Literal["s", "m", "l"] = "m"' in code
     assert "pinned: CID | None = None" in code
+    assert '@handler(requires=Requires("shop/order", on="shop:{item}"))' in code
     assert "shop.services.shop:Shop" in (app / "peer.yaml").read_text()
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
@@ -93,9 +95,11 @@ def test_generated_code_passes_its_own_tests(app):
         timeout=120,
         env={**os.environ, "PYTHONPATH": str(app)},
     )
-    # contract tests pass; the two handler tests wait (xfail) for their handlers
+    # contract tests pass, a request without a delegation is refused; the two handler tests
+    # wait (xfail) for their handlers
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 xfailed" in run.stdout, run.stdout
+    assert "test_place_order_needs_a_delegation" in (app / "tests/test_shop.py").read_text()
 
 
 def test_regenerating_twice_changes_nothing(app):
@@ -224,6 +228,12 @@ BAD_SCHEMAS = [
         "has a pattern and no example",
     ),
     ("service: shop\nmessages: [\n", 3, "not valid YAML"),
+    (
+        "service: shop\nmessages:\n  A:\n    kind: request\n"
+        "    requires: {can: a/b, on: 'x:{nope}'}\n",
+        5,
+        "messages.A.requires.on: {nope} is not a field of A",
+    ),
 ]
 
 

@@ -1,0 +1,94 @@
+"""Multiauth over real libp2p: Alice's wallet delegates `name/republish` for her name to an
+app node, Alice goes offline, the app node republishes, Bob resolves; without the delegation
+(or with one Alice never signed) the request is refused, and a revocation reaches Bob."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from peerkit import Node, PeerConfig
+from peerkit._transport.memory import MemoryTransport
+from peerkit.auth import errors as E
+from peerkit.auth.principals import Ed25519Signer, WalletSigner
+from peerkit.auth.tokens import Capability, parse
+from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet
+from peerkit.naming.messages import Republish
+from peerkit.naming.records import create_record, name_for
+from tests.conftest import TRANSPORTS
+
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_alice_delegates_republishing_to_her_app_node(make_nodes, kind):
+    alice, app = await make_nodes(2, kind)
+    wallet = EthereumWallet(b"\xa1" * 32)
+    session = await alice.naming.login(wallet, "alice's passphrase", "sample", kdf=FAST_TEST_KDF)
+    key = session.key_for("blog")
+    name = name_for(key)
+    cid = await alice.storage.put({"headline": "Hello"})
+    # Alice signs her record and hands it to her app node (no announcement: Bob must get it
+    # through the app node or not at all)
+    raw = create_record(
+        key, f"/ipfs/{cid.encode()}".encode(), 0, now=datetime.now(UTC), lifetime=timedelta(days=30)
+    )
+
+    # The name's key hands the name to Alice's wallet once; from then on her wallet signature
+    # alone delegates (here: republishing, for 30 days, to her app node).
+    binding = alice.auth.delegate(
+        WalletSigner(wallet).did,
+        [Capability(f"name:{name}", "name/*")],
+        signer=Ed25519Signer(key),
+        expires_in=365 * 24 * 3600,
+    )
+    grant = alice.auth.delegate(
+        app.auth.did,
+        [Capability(f"name:{name}", "name/republish")],
+        signer=WalletSigner(wallet),
+        expires_in=THIRTY_DAYS,
+        proofs=[binding],
+    )
+    assert grant.alg == "EIP191"
+    # what Alice gives her app node: the tokens (as bytes) and her signed record
+    app.auth.remember(parse(binding.to_bytes()))
+    held = parse(grant.to_bytes())
+    await alice.stop()  # Alice goes offline
+
+    bob = await start_peer("bob", kind, app)
+    await app.connect(bob.addrs()[0])
+    republish = Republish(name=name, record=raw)
+
+    with pytest.raises(E.AuthMissing, match="needs name/republish"):
+        await app.request(bob.peer_id, republish)
+    forged = app.auth.delegate(app.auth.did, [Capability(f"name:{name}", "name/*")], expires_in=60)
+    with pytest.raises(E.NotGranted, match="does not own"):
+        await app.auth.request(bob.peer_id, republish, forged)
+    assert await bob.naming.resolve(name, local_only=True) is None  # nothing got through
+
+    accepted = await app.auth.request(bob.peer_id, republish, held)
+    assert accepted.sequence == 0
+    resolved = await bob.naming.resolve(name, local_only=True)
+    assert resolved is not None and resolved.value == f"/ipfs/{cid.encode()}".encode()
+    assert bob.router.guard.accepted == 1 and bob.router.guard.refused == 2
+
+    # the same invocation cannot be sent twice
+    auth = app.auth.authorization(bob.peer_id, republish, held)
+    await app.request(bob.peer_id, republish, auth=auth)
+    with pytest.raises(E.Replayed):
+        await app.request(bob.peer_id, republish, auth=auth)
+
+    # Alice (her wallet, signing on another device) revokes the grant; Bob refuses from then on
+    await bob.auth.revoke(held, signer=WalletSigner(wallet))
+    with pytest.raises(E.Revoked, match="revoked by its issuer"):
+        await app.auth.request(bob.peer_id, republish, held)
+    await bob.stop()
+
+
+async def start_peer(name: str, kind: str, neighbour: Node) -> Node:
+    """A peer that joins later (on the neighbour's in-memory network when in memory)."""
+    transport = None
+    if kind == "memory":
+        transport = MemoryTransport(name=name, network=neighbour.transport.network)
+    node = Node(PeerConfig(name=name, transport=kind), transport=transport)
+    await node.start()
+    return node
