@@ -92,3 +92,24 @@ async def start_peer(name: str, kind: str, neighbour: Node) -> Node:
     node = Node(PeerConfig(name=name, transport=kind), transport=transport)
     await node.start()
     return node
+
+
+async def test_revocations_survive_a_restart(tmp_path):
+    from peerkit.config import StorageConfig
+
+    config = PeerConfig(
+        name="keeper",
+        transport="memory",
+        storage=StorageConfig(backend="sqlite"),
+        source=str(tmp_path / "peer.yaml"),
+    )
+    issuer = Ed25519Signer.from_seed(b"\x09" * 32)
+    async with Node(config) as node:
+        grant = node.auth.delegate(
+            node.auth.did, [Capability("x:*", "x/*")], signer=issuer, expires_in=60
+        )
+        await node.auth.revoke(grant, signer=issuer)
+        assert grant.cid in node.auth_revocations
+    async with Node(config) as again:
+        await again.supervisor.settled()
+        await again.auth.wait_revoked(grant.cid)  # reloaded from its pinned block
