@@ -82,3 +82,19 @@ class PeerProcess:
     async def wait_killed(self) -> None:
         assert self.proc is not None
         await self.proc.wait()
+
+
+async def peerkit_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run ``peerkit ARGS`` in a subprocess: (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "peerkit",
+        *args,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()

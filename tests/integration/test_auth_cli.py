@@ -1,30 +1,16 @@
 """`peerkit auth delegate|inspect|revoke` against a running peer process."""
 
-import asyncio
 import json
-import os
-import sys
 
 import pytest
 
-from tests.integration.procs import REPO, PeerProcess
+from tests.integration.procs import PeerProcess, peerkit_cli
 
 pytestmark = [pytest.mark.libp2p, pytest.mark.processes]
 
 
 async def peerkit(*args, cwd):
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "peerkit",
-        *args,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
+    return await peerkit_cli(*args, cwd=cwd)
 
 
 async def test_delegate_inspect_revoke(tmp_path):

@@ -1,29 +1,16 @@
 """`peerkit doc ...` against running peer processes."""
 
-import asyncio
 import json
-import os
-import sys
 
 import pytest
 
-from tests.integration.procs import REPO, PeerProcess
+from tests.integration.procs import PeerProcess, peerkit_cli
 
 pytestmark = [pytest.mark.libp2p, pytest.mark.processes]
 
 
 async def run(*args):
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "peerkit",
-        *args,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
+    return await peerkit_cli(*args)
 
 
 async def test_doc_cli(tmp_path):

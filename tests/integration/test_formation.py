@@ -11,7 +11,7 @@ import pytest
 
 from peerkit import Node, PeerConfig
 from peerkit.rendezvous.messages import Discover
-from tests.integration.procs import REPO
+from tests.integration.procs import REPO, peerkit_cli
 from tests.integration.test_rendezvous_gateway import parse_prometheus
 
 pytestmark = [pytest.mark.libp2p, pytest.mark.processes]
@@ -46,18 +46,7 @@ async def until(pred, what, timeout=40.0):
 
 
 async def cli(*args, cwd):
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "peerkit",
-        *args,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
+    return await peerkit_cli(*args, cwd=cwd)
 
 
 async def test_six_peer_formation(tmp_path):

@@ -84,7 +84,14 @@ def chain(world: World, **leaf_kwargs) -> tuple[Token, Token, Token]:
     kwargs = dict(audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW - 10)
     kwargs.update(leaf_kwargs)
     leaf = delegate(WALLET, **kwargs)
-    inv = invoke(
+    inv = on_bob(leaf)
+    world.keep(root, leaf)
+    return root, leaf, inv
+
+
+def on_bob(leaf: Token) -> Token:
+    """The app node invokes naming.Republish on Bob under ``leaf``."""
+    return invoke(
         APP,
         audience=BOB.did,
         cmd="naming.Republish",
@@ -93,8 +100,6 @@ def chain(world: World, **leaf_kwargs) -> tuple[Token, Token, Token]:
         proof=leaf,
         now=NOW,
     )
-    world.keep(root, leaf)
-    return root, leaf, inv
 
 
 def forged_signature(token: Token, signer, domain: bytes) -> Token:
@@ -148,15 +153,7 @@ def _invoked_on_another_peer(w):
 
 def _delegated_to_someone_else(w):
     _, leaf, _ = chain(w, audience=MALLORY.did)
-    return invoke(
-        APP,
-        audience=BOB.did,
-        cmd="naming.Republish",
-        capability=REPUBLISH,
-        args=ARGS,
-        proof=leaf,
-        now=NOW,
-    )
+    return on_bob(leaf)
 
 
 def _widened(w):
@@ -172,15 +169,7 @@ def _widened(w):
         WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW
     )
     w.keep(root, leaf)
-    return invoke(
-        APP,
-        audience=BOB.did,
-        cmd="naming.Republish",
-        capability=REPUBLISH,
-        args=ARGS,
-        proof=leaf,
-        now=NOW,
-    )
+    return on_bob(leaf)
 
 
 def _broken_link(w):
@@ -196,15 +185,7 @@ def _broken_link(w):
         WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW
     )
     w.keep(root, leaf)
-    return invoke(
-        APP,
-        audience=BOB.did,
-        cmd="naming.Republish",
-        capability=REPUBLISH,
-        args=ARGS,
-        proof=leaf,
-        now=NOW,
-    )
+    return on_bob(leaf)
 
 
 def _root_not_self_issued(w):
@@ -212,15 +193,7 @@ def _root_not_self_issued(w):
         WALLET, audience=APP.did, caps=[REPUBLISH], subject=OWNER.did, expires_in=3600, now=NOW
     )
     w.keep(leaf)
-    return invoke(
-        APP,
-        audience=BOB.did,
-        cmd="naming.Republish",
-        capability=REPUBLISH,
-        args=ARGS,
-        proof=leaf,
-        now=NOW,
-    )
+    return on_bob(leaf)
 
 
 def _unresolvable(w):
@@ -236,15 +209,7 @@ def _bad_signature(w):
     body = make_block({"alg": leaf.alg, "p": parse_payload(leaf), "s": bytes(sig)}).data
     bad = parse(leaf.to_bytes()[: -len(leaf.body)] + body)
     w.keep(bad)
-    return invoke(
-        APP,
-        audience=BOB.did,
-        cmd="naming.Republish",
-        capability=REPUBLISH,
-        args=ARGS,
-        proof=bad,
-        now=NOW,
-    )
+    return on_bob(bad)
 
 
 def _signed_for_a_name_record(w):
@@ -256,15 +221,7 @@ def _signed_for_a_name_record(w):
         WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[fake_root], now=NOW
     )
     w.keep(leaf)
-    return invoke(
-        APP,
-        audience=BOB.did,
-        cmd="naming.Republish",
-        capability=REPUBLISH,
-        args=ARGS,
-        proof=leaf,
-        now=NOW,
-    )
+    return on_bob(leaf)
 
 
 def _signed_as_an_invocation(w):
@@ -309,15 +266,7 @@ def _subject_does_not_own_the_name(w):
         WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW
     )
     w.keep(root, leaf)
-    return invoke(
-        APP,
-        audience=BOB.did,
-        cmd="naming.Republish",
-        capability=REPUBLISH,
-        args=ARGS,
-        proof=leaf,
-        now=NOW,
-    )
+    return on_bob(leaf)
 
 
 def _other_request(w):
