@@ -1,13 +1,22 @@
-"""The auth actor: receives revocations (pubsub or a direct request), checks them, records
-them in the node's Revocations (which the guard reads) and persists them as pinned blocks so
-a restarted peer still refuses revoked chains."""
+"""The auth actor: receives revocations (pubsub, a direct request, or from a peer's list when
+it connects), checks them, records them in the node's Revocations (which the guard reads) and
+persists them as pinned blocks so a restarted peer still refuses revoked chains."""
 
 from __future__ import annotations
+
+import asyncio
 
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from ..storage.blocks import make_block
-from .messages import CheckRevoked, RevocationPublished, RevocationStatus, Revoke
+from .messages import (
+    CheckRevoked,
+    ListRevocations,
+    RevocationList,
+    RevocationPublished,
+    RevocationStatus,
+    Revoke,
+)
 from .revocations import Revocations
 
 PIN_PREFIX = "auth/revoked/"
@@ -16,8 +25,10 @@ PIN_PREFIX = "auth/revoked/"
 class AuthActor(Actor):
     def __init__(self, revocations: Revocations) -> None:
         self.revocations = revocations
+        self._asking: set[asyncio.Task[None]] = set()
 
     async def on_start(self) -> None:
+        self.node.router.peer_listeners.append(self._peer_changed)
         if self.node.storage_ref is None:
             return
         storage = self.node.storage
@@ -28,6 +39,30 @@ class AuthActor(Actor):
                     self.revocations.accept(stored["revocation"], stored["delegation"])
                 except (PeerkitError, KeyError, TypeError) as exc:
                     self.log.warning("auth.stored_revocation_rejected", error=str(exc))
+
+    async def on_stop(self) -> None:
+        if self._peer_changed in self.node.router.peer_listeners:
+            self.node.router.peer_listeners.remove(self._peer_changed)
+        for task in self._asking:
+            task.cancel()
+        await asyncio.gather(*self._asking, return_exceptions=True)
+
+    def _peer_changed(self, peer: str, connected: bool) -> None:
+        if connected:
+            task = asyncio.get_running_loop().create_task(self._catch_up_from(peer))
+            self._asking.add(task)
+            task.add_done_callback(self._asking.discard)
+
+    async def _catch_up_from(self, peer: str) -> None:
+        """Learn the revocations a newly connected peer knows (handled in this mailbox)."""
+        try:
+            known: RevocationList = await self.node.request(peer, ListRevocations(), timeout=10)
+        except PeerkitError as exc:
+            self.log.debug("auth.catch_up_failed", remote=peer[-8:], error=str(exc))
+            return
+        assert self.ref is not None
+        for item in known.items:
+            await self.ref.tell(item, Context(sender=peer))
 
     async def _apply(self, revocation: bytes, delegation: bytes, *, spread: bool) -> None:
         rev, is_new = self.revocations.accept(revocation, delegation)
@@ -46,6 +81,18 @@ class AuthActor(Actor):
     @handler
     async def revoke(self, msg: Revoke) -> None:
         await self._apply(msg.revocation, msg.delegation, spread=True)
+
+    @handler
+    async def list_revocations(self, msg: ListRevocations) -> RevocationList:
+        newest = list(self.revocations.revoked.values())[-1000:]
+        return RevocationList(
+            items=[
+                RevocationPublished(
+                    revocation=rev.to_bytes(), delegation=self.revocations.delegations[rev.cid]
+                )
+                for rev in newest
+            ]
+        )
 
     @handler
     async def check(self, msg: CheckRevoked) -> RevocationStatus:

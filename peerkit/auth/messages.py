@@ -30,6 +30,15 @@ class CheckRevoked(Request, tag="auth.CheckRevoked", reply=RevocationStatus):
     cids: Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]], msgspec.Meta(max_length=64)]
 
 
+class RevocationList(Message, tag="auth.RevocationList"):
+    items: Annotated[list[RevocationPublished], msgspec.Meta(max_length=1000)]
+
+
+class ListRevocations(Request, tag="auth.ListRevocations", reply=RevocationList):
+    """Every revocation a peer knows (newest 1,000): asked by peers when they connect, so a
+    peer that was offline when a revocation was published still learns it."""
+
+
 class Revoke(Request, tag="auth.Revoke"):
     """Ask a peer to apply a revocation and spread it (what `peerkit auth revoke --via` sends)."""
 

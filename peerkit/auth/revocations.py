@@ -11,7 +11,8 @@ class Revocations:
     """The revoked delegation ids this peer knows, with the proofs that revoked them."""
 
     def __init__(self) -> None:
-        self.revoked: dict[str, Token] = {}
+        self.revoked: dict[str, Token] = {}  # delegation CID -> its revocation
+        self.delegations: dict[str, bytes] = {}  # revocation CID -> the delegation it revokes
 
     def __contains__(self, cid: object) -> bool:
         return cid in self.revoked
@@ -36,4 +37,5 @@ class Revocations:
             )
         is_new = dlg.cid not in self.revoked
         self.revoked[dlg.cid] = rev
+        self.delegations[rev.cid] = bytes(delegation)
         return rev, is_new

@@ -113,3 +113,19 @@ async def test_revocations_survive_a_restart(tmp_path):
     async with Node(config) as again:
         await again.supervisor.settled()
         await again.auth.wait_revoked(grant.cid)  # reloaded from its pinned block
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_peer_that_was_offline_learns_revocations_when_it_connects(make_nodes, kind):
+    (alice,) = await make_nodes(1, kind)
+    issuer = Ed25519Signer.from_seed(b"\x0a" * 32)
+    grant = alice.auth.delegate(
+        alice.auth.did, [Capability("x:*", "x/*")], signer=issuer, expires_in=60
+    )
+    await alice.auth.revoke(grant, signer=issuer)  # nobody else is online
+    late = await start_peer("late", kind, alice)
+    try:
+        await late.connect(alice.addrs()[0])
+        await late.auth.wait_revoked(grant.cid)
+    finally:
+        await late.stop()
