@@ -55,6 +55,27 @@ class DcsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     remote_control: bool = False
 
 
+Did = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^did:(key:z[1-9A-HJ-NP-Za-km-z]{40,60}|pkh:eip155:1:0x[0-9a-fA-F]{40})$"
+    ),
+]
+
+
+class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    #: DIDs whose delegations this peer honours for resources nobody owns (its storage, CIDs):
+    #: e.g. the operator's wallet, did:pkh:eip155:1:0x...; empty: remote storage writes refused
+    trusted: list[
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^did:(key:z[1-9A-HJ-NP-Za-km-z]{40,60}|pkh:eip155:1:0x[0-9a-fA-F]{40})$"
+            ),
+        ]
+    ] = msgspec.field(default_factory=list)
+
+
 class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -81,6 +102,7 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     rendezvous: RendezvousConfig = msgspec.field(default_factory=RendezvousConfig)
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
     dcs: DcsConfig = msgspec.field(default_factory=DcsConfig)
+    auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
     #: a free-form role name shown in status tables (set by formations)
     role: str = ""
 

@@ -100,6 +100,7 @@ class Node:
             self.auth_signer.did,
             revoked=self.auth_revocations.is_revoked,
             known=self.auth_tokens.get,
+            trusted=lambda: frozenset(self.config.auth.trusted),
         )
         self.spawn(partial(AuthActor, self.auth_revocations), name="auth")
 

@@ -98,6 +98,7 @@ class Request:
     needs: Capability
     args: bytes  # digest of the message
     owner: str | None = None  # the DID that owns the resource, when the resource has one
+    subjects: frozenset[str] | None = None  # else: the subjects this peer trusts, if limited
 
 
 def authorize(
@@ -163,6 +164,12 @@ def authorize(
         raise NotGranted(
             f"the chain's subject {p.sub} does not own {request.needs.with_}"
             f" (its owner is {request.owner})"
+        )
+    if request.subjects is not None and p.sub not in request.subjects:
+        raise NotGranted(
+            f"this peer does not take {request.needs} from {p.sub}: it is not one of the"
+            f" {len(request.subjects)} subject(s) listed under auth.trusted in its config",
+            hint="add the DID of the key holder whose authority counts to auth.trusted",
         )
     chain = _walk(leaf, resolve, now=now, skew=skew, revoked=revoked)
     if replays is not None:

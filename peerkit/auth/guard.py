@@ -33,14 +33,22 @@ MAX_CONTAINER = 64 * 1024
 @dataclass(frozen=True)
 class Requires:
     """The capability a request needs: ``can`` on the resource ``on`` (a template filled from
-    the message's fields). ``owner`` maps a resource to the DID that owns it, when there is
-    one: the chain's subject must then be that owner."""
+    the message's fields, or a function of the message).
+
+    Whose authority counts: ``owner`` maps a resource to the DID that owns it (a name is owned
+    by its key): the chain's subject must be that owner. For resources nobody owns (a CID, this
+    peer's storage) ``trusted=True`` accepts only subjects listed in the peer's config
+    (``auth.trusted``), e.g. the operator's or the app's wallet.
+    """
 
     can: str
-    on: str
+    on: str | Callable[[Any], str]
     owner: Callable[[str], str | None] | None = None
+    trusted: bool = False
 
     def capability(self, msg: Message) -> Capability:
+        if callable(self.on):
+            return Capability(self.on(msg), self.can)
         fields = msgspec.structs.asdict(msg)
         try:
             return Capability(self.on.format_map(fields), self.can)
@@ -94,9 +102,11 @@ class Guard:
         *,
         revoked: Callable[[str], bool] = lambda cid: False,
         known: Callable[[str], Token | None] = lambda cid: None,
+        trusted: Callable[[], frozenset[str]] = frozenset,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.verifier = verifier
+        self.trusted = trusted
         self.revoked = revoked
         self.known = known
         self.clock = clock
@@ -128,6 +138,7 @@ class Guard:
                     needs=needs,
                     args=digest(msg),
                     owner=requires.owner(needs.with_) if requires.owner else None,
+                    subjects=self.trusted() if requires.trusted else None,
                 ),
                 resolve=lambda cid: carried.get(cid) or self.known(cid),
                 now=int(self.clock()),

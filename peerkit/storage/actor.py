@@ -10,8 +10,10 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..actor import Actor, Context, handler
+from ..auth.guard import Requires
 from ..errors import PeerkitError, RequestTimeout
 from .blocks import CID, DAG_CBOR, Block, decode, links, parse_cid, verify
 from .errors import BlockNotFound, BlockTooLarge, StorageError
@@ -65,6 +67,11 @@ def open_store(backend: str, path: str | Path | None) -> BlockStore:
     return SQLiteBlockStore(path)
 
 
+def _cid_resource(msg: Any) -> str:
+    """The resource a remote pin or fetch request acts on (its root travels as CID bytes)."""
+    return f"cid:{parse_cid(msg.root).encode()}"
+
+
 class StorageActor(Actor):
     """Blocks, pins and GC for this peer; serves ``WantBlocks`` to other peers.
 
@@ -94,7 +101,7 @@ class StorageActor(Actor):
             if isinstance(root, dict) and root.get("type") == QUADS_TYPE:
                 self.index.add(quads_from_blocks(root, lambda c: self.store.get(c).data))
 
-    @handler
+    @handler(requires=Requires("storage/put", on="storage:documents", trusted=True))
     async def put_document(self, msg: PutDocument) -> DocumentStored:
         vocab = vocabulary(msg.vocab)
         quads = to_quads(msg.document, vocab)
@@ -119,7 +126,7 @@ class StorageActor(Actor):
             quads=[QuadRow(q.subject, q.predicate, encode_object(q.object), q.label) for q in found]
         )
 
-    @handler
+    @handler(requires=Requires("storage/put", on="storage:blocks", trusted=True))
     async def put_blocks(self, msg: PutBlocks, ctx: Context) -> Stored:
         blocks = []
         for b in msg.blocks:
@@ -159,13 +166,13 @@ class StorageActor(Actor):
                 budget -= len(data)
         return BlocksFound(blocks=found, missing=missing, more=more)
 
-    @handler
+    @handler(requires=Requires("storage/pin", on=_cid_resource, trusted=True))
     async def pin_add(self, msg: PinAdd) -> PinList:
         pin = self.store.add_pin(msg.name, parse_cid(msg.root))
         self.log.info("pin.added", name=pin.name, root=pin.root.encode())
         return PinList(pins=[PinInfo(pin.name, pin.root.cid_bytes)])
 
-    @handler
+    @handler(requires=Requires("storage/unpin", on="pin:{name}", trusted=True))
     async def pin_rm(self, msg: PinRm) -> None:
         self.store.remove_pin(msg.name)
 
@@ -173,7 +180,7 @@ class StorageActor(Actor):
     async def pin_ls(self, msg: PinLs) -> PinList:
         return PinList(pins=[PinInfo(p.name, p.root.cid_bytes) for p in self.store.pins()])
 
-    @handler
+    @handler(requires=Requires("storage/gc", on="storage:blocks", trusted=True))
     async def gc(self, msg: RunGC) -> GCDone:
         result = self.store.gc(written_before=self.clock() - self.gc_grace)
         self.log.info("gc.done", removed=result.removed, freed=result.freed_bytes)
@@ -190,7 +197,7 @@ class Fetcher(Actor):
         # storage actor, so they are serialised with pins and GC.
         self.store = store
 
-    @handler
+    @handler(requires=Requires("storage/pin", on=_cid_resource, trusted=True))
     async def fetch(self, msg: FetchDag) -> Fetched:
         root = parse_cid(msg.root)
         peers = msg.peers or self.node.peers()

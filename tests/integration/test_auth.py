@@ -11,9 +11,11 @@ from peerkit._transport.memory import MemoryTransport
 from peerkit.auth import errors as E
 from peerkit.auth.principals import Ed25519Signer, WalletSigner
 from peerkit.auth.tokens import Capability, parse
+from peerkit.config import AuthConfig
 from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet
 from peerkit.naming.messages import Republish
 from peerkit.naming.records import create_record, name_for
+from peerkit.storage.messages import FetchDag, PinRm
 from tests.conftest import TRANSPORTS
 
 THIRTY_DAYS = 30 * 24 * 3600
@@ -129,3 +131,45 @@ async def test_a_peer_that_was_offline_learns_revocations_when_it_connects(make_
         await late.auth.wait_revoked(grant.cid)
     finally:
         await late.stop()
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_wallet_tells_a_storage_peer_to_fetch_and_pin(make_nodes, kind):
+    """The whitepaper's example: a token holder's signature tells a peer to fetch and pin
+    content, no transaction involved. The storage peer honours its operator's wallet."""
+    operator = WalletSigner(EthereumWallet(b"\xb2" * 32))
+    stranger = WalletSigner(EthereumWallet(b"\xb3" * 32))
+    (storer,) = await make_nodes(1, kind, auth=AuthConfig(trusted=[operator.did]))
+    app = await start_peer("app", kind, storer)
+    try:
+        await app.connect(storer.addrs()[0])
+        root = await app.storage.put({"post": "keep me"})
+        await app.storage.pin("mine", root)
+        ask = FetchDag(root=root.cid_bytes, peers=[app.peer_id], pin="for-app")
+
+        with pytest.raises(E.AuthMissing, match="storage/pin on cid:"):
+            await app.request(storer.peer_id, ask)
+        untrusted = app.auth.delegate(
+            app.auth.did, [Capability("cid:*", "storage/pin")], signer=stranger, expires_in=60
+        )
+        with pytest.raises(E.NotGranted, match=r"auth\.trusted"):
+            await app.auth.request(storer.peer_id, ask, untrusted)
+        assert "for-app" not in [p.name for p in await storer.storage.pins()]
+
+        grant = app.auth.delegate(
+            app.auth.did, [Capability("cid:*", "storage/pin")], signer=operator, expires_in=60
+        )
+        fetched = await app.auth.request(storer.peer_id, ask, grant)
+        assert fetched.blocks == 1
+        pins = {p.name: p.root for p in await storer.storage.pins()}
+        assert pins["for-app"] == root
+        # removing it needs its own capability
+        with pytest.raises(E.NotGranted, match="invokes storage/pin"):
+            await app.auth.request(
+                storer.peer_id,
+                PinRm(name="for-app"),
+                grant,
+                capability=Capability("cid:*", "storage/pin"),
+            )
+    finally:
+        await app.stop()

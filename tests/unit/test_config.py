@@ -35,6 +35,11 @@ def test_empty_file_is_all_defaults():
         ("name: [unclosed\n", 2, "not valid YAML"),
         ("- just\n- a list\n", 1, "mapping"),
         ("source: x\n", 1, "unknown key 'source'"),
+        (
+            "auth:\n  trusted: [did:web:example.com]\n",
+            2,
+            r"auth.trusted\[0\]: Expected `str` matching",
+        ),
     ],
 )
 def test_errors_name_file_and_line(text, line, match):
