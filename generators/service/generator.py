@@ -190,9 +190,10 @@ def _generated_module(layout: Layout, schema: ServiceSchema, values: dict[str, s
     stubs = "\n\n".join(render.stub(m, decorated=True) for m in schema.handled()) or "    pass"
     code = messages + stubs
     used = [n for n in ("Annotated", "Literal") if f"{n}[" in code]
+    # Grouped as isort sees them in an app: stdlib, then third party (msgspec, peerkit).
     imports = [f"from typing import {', '.join(used)}", ""] if used else []
     if "msgspec." in code:
-        imports += ["import msgspec", ""]
+        imports += ["import msgspec"]
     kinds = [n for n in ("Event", "Message", "Request") if f"({n}, tag=" in code]
     if schema.handled():
         kinds = ["Context", *kinds, "handler"]
@@ -234,11 +235,12 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
         peerkit_names.append("Context")
     if any(m.kind == "request" and not m.reply for m in handled):
         peerkit_names.append("Ack")
-    imports = ["import pytest", "", f"from peerkit import {', '.join(sorted(peerkit_names))}"]
+    imports = ["import pytest", f"from peerkit import {', '.join(sorted(peerkit_names))}"]
     if any(m.requires for m in handled):
         imports.append("from peerkit.auth.errors import AuthMissing")
     if any(m.kind == "event" for m in handled):
         imports.append("from peerkit.testing import make_actor")
+    imports.append("")  # the app's own imports: a section of their own (isort)
     if names:
         imports.append(render.import_block(generated, names))
     imports.append(f"from {layout.package}.services.{schema.service} import {schema.class_name}")
@@ -251,7 +253,7 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
             template(layout, kind).substitute(
                 values,
                 handler=m.handler,
-                example=render.example(schema, m).code,
+                example=render.fit(render.example(schema, m).code, indent=4, used=14),
                 reply=m.reply or "Ack",
             )
         )
@@ -265,9 +267,12 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
 def _contract_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]) -> str:
     generated = f"{layout.package}.generated.{schema.service}"
     names = [m.name for m in schema.messages]
-    imports = [render.import_block(generated, sorted(names))]
+    imports = ["", render.import_block(generated, sorted(names))]
     imports.append(f"from {layout.package}.services.{schema.service} import {schema.class_name}")
-    examples = "\n".join(f"    {render.example(schema, m).code}," for m in schema.messages)
+    examples = "\n".join(
+        f"    {render.fit(render.example(schema, m).code, indent=4, used=4, width=99)},"
+        for m in schema.messages
+    )
     tags = "\n".join(f"    {m.name}: {render.py(m.tag)}," for m in schema.messages)
     invalid = "\n".join(
         f"    ({m.name}, {render.py(fname)}, {render.py(value)}),"

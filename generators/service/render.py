@@ -3,6 +3,7 @@ the per-message pieces are built here because their shape follows the schema."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import typing
@@ -376,3 +377,57 @@ def _type_schema(t: TypeExpr) -> dict[str, Any]:
         return dict(simple[t.name])
     meta = typing.get_args(getattr(peerkit_types, SCALARS[t.name][0]))[1]
     return {"type": "string", "pattern": meta.pattern, "description": meta.description}
+
+
+# --- laying out example expressions as ruff format would -------------------------------------
+
+WIDTH = 100
+
+
+def fit(code: str, *, indent: int, used: int, width: int = WIDTH) -> str:
+    """``code`` (a Python expression) on one line if it fits after ``used`` columns, else with
+    its outermost call/list exploded one item per line (magic trailing commas, so ruff format
+    keeps the layout), recursively."""
+    return _layout(ast.parse(code, mode="eval").body, indent, used, width)
+
+
+def _flat(node: ast.expr) -> str:
+    if isinstance(node, ast.Call):
+        args = [_flat(a) for a in node.args] + [f"{k.arg}={_flat(k.value)}" for k in node.keywords]
+        return f"{_flat(node.func)}({', '.join(args)})"
+    if isinstance(node, ast.List):
+        return "[" + ", ".join(_flat(e) for e in node.elts) + "]"
+    if isinstance(node, ast.Dict):
+        pairs = [f"{_flat(k)}: {_flat(v)}" for k, v in zip(node.keys, node.values, strict=True)]  # type: ignore[arg-type]
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(node, ast.Constant):
+        return py(node.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return f"{_flat(node.left)} * {_flat(node.right)}"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return "-" + _flat(node.operand)
+    if isinstance(node, ast.Name):
+        return node.id
+    return ast.unparse(node)
+
+
+def _layout(node: ast.expr, indent: int, used: int, width: int) -> str:
+    flat = _flat(node)
+    if used + len(flat) <= width:
+        return flat
+    inner = indent + 4
+    items: list[tuple[str, ast.expr]]
+    if isinstance(node, ast.Call) and (node.args or node.keywords):
+        opening, closing = f"{_flat(node.func)}(", ")"
+        items = [("", a) for a in node.args] + [(f"{k.arg}=", k.value) for k in node.keywords]
+    elif isinstance(node, ast.List) and node.elts:
+        opening, closing = "[", "]"
+        items = [("", e) for e in node.elts]
+    else:
+        return flat  # nothing to break: a long string stays long
+    lines = [opening]
+    for label, value in items:
+        text = _layout(value, inner, inner + len(label), width - 1)  # room for the comma
+        lines.append(" " * inner + label + text + ",")
+    lines.append(" " * indent + closing)
+    return "\n".join(lines)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-
 from peerkit import Context, Event, Message, Request, handler
 from peerkit.service import Service
 from peerkit.types import PeerId

@@ -4,6 +4,7 @@ import pytest
 
 from peerkit import Context, PeerConfig, ValidationFailed
 from peerkit.testing import FakeNode, make_actor, wait_for
+
 from sample_app.generated.greeter import (
     Announce,
     ChatPosted,

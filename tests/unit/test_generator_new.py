@@ -61,6 +61,9 @@ def test_new_app_tests_pass_at_once(tmp_path):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert " passed" in run.stdout and "failed" not in run.stdout
+    from tests.unit.test_generator_service import assert_lint_clean
+
+    assert_lint_clean(app)
     print(f"peerkit new -> generated tests passing: {time.perf_counter() - t0:.1f} s")
     # and the app's peer.yaml is a valid config whose services import
     from peerkit.config import load_config

@@ -100,6 +100,16 @@ def test_generated_code_passes_its_own_tests(app):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 xfailed" in run.stdout, run.stdout
     assert "test_place_order_needs_a_delegation" in (app / "tests/test_shop.py").read_text()
+    assert_lint_clean(app)
+
+
+def assert_lint_clean(root: Path) -> None:
+    """Generated code passes ruff (check and format) under the app's own pyproject settings."""
+    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        lint = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=root, capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_regenerating_twice_changes_nothing(app):
@@ -130,6 +140,7 @@ def test_handler_edits_survive_and_new_stubs_are_added(app):
     assert "return Order(item=msg.item, qty=msg.qty)  # mine" in text
     assert "def helper():  # also mine" in text
     assert "async def cancel_order(self, msg: CancelOrder, ctx: Context) -> Order:" in text
+    assert_lint_clean(app)  # the merged module too
     assert "    CancelOrder,\n" in text  # the import from the generated module is refreshed
     compile(text, str(service), "exec")
     # the stub went into the class, not after the helper

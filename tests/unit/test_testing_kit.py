@@ -4,6 +4,7 @@ import pytest
 
 from peerkit import Context
 from peerkit.testing import FakeNode, WaitTimeout, make_actor, wait_for, wait_handled
+
 from sample_app.generated.greeter import Announce, ChatPosted, Greet, Greeting, Inbox, Relay
 from sample_app.services.greeter import Greeter
 
