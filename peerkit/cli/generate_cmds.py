@@ -40,10 +40,14 @@ def add_commands(sub: Any) -> None:
         ("request", "a request type handled by the service"),
         ("event", "an event type published on a topic and handled by the service"),
     ):
-        p = kinds.add_parser(kind, help=f"{what}: SERVICE NAME [field:type ...]")
-        p.add_argument("service")
-        p.add_argument("name", help="the type's name, CamelCase")
-        p.add_argument("fields", nargs="*", help="name:type, e.g. title:str tags:list[str] n:int?")
+        p = kinds.add_parser(kind, help=f"{what}: [SERVICE] NAME [field:type ...]")
+        p.add_argument(
+            "words",
+            nargs="+",
+            metavar="[SERVICE] NAME [field:type ...]",
+            help="the service (snake_case; optional when the app has one), the type's name"
+            " (CamelCase), then fields as name:type, e.g. title:str tags:list[str] note:str?",
+        )
         if kind == "request":
             p.add_argument("--reply", help="the reply type (created empty if new; default: Ack)")
         if kind == "event":
@@ -100,6 +104,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def _edit_schema(args: argparse.Namespace, layout: Any, edit: Any) -> None:
     from peerkit._generators.service.generator import GeneratorError
 
+    if args.kind != "service":
+        _split_words(args, layout)
     path = layout.root / layout.schemas / f"{args.service}.yaml"
     if args.kind == "service":
         text = edit.new_service(layout, args.service, args.spec)
@@ -125,6 +131,28 @@ def _edit_schema(args: argparse.Namespace, layout: Any, edit: Any) -> None:
     existed = path.exists()
     path.write_text(text, encoding="utf-8")
     print(f"{'updated' if existed else 'created'}  {layout.schemas}/{args.service}.yaml")
+
+
+def _split_words(args: argparse.Namespace, layout: Any) -> None:
+    """``[SERVICE] NAME fields...``: type names are CamelCase and services snake_case, so the
+    service may be left out when the app has exactly one."""
+    from peerkit._generators.service.generator import GeneratorError
+
+    words = list(args.words)
+    if words[0][:1].isupper():
+        schemas = sorted((layout.root / layout.schemas).glob("*.yaml"))
+        if len(schemas) != 1:
+            names = ", ".join(p.stem for p in schemas) or "none yet"
+            raise GeneratorError(
+                f"which service is {words[0]} for? (services: {names})",
+                hint=f"peerkit generate {args.kind} SERVICE {' '.join(words)}",
+            )
+        words.insert(0, schemas[0].stem)
+    if len(words) < 2:
+        raise GeneratorError(
+            f"name the {args.kind}: peerkit generate {args.kind} [SERVICE] NAME [field:type ...]"
+        )
+    args.service, args.name, args.fields = words[0], words[1], words[2:]
 
 
 def _report(outcome: Any, *, check: bool) -> None:

@@ -169,6 +169,16 @@ def test_destroy_keeps_edited_files_unless_forced(app, capsys):
     assert tree(app) == before
 
 
+def test_the_service_may_be_left_out_when_there_is_one(app, capsys):
+    main(["generate", "service", "greeter", "greet"])
+    assert main(["generate", "event", "Greeted", "name:str"]) == 0
+    assert "Greeted" in (app / "schemas/greeter.yaml").read_text()
+    main(["generate", "service", "billing"])
+    capsys.readouterr()
+    assert main(["generate", "message", "Invoice", "total:int"]) == 2
+    assert "which service is Invoice for? (services: billing, greeter)" in capsys.readouterr().err
+
+
 def test_destroy_one_type(app):
     main(["generate", "service", "greeter", "greet"])
     main(["generate", "event", "greeter", "Greeted", "name:str"])
