@@ -65,13 +65,15 @@ async def test_alice_delegates_republishing_to_her_app_node(make_nodes, kind):
     forged = app.auth.delegate(app.auth.did, [Capability(f"name:{name}", "name/*")], expires_in=60)
     with pytest.raises(E.NotGranted, match="does not own"):
         await app.auth.request(bob.peer_id, republish, forged)
+    with pytest.raises(E.TokenMalformed, match="authorization container"):
+        await app.request(bob.peer_id, republish, auth=b"\xff" * 40)
     assert await bob.naming.resolve(name, local_only=True) is None  # nothing got through
 
     accepted = await app.auth.request(bob.peer_id, republish, held)
     assert accepted.sequence == 0
     resolved = await bob.naming.resolve(name, local_only=True)
     assert resolved is not None and resolved.value == f"/ipfs/{cid.encode()}".encode()
-    assert bob.router.guard.accepted == 1 and bob.router.guard.refused == 2
+    assert bob.router.guard.accepted == 1 and bob.router.guard.refused == 3
 
     # the same invocation cannot be sent twice
     auth = app.auth.authorization(bob.peer_id, republish, held)

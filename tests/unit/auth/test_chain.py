@@ -499,3 +499,45 @@ def test_a_proof_must_be_a_link_not_text():
     body = make_block({"alg": "EdDSA", "p": payload, "s": t.sig}).data
     with pytest.raises(E.TokenMalformed, match="prf must be a list of CID links"):
         parse(t.to_bytes()[: -len(t.body)] + body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(junk=st.binary(max_size=2048))
+def test_any_bytes_as_an_authorization_give_a_typed_error(junk):
+    from peerkit.auth.guard import Guard, Requires
+    from peerkit.naming.messages import Republish
+
+    guard = Guard(BOB.did)
+    with pytest.raises(E.AuthError):
+        guard.check(
+            junk or b"\x00",
+            Republish(name="k51x", record=b""),
+            "mem1",
+            Requires("name/republish", on="name:{name}"),
+        )
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_mutated_tokens_give_a_typed_error(data):
+    """Flip bytes anywhere in a valid container: always an AuthError, never a crash."""
+    from peerkit.auth.guard import Guard, Requires, pack
+
+    w = World()
+    root, leaf, inv = chain(w)
+    container = bytearray(pack([inv, leaf, root]))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(container) - 1))
+        container[i] = data.draw(st.integers(0, 255))
+    guard = Guard(BOB.did, clock=lambda: NOW)
+    from peerkit.naming.messages import Republish
+
+    try:
+        guard.check(
+            bytes(container),
+            Republish(name="k51x", record=b""),
+            "mem1",
+            Requires("name/republish", on="name:{name}"),
+        )
+    except E.AuthError:
+        pass
