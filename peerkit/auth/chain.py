@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..dcs.crypto import ENVELOPE_DOMAIN, UPDATE_DOMAIN
+from ..naming.keys import NAME_KEY_DOMAIN
 from ..naming.records import SIGNATURE_PREFIX
 from .errors import (
     BadSignature,
@@ -60,6 +62,9 @@ def check_signature(token: Token) -> None:
     body = token.signed[len(DOMAINS[token.kind]) :]
     others = {f"a {kind}": domain for kind, domain in DOMAINS.items() if kind != token.kind}
     others["a name record"] = SIGNATURE_PREFIX
+    others["a DCS envelope"] = ENVELOPE_DOMAIN
+    others["a DCS update"] = UPDATE_DOMAIN
+    others["a name key"] = NAME_KEY_DOMAIN
     for what, domain in others.items():
         if verify(token.iss, token.alg, domain + body, token.sig):
             raise WrongContext(

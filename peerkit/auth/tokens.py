@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import msgspec
 from cbrrr import CID
 
+from ..errors import WireError
 from ..storage.blocks import NotCanonical, cid_for, decode, encode, make_block
 from ..wire import decode_uvarint, encode_uvarint
 from .errors import TokenMalformed
@@ -264,7 +265,10 @@ _parsed: dict[bytes, Token] = {}
 def _parse(data: bytes) -> Token:
     if len(data) > MAX_TOKEN:
         raise TokenMalformed(f"token of {len(data)} bytes exceeds {MAX_TOKEN}")
-    head = decode_uvarint(data, 0)
+    try:
+        head = decode_uvarint(data, 0)
+    except WireError:  # a non-minimal or overlong varint
+        head = None
     if head is None or head[0] not in KINDS:
         raise TokenMalformed("not a peerkit auth token (unknown multicodec prefix)")
     code, pos = head

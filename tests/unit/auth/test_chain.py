@@ -224,6 +224,13 @@ def _signed_for_a_name_record(w):
     return on_bob(leaf)
 
 
+def _signed_for_a_dcs_envelope(w):
+    from peerkit.dcs.crypto import ENVELOPE_DOMAIN
+
+    _, _, inv = chain(w)
+    return forged_signature(inv, APP, ENVELOPE_DOMAIN)
+
+
 def _signed_as_an_invocation(w):
     _, _leaf, inv = chain(w)
     return forged_signature(inv, APP, DOMAINS[DELEGATION])
@@ -293,6 +300,7 @@ CASES = [
     ("unresolvable proof", _unresolvable, E.ProofUnresolvable, "cannot be found"),
     ("bad signature", _bad_signature, E.BadSignature, "does not verify"),
     ("signature from a name record", _signed_for_a_name_record, E.WrongContext, "a name record"),
+    ("signature from a DCS envelope", _signed_for_a_dcs_envelope, E.WrongContext, "DCS envelope"),
     (
         "delegation signature on an invocation",
         _signed_as_an_invocation,
