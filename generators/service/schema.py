@@ -213,6 +213,7 @@ def _field(
     type_where = where if isinstance(spec, str) else [*where, "type"]
     if isinstance(spec, str):
         spec = {"type": spec}
+    spec = {k: _builtin(v) for k, v in spec.items()}
     text = spec["type"].strip()
     optional = text.endswith("?")
     text = text.removesuffix("?").strip()
@@ -245,7 +246,59 @@ def _field(
             raise _err(
                 doc, path, [*where, "pattern"], f"not a valid regular expression: {exc}"
             ) from None
+    for key in ("default", "example"):
+        if key in spec:
+            _check_value(doc, path, [*where, key], f, spec[key])
     return f
+
+
+def _builtin(value: Any) -> Any:
+    """ruamel's scalar subclasses (ScalarInt, ScalarFloat...) as plain Python values."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, list):
+        return [_builtin(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _builtin(v) for k, v in value.items()}
+    return value
+
+
+def _check_value(doc: Any, path: str, where: list[str | int], f: FieldDef, value: Any) -> None:
+    """A default or example must be a valid value of the field (type and constraints)."""
+    if f.type.kind == "message" or (f.type.item is not None and f.type.item.kind == "message"):
+        if value is None and f.optional:
+            return
+        raise _err(doc, path, where, "a message-typed field takes no default or example")
+    try:
+        msgspec.convert(value, python_type(f), strict=True)
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise _err(doc, path, where, f"{value!r} is not a valid {f.type_text}: {exc}") from None
+
+
+def python_type(f: FieldDef) -> Any:
+    """The field's type as msgspec checks it (scalars and containers of scalars)."""
+    import builtins
+    import typing
+
+    import peerkit.types as peerkit_types
+
+    def base(t: TypeExpr) -> Any:
+        if t.kind == "scalar":
+            name = SCALARS[t.name][0]
+            return getattr(peerkit_types if SCALARS[t.name][1] else builtins, name)
+        assert t.item is not None
+        return list[base(t.item)] if t.kind == "list" else dict[str, base(t.item)]  # type: ignore[misc]
+
+    tp: Any = typing.Literal[tuple(f.enum)] if f.enum is not None else base(f.type)
+    if f.constraints:
+        tp = typing.Annotated[tp, msgspec.Meta(**f.constraints)]
+    return tp | None if f.optional else tp
 
 
 _LIST = re.compile(r"^list\[(.+)\]$")

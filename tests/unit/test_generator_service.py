@@ -250,6 +250,16 @@ BAD_SCHEMAS = [
     ),
     ("service: shop\nmessages: [\n", 3, "not valid YAML"),
     (
+        "service: shop\nmessages:\n  A:\n    fields:\n      n: {type: int, ge: 1, default: 0}\n",
+        5,
+        "messages.A.fields.n.default: 0 is not a valid int: Expected `int` >= 1",
+    ),
+    (
+        "service: shop\nmessages:\n  A:\n    fields:\n      c: {type: cid, example: nope}\n",
+        5,
+        "messages.A.fields.c.example: 'nope' is not a valid cid",
+    ),
+    (
         "service: shop\nmessages:\n  A:\n    kind: request\n"
         "    requires: {can: a/b, on: 'x:{nope}'}\n",
         5,
