@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timer, load, paired, report
 
-from peerkit import Actor, Message, Request, Supervisor, handler
+from peerkit import Actor, Message, Request, Service, Supervisor, handler
 
 N = 200_000
 N_ASK = 50_000
@@ -25,6 +25,10 @@ class Tick(Message, tag="bench.Tick"):
 
 
 class Ping(Request, tag="bench.Ping"):
+    n: int
+
+
+class Pong(Message, tag="bench.Pong"):
     n: int
 
 
@@ -121,6 +125,32 @@ async def actor_ask_timeout() -> float:
     return await actor_ask(timeout=5.0)
 
 
+class ServiceSink(Service):
+    """The same handler on a Service: validation in and out, no middleware."""
+
+    @handler
+    async def ping(self, msg: Ping) -> Pong:
+        return Pong(n=msg.n)
+
+
+class ActorSink(Actor):
+    @handler
+    async def ping(self, msg: Ping) -> Pong:
+        return Pong(n=msg.n)
+
+
+async def ask_on(actor_type: type[Actor]) -> float:
+    sup = Supervisor()
+    ref = sup.spawn(actor_type)
+    await sup.start()
+    msgs = [Ping(n=i) for i in range(N_ASK)]
+    with Timer() as t:
+        for m in msgs:
+            await ref.ask(m, timeout=None)
+    await sup.stop()
+    return N_ASK / t.elapsed
+
+
 def run(coro_fn) -> float:  # type: ignore[no-untyped-def]
     return asyncio.run(coro_fn())
 
@@ -133,6 +163,10 @@ def main() -> None:
     report("actor ask (asks/s) vs future ping-pong", ours, base, "ask/s", ">= 0.8x")
     ours, base = paired(5, lambda: run(actor_ask_timeout), lambda: run(bare_pingpong))
     report("actor ask with 5 s timeout vs ping-pong", ours, base, "ask/s", "info")
+    ours, base = paired(
+        5, lambda: asyncio.run(ask_on(ServiceSink)), lambda: asyncio.run(ask_on(ActorSink))
+    )
+    report("Service ask (validated) vs plain Actor", ours, base, "ask/s", "cost of validation")
 
 
 if __name__ == "__main__":

@@ -196,8 +196,8 @@ async def _name(args: argparse.Namespace) -> int:
                 raise PeerkitError(f"{ipns} is not known to that peer or its peers")
             _show(found)
         elif args.action == "history":
-            await node.naming.resolve(ipns)
-            for record in await node.naming.history(ipns):
+            # the history the --via peer holds: this short-lived peer only ever sees the head
+            for record in await node.naming.history(ipns, peer=via):
                 _show(record)
         else:
             await node.naming.resolve(ipns)

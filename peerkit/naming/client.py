@@ -108,8 +108,12 @@ class NamingClient:
             return None
         return verify_record(name, reply.record, now=self.now(), check_expiry=at is not None)
 
-    async def history(self, name: str) -> list[NameRecord]:
-        reply: History = await self.ref.ask(NameHistory(name=name))
+    async def history(self, name: str, *, peer: str | None = None) -> list[NameRecord]:
+        """The verified records of ``name`` this peer holds (or ``peer`` holds), oldest first."""
+        msg = NameHistory(name=name)
+        reply: History = await (
+            self.node.request(peer, msg) if peer is not None else self.ref.ask(msg)
+        )
         return [verify_record(name, r, now=self.now(), check_expiry=False) for r in reply.records]
 
     async def watch(self, name: str) -> AsyncIterator[NameRecord]:
