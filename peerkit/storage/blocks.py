@@ -8,8 +8,9 @@ order, non-minimal integers, indefinite lengths, trailing bytes, tags other than
 peerkit's hashing rules, so that the same data gets the same CID here and in JavaScript
 (``@ipld/dag-cbor``):
 
-- a float with an integral value (``2.0``, ``-0.0``) in the 64-bit integer range is encoded as
-  the integer (JS does this);
+- a float with an integral value (``2.0``, ``-0.0``) that is a safe integer (|x| <= 2^53 - 1)
+  is encoded as the integer; larger integral floats stay float64 (JS does exactly this:
+  ``Number.isSafeInteger``; checked against @ipld/dag-cbor in tests/interop);
 - NaN and +/-Infinity are refused (:class:`NotCanonical`);
 - integers must fit in 64 bits; map keys must be strings.
 
@@ -106,13 +107,16 @@ def _may_hold_integral_float(data: bytes) -> bool:
     return False
 
 
+_MAX_SAFE = 2**53 - 1
+
+
 def _normalise_floats(obj: Any) -> Any:
     """``obj`` with integral floats turned into ints; the same object when nothing changed."""
     if isinstance(obj, float):
         if math.isinf(obj):
             raise NotCanonical("Infinity cannot be hashed; store it as a string or omit it")
-        # Integral floats in the 64-bit integer range become integers; beyond it they stay floats.
-        if obj.is_integer() and -(2**63) <= obj < 2**64:
+        # As JavaScript: only safe integers (|x| <= 2^53 - 1) are written as integers.
+        if obj.is_integer() and abs(obj) <= _MAX_SAFE:
             return int(obj)
         return obj
     if isinstance(obj, dict):
