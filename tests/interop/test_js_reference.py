@@ -40,13 +40,16 @@ def js() -> Path:
     if not (folder / "node_modules" / "yjs").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "package.json").write_bytes(manifest)
-        proc = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--silent"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        try:
+            proc = subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "--silent"],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.skip("npm install took over 3 minutes (no registry?)")
         if proc.returncode != 0:
             pytest.skip(f"npm install failed (no registry?): {proc.stderr.strip()[:200]}")
     shutil.copy(JS / "check.mjs", folder / "check.mjs")
