@@ -58,6 +58,19 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--pin", metavar="NAME", help="pin the CAR's first root as NAME")
     p.set_defaults(func=cmd_dag_import)
 
+    quads = sub.add_parser(
+        "quads", help="documents of the semantic graph as N-Quads (RDF tools)"
+    ).add_subparsers(metavar="ACTION", dest="action", required=True)
+    p = common(quads.add_parser("export", help="write a stored quad set as N-Quads"))
+    p.add_argument("cid", help="the quad set's root (what put_document returned)")
+    p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+    p.set_defaults(func=cmd_quads_export)
+    p = common(quads.add_parser("import", help="store N-Quads as a quad set; prints its root"))
+    p.add_argument("file", type=Path)
+    p.add_argument("--vocab", default="schema.org", help="the vocabulary recorded with the set")
+    p.add_argument("--pin", metavar="NAME", help="pin the set as NAME")
+    p.set_defaults(func=cmd_quads_import)
+
     p = common(sub.add_parser("gc", help="delete blocks no pin reaches"))
     p.add_argument(
         "--grace",
@@ -177,6 +190,50 @@ def cmd_dag_import(args: argparse.Namespace) -> int:
         store.add_pin(args.pin, roots[0])
     print(f"imported {len(batch)} blocks; roots: {' '.join(r.encode() for r in roots)}")
     store.close()
+    return 0
+
+
+def cmd_quads_export(args: argparse.Namespace) -> int:
+    from ..storage.nquads import to_nquads
+    from ..storage.quads import quads_from_blocks
+
+    store = _store(args)
+    try:
+        cid = parse_cid(args.cid)
+        text = to_nquads(
+            quads_from_blocks(decode(store.get(cid).data), lambda c: store.get(c).data)
+        )
+    finally:
+        store.close()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {text.count(chr(10))} quads to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_quads_import(args: argparse.Namespace) -> int:
+    from ..storage.nquads import from_nquads
+    from ..storage.quads import quads_to_blocks
+    from ..storage.vocab import vocabulary
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{args.file} is not UTF-8 text (N-Quads is)") from None
+    quads = from_nquads(text)
+    root, chunks = quads_to_blocks(quads, vocabulary(args.vocab))
+    store = _store(args)
+    try:
+        store.put_many([*chunks, root], time.time())
+        if args.pin:
+            store.add_pin(args.pin, root.cid)
+    finally:
+        store.close()
+    print(root.cid.encode())
     return 0
 
 
