@@ -9,13 +9,9 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from peerkit.errors import PeerkitError
+from peerkit._generators.service.layout import GeneratorError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-
-
-class GeneratorError(PeerkitError):
-    code = "generator"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from .generator import GeneratorError, Layout, _yaml, template
+from .layout import GeneratorError, Layout, template
 from .schema import camel, parse_schema
+from .write import round_trip_yaml
 
 _FIELD = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*):(?P<type>.+)$")
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -98,7 +99,7 @@ def add_message(
     """Add a message type (or fields to an existing one) to a schema's text."""
     if not _TYPE_NAME.match(name):
         raise GeneratorError(f"{name!r} is not a type name", hint="use CamelCase, e.g. PlaceOrder")
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     doc = yaml.load(text)
     messages = doc.get("messages")
     if not isinstance(messages, dict) or not messages:
@@ -150,7 +151,7 @@ def check_text(layout: Layout, text: str, service: str, path: str) -> None:
 
 
 def remove_message(layout: Layout, text: str, service: str, name: str) -> str:
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     doc = yaml.load(text)
     messages = doc.get("messages") or {}
     if name not in messages:
