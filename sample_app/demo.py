@@ -1,13 +1,13 @@
 """The demo: the sample formation (sample_app/formation.yaml) on 127.0.0.1, over real libp2p.
 
 Run it with ``make demo`` (or ``python -m sample_app.demo``). It starts the formation with
-``peerkit up``'s runner (a rendezvous point, two app nodes, three users, each its own process),
-waits until the users have found the app nodes through rendezvous, then drives the peers from a
-director peer in this process and prints what flows between them: typed requests and replies,
-a relayed request, pubsub events, a named document that Alice updates and Bob resolves
-(scenario 1 of the whitepaper), a document Alice and Bob edit together (scenario 2), the app's
-own service on Alice's own app nodes (scenario 3, throughout), and a typed error. It stops the
-formation and exits 0 when everything happened as it should.
+``peerkit up``'s runner (a rendezvous point and two app nodes, each its own process, and three
+users sharing one), waits until the users have found the app nodes through rendezvous, then
+drives the peers from a director peer in this process and prints what flows between them:
+typed requests and replies, a relayed request, pubsub events, a named document that Alice
+updates and Bob resolves (scenario 1 of the whitepaper), a document Alice and Bob edit together
+(scenario 2), the app's own service on Alice's own app nodes (scenario 3, throughout), and a
+typed error. It stops the formation and exits 0 when everything happened as it should.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ async def until(check, what: str, timeout: float = 30.0):  # type: ignore[no-unt
 
 async def demo() -> int:
     t_start = time.perf_counter()
-    say("peerkit demo: the sample formation on 127.0.0.1, every peer its own process")
+    say("peerkit demo: the sample formation on 127.0.0.1 (6 peers, 4 OS processes)")
     say("              (py-libp2p: TCP + Noise + yamux, gossipsub; typed msgspec messages)")
     say()
     quiet = open(os.devnull, "w")  # noqa: SIM115 - the runner's own table is not shown here

@@ -42,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one peer until SIGINT/SIGTERM")
-    run.add_argument("--config", "-c", default="peer.yaml", help="peer config (default: peer.yaml)")
+    run.add_argument(
+        "--config",
+        "-c",
+        action="append",
+        help="peer config (default: peer.yaml); repeat to run several peers in this process",
+    )
     run.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
@@ -94,35 +99,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..log import configure_logging
     from ..node import Node
 
-    config_path = Path(args.config)
-    add_app_paths(config_path)
-    config = load_config(config_path)
-    configure_logging(args.log_level or config.log_level, json=args.json_logs)
-    node = Node.from_config(config)
-    return asyncio.run(_run_node(node, ready_json=args.ready_json))
+    configs = []
+    for path in args.config or ["peer.yaml"]:
+        add_app_paths(Path(path))
+        configs.append(load_config(Path(path)))
+    configure_logging(args.log_level or configs[0].log_level, json=args.json_logs)
+    nodes = [Node.from_config(config) for config in configs]
+    return asyncio.run(_run_nodes(nodes, ready_json=args.ready_json))
 
 
-async def _run_node(node, *, ready_json: bool) -> int:
+async def _run_nodes(nodes: list, *, ready_json: bool) -> int:
+    """Run the peers (several share one process and one trio guest run: less memory per peer)
+    until a signal, or until one of them fails."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await node.start()
+    started = []
     try:
-        _announce(node, ready_json)
-        stopped = asyncio.ensure_future(node.wait_stopped())
-        waiting = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({stopped, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-        stopped.cancel()
+        for node in nodes:
+            await node.start()
+            started.append(node)
+            _announce(node, ready_json)
+        waiters = [asyncio.ensure_future(n.wait_stopped()) for n in nodes]
+        waiters.append(asyncio.ensure_future(stop.wait()))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
     finally:
-        await node.stop()
+        for node in reversed(started):
+            await node.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    if node.failure is not None:
+    failed = [n for n in nodes if n.failure is not None]
+    for node in failed:
         print(f"peerkit: {node.config.name} stopped: {node.failure}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _announce(node, ready_json: bool) -> None:

@@ -51,11 +51,26 @@ class PeerProc:
     addrs: list[str] = field(default_factory=list)
     gateway: str = ""
     status: dict[str, Any] = field(default_factory=dict)
-    log_task: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
         return self.plan.name
+
+
+@dataclass
+class ProcGroup:
+    """One OS process and the peers it runs (one, unless the role sets ``per_process``)."""
+
+    name: str
+    peers: list[PeerProc]
+    colour: str
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    log_task: asyncio.Task[None] | None = None
+
+    @property
+    def rendezvous_point(self) -> bool:
+        return any(p.plan.rendezvous_point for p in self.peers)
 
 
 class FormationRunner:
@@ -78,6 +93,12 @@ class FormationRunner:
             PeerProc(p, self.workdir / p.name, COLOURS[i % len(COLOURS)])
             for i, p in enumerate(plan(spec))
         ]
+        self.groups: list[ProcGroup] = []
+        for p in self.peers:
+            process = p.plan.process or p.name
+            if not self.groups or self.groups[-1].name != process:
+                self.groups.append(ProcGroup(process, [], p.colour))
+            self.groups[-1].peers.append(p)
         self._stopping = False
         self._last_table = ""
         self.dashboard_url = ""
@@ -98,7 +119,7 @@ class FormationRunner:
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def _prefix(self, p: PeerProc) -> str:
+    def _prefix(self, p: PeerProc | ProcGroup) -> str:
         label = f"{p.name:<14}|"
         return f"\x1b[{p.colour}m{label}\x1b[0m" if self.colour else label
 
@@ -131,12 +152,12 @@ class FormationRunner:
         dashboard = None
         try:
             t0 = time.perf_counter()
-            points = [p for p in self.peers if p.plan.rendezvous_point]
-            for p in points:
-                await self._start(p, bootstrap=[])
-            boot = [p.addrs[0] for p in points if p.addrs]
+            points = [g for g in self.groups if g.rendezvous_point]
+            for g in points:
+                await self._start(g, bootstrap=[])
+            boot = [p.addrs[0] for p in self.peers if p.plan.rendezvous_point and p.addrs]
             await asyncio.gather(
-                *(self._start(p, bootstrap=boot) for p in self.peers if not p.plan.rendezvous_point)
+                *(self._start(g, bootstrap=boot) for g in self.groups if not g.rendezvous_point)
             )
             self.say(
                 f"formation {self.spec.name}: {len(self.peers)} peers ready in"
@@ -187,8 +208,8 @@ class FormationRunner:
             YAML(typ="safe", pure=True).dump(config, f)
         return path
 
-    async def _start(self, p: PeerProc, bootstrap: list[str]) -> None:
-        config = self._write_config(p, bootstrap)
+    async def _start(self, g: ProcGroup, bootstrap: list[str]) -> None:
+        configs = [self._write_config(p, bootstrap) for p in g.peers]
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
@@ -196,14 +217,14 @@ class FormationRunner:
                 filter(None, [str(self.app_dir), os.environ.get("PYTHONPATH")])
             ),
         }
-        p.state = "starting"
-        p.proc = await asyncio.create_subprocess_exec(
+        for p in g.peers:
+            p.state = "starting"
+        g.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "peerkit",
             "run",
-            "-c",
-            str(config),
+            *(arg for config in configs for arg in ("-c", str(config))),
             "--ready-json",
             cwd=self.app_dir,
             env=env,
@@ -211,36 +232,41 @@ class FormationRunner:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-        assert p.proc.stdout is not None and p.proc.stderr is not None
-        p.log_task = asyncio.ensure_future(self._stream_logs(p, p.proc.stderr))
-        try:
-            line = await asyncio.wait_for(p.proc.stdout.readline(), READY_TIMEOUT)
-            ready = json.loads(line) if line else None
-        except (TimeoutError, ValueError):
-            ready = None
-        if not ready:
-            p.state = "failed"
-            raise FormationError(
-                f"{p.name} did not become ready (see its log lines above)",
-                hint=f"its config is {config}",
-            )
-        p.peer_id, p.addrs, p.gateway = ready["peer_id"], ready["addrs"], ready["gateway"]
-        p.state = "ready"
+        assert g.proc.stdout is not None and g.proc.stderr is not None
+        g.log_task = asyncio.ensure_future(self._stream_logs(g, g.proc.stderr))
+        for p, config in zip(g.peers, configs, strict=True):
+            p.proc = g.proc
+            try:
+                line = await asyncio.wait_for(g.proc.stdout.readline(), READY_TIMEOUT)
+                ready = json.loads(line) if line else None
+            except (TimeoutError, ValueError):
+                ready = None
+            if not ready:
+                for q in g.peers:
+                    q.state = "failed" if q.state == "starting" else q.state
+                raise FormationError(
+                    f"{p.name} did not become ready (see its log lines above)",
+                    hint=f"its config is {config}",
+                )
+            p.peer_id, p.addrs, p.gateway = ready["peer_id"], ready["addrs"], ready["gateway"]
+            p.state = "ready"
         self._changed.set()
 
-    async def _stream_logs(self, p: PeerProc, stream: asyncio.StreamReader) -> None:
+    async def _stream_logs(self, g: ProcGroup, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
             if self.show_logs:
-                self.say(f"{self._prefix(p)} {line.decode(errors='replace').rstrip()}")
+                self.say(f"{self._prefix(g)} {line.decode(errors='replace').rstrip()}")
 
     async def _watch(self) -> None:
         """Restart crashed peers per the policy; refresh statuses; print the table on change."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while True:
+                for g in self.groups:
+                    exited = g.proc is not None and g.proc.returncode is not None
+                    if exited and any(p.state == "ready" for p in g.peers):
+                        await self._exited(g)
                 for p in self.peers:
-                    if p.proc is not None and p.proc.returncode is not None and p.state == "ready":
-                        await self._exited(p)
-                    elif p.state == "ready" and p.gateway:
+                    if p.state == "ready" and p.gateway:
                         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                             async with http.get(p.gateway + "/status") as r:
                                 p.status = await r.json()
@@ -250,41 +276,46 @@ class FormationRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), 1.0)
 
-    async def _exited(self, p: PeerProc) -> None:
-        assert p.proc is not None
-        code = p.proc.returncode
+    async def _exited(self, g: ProcGroup) -> None:
+        """A process ended: restart it (all its peers) as the policy says."""
+        assert g.proc is not None
+        code = g.proc.returncode
         policy = self.spec.restart
         wants = policy.policy == "always" or (policy.policy == "on-failure" and code != 0)
-        self.say(f"{self._prefix(p)} exited with code {code}")
-        if self._stopping or not wants or p.restarts >= policy.max_restarts:
-            p.state = "failed" if code != 0 else "exited"
+        self.say(f"{self._prefix(g)} exited with code {code}")
+        if self._stopping or not wants or g.restarts >= policy.max_restarts:
+            for p in g.peers:
+                p.state = "failed" if code != 0 else "exited"
             return
-        p.restarts += 1
-        p.state = "restarting"
-        await asyncio.sleep(min(0.5 * 2 ** (p.restarts - 1), 5.0))
+        g.restarts += 1
+        for p in g.peers:
+            p.restarts = g.restarts
+            p.state = "restarting"
+        await asyncio.sleep(min(0.5 * 2 ** (g.restarts - 1), 5.0))
         boot = [q.addrs[0] for q in self.peers if q.plan.rendezvous_point and q.addrs]
         try:
-            await self._start(p, bootstrap=boot)
+            await self._start(g, bootstrap=boot)
         except FormationError as exc:
-            self.say(f"{self._prefix(p)} restart failed: {exc}")
+            self.say(f"{self._prefix(g)} restart failed: {exc}")
 
     async def down(self) -> None:
-        for p in reversed(self.peers):
-            if p.proc is not None and p.proc.returncode is None:
-                p.proc.send_signal(signal.SIGTERM)
-        for p in self.peers:
-            if p.proc is None:
+        for g in reversed(self.groups):
+            if g.proc is not None and g.proc.returncode is None:
+                g.proc.send_signal(signal.SIGTERM)
+        for g in self.groups:
+            if g.proc is None:
                 continue
             try:
-                await asyncio.wait_for(p.proc.wait(), 20)
+                await asyncio.wait_for(g.proc.wait(), 20)
             except TimeoutError:
-                p.proc.kill()
-                await p.proc.wait()
-            if p.log_task is not None:
+                g.proc.kill()
+                await g.proc.wait()
+            if g.log_task is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(p.log_task, 2)
-            if p.state == "ready":
-                p.state = "stopped"
+                    await asyncio.wait_for(g.log_task, 2)
+            for p in g.peers:
+                if p.state == "ready":
+                    p.state = "stopped"
 
     def _write_state(self, up: bool = True) -> None:
         state = {

@@ -43,6 +43,10 @@ class RoleSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     config: dict[str, Any] = msgspec.field(default_factory=dict)
     #: first TCP port for this role's peers (0: the OS picks free ports)
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    #: how many of this role's peers share one OS process (and one libp2p runtime): most of
+    #: a peer process's memory is the libp2p import, so many light peers (users, say) fit in
+    #: far less memory together; they are restarted together too
+    per_process: Annotated[int, msgspec.Meta(ge=1, le=50)] = 1
 
 
 class RestartSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -66,6 +70,8 @@ class PeerPlan:
     index: int
     rendezvous_point: bool
     config: dict[str, Any]  # peer.yaml content, without bootstrap (known only at run time)
+    #: the OS process it runs in: its own name, or ``role[first-last]`` when peers share one
+    process: str = ""
 
 
 def load_formation(path: str | Path) -> FormationSpec:
@@ -128,10 +134,25 @@ def _peer_doc(spec: FormationSpec, role: str, rs: RoleSpec, index: int) -> dict[
     return doc
 
 
+def _process_of(role: str, rs: RoleSpec, index: int) -> str:
+    if rs.per_process == 1:
+        return f"{role}-{index}"
+    first = index - index % rs.per_process
+    last = min(first + rs.per_process, rs.count) - 1
+    return f"{role}[{first}-{last}]"
+
+
 def plan(spec: FormationSpec) -> list[PeerPlan]:
     """Every peer of the formation; rendezvous points first (the others bootstrap to them)."""
     peers = [
-        PeerPlan(f"{role}-{i}", role, i, rs.rendezvous_point, _peer_doc(spec, role, rs, i))
+        PeerPlan(
+            f"{role}-{i}",
+            role,
+            i,
+            rs.rendezvous_point,
+            _peer_doc(spec, role, rs, i),
+            _process_of(role, rs, i),
+        )
         for role, rs in spec.roles.items()
         for i in range(rs.count)
     ]

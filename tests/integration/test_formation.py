@@ -29,6 +29,7 @@ roles:
     config: {log_level: warning, rendezvous: {namespaces: [t6/nodes], ttl: 6}}
   user:
     count: 3
+    per_process: 3
     config: {log_level: warning, rendezvous: {prefer: [t6/nodes], ttl: 6}}
 restart: {policy: on-failure, max_restarts: 3}
 """
@@ -89,6 +90,9 @@ async def test_six_peer_formation(tmp_path):
             return all([app_ids <= await connected_peers(u) for u in peers("user")])
 
         await until(users_see_both_app_nodes, "every user connected to both app nodes")
+        # the three users share one process (per_process: 3), each with its own peer id
+        users = peers("user")
+        assert len({u["pid"] for u in users}) == 1 and len({u["peer_id"] for u in users}) == 3
 
         # /metrics of a user parses as Prometheus text
         async with http.get(peers("user")[0]["gateway"] + "/metrics") as r:
@@ -121,6 +125,12 @@ async def test_six_peer_formation(tmp_path):
 
         await until(users_keep_the_other, "users to stay connected to the other app node")
         await until(lambda: _restarted(state(), victim["name"]), "the app node restart")
+
+        # the users' shared process dies: all three come back together
+        os.kill(peers("user")[0]["pid"], signal.SIGKILL)
+        for name in ("user-0", "user-1", "user-2"):
+            await until(lambda name=name: _restarted(state(), name), f"{name} to restart")
+        await until(users_see_both_app_nodes, "the restarted users to reach the app nodes")
 
         code, out, _ = await cli("down", cwd=tmp_path)
         assert code == 0 and "stopped" in out

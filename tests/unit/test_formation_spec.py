@@ -55,3 +55,18 @@ def test_errors_name_file_and_line(tmp_path, text, line, match):
         load_formation(f)
     assert info.value.line == line
     assert str(info.value).startswith(str(f))
+
+
+def test_peers_may_share_a_process(tmp_path):
+    (tmp_path / "f.yaml").write_text(
+        "name: t\nroles:\n  app: {count: 1}\n  user: {count: 5, per_process: 2}\n"
+    )
+    processes = {p.name: p.process for p in plan(load_formation(tmp_path / "f.yaml"))}
+    assert processes == {
+        "app-0": "app-0",
+        "user-0": "user[0-1]",
+        "user-1": "user[0-1]",
+        "user-2": "user[2-3]",
+        "user-3": "user[2-3]",
+        "user-4": "user[4-4]",
+    }
