@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ..messages import Message, tag_of
@@ -111,10 +112,15 @@ class AuthClient:
         )
         return rev
 
-    async def wait_revoked(self, cid: str) -> None:
-        from ..testing.kit import wait_for
+    async def wait_revoked(self, cid: str, *, timeout: float = 10.0) -> None:
+        """Return once this peer knows delegation ``cid`` is revoked (RequestTimeout if not
+        within ``timeout`` seconds)."""
+        from ..errors import RequestTimeout
 
-        await wait_for(lambda: cid in self.node.auth_revocations, what=f"revocation of {cid}")
+        try:
+            await asyncio.wait_for(self.node.auth_revocations.wait(cid), timeout)
+        except TimeoutError:
+            raise RequestTimeout(f"no revocation of {cid} arrived within {timeout}s") from None
 
 
 __all__ = ["AuthClient", "RevocationPublished"]

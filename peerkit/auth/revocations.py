@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from .chain import check_signature
 from .errors import BrokenChain, TokenMalformed
 from .tokens import DELEGATION, REVOCATION, Token, parse
@@ -13,6 +15,20 @@ class Revocations:
     def __init__(self) -> None:
         self.revoked: dict[str, Token] = {}  # delegation CID -> its revocation
         self.delegations: dict[str, bytes] = {}  # revocation CID -> the delegation it revokes
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+
+    async def wait(self, cid: str) -> None:
+        """Return once delegation ``cid`` is known to be revoked."""
+        if cid in self.revoked:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(cid, []).append(fut)
+        try:
+            await fut
+        finally:
+            waiting = self._waiters.get(cid, [])
+            if fut in waiting:
+                waiting.remove(fut)
 
     def __contains__(self, cid: object) -> bool:
         return cid in self.revoked
@@ -38,4 +54,7 @@ class Revocations:
         is_new = dlg.cid not in self.revoked
         self.revoked[dlg.cid] = rev
         self.delegations[rev.cid] = bytes(delegation)
+        for fut in self._waiters.pop(dlg.cid, []):
+            if not fut.done():
+                fut.set_result(None)
         return rev, is_new
