@@ -118,6 +118,8 @@ class Router:
             actors = (*(old.actors if old else ()), ref)
             topic = topic_of(msg_type) if is_event else None  # type: ignore[arg-type]
             requires = ref.actor_type._handlers[msg_type].requires
+            if requires is not None:
+                requires.check_fields(msg_type)
             self._routes[tag] = Route(tag, msg_type, actors, topic, requires=requires)
             if topic is not None and not topic.endswith(".*"):  # families are joined one by one
                 topics.append(topic)

@@ -12,6 +12,7 @@ from this peer's own process are trusted (they never cross the wire).
 from __future__ import annotations
 
 import hashlib
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,18 @@ class Requires:
     on: str | Callable[[Any], str]
     owner: Callable[[str], str | None] | None = None
     trusted: bool = False
+
+    def check_fields(self, msg_type: type[Message]) -> None:
+        """ValueError unless every ``{field}`` in ``on`` is a field of ``msg_type`` (called when
+        the handler is routed, so a typo fails at start, not on the first request)."""
+        if callable(self.on):
+            return
+        fields = {f.name for f in msgspec.structs.fields(msg_type)}
+        for _, name, _, _ in string.Formatter().parse(self.on):
+            if name is not None and name.split(".")[0].split("[")[0] not in fields:
+                raise ValueError(
+                    f"requires on={self.on!r}: {{{name}}} is not a field of {msg_type.__name__}"
+                )
 
     def capability(self, msg: Message) -> Capability:
         if callable(self.on):

@@ -549,3 +549,20 @@ def test_mutated_tokens_give_a_typed_error(data):
         )
     except E.AuthError:
         pass
+
+
+def test_a_requirement_naming_a_missing_field_fails_at_start():
+    from peerkit import Actor, Context, Node, PeerConfig, Request, handler
+    from peerkit.auth.guard import Requires
+
+    class Thing(Request, tag="test.auth.Thing"):
+        name: str
+
+    class Typo(Actor):
+        @handler(requires=Requires("x/y", on="x:{nmae}"))
+        async def thing(self, msg: Thing, ctx: Context) -> None:
+            return None
+
+    node = Node(PeerConfig(transport="memory"))  # not started: spawning alone routes
+    with pytest.raises(ValueError, match=r"\{nmae\} is not a field of Thing"):
+        node.spawn(Typo)
