@@ -110,15 +110,7 @@ async def bare_pingpong() -> float:
 
 
 async def actor_ask(timeout: float | None = None) -> float:
-    sup = Supervisor()
-    ref = sup.spawn(Sink)
-    await sup.start()
-    msgs = [Ping(n=i) for i in range(N_ASK)]
-    with Timer() as t:
-        for m in msgs:
-            await ref.ask(m, timeout=timeout)
-    await sup.stop()
-    return N_ASK / t.elapsed
+    return await ask_on(Sink, timeout)
 
 
 async def actor_ask_timeout() -> float:
@@ -139,14 +131,14 @@ class ActorSink(Actor):
         return Pong(n=msg.n)
 
 
-async def ask_on(actor_type: type[Actor]) -> float:
+async def ask_on(actor_type: type[Actor], timeout: float | None = None) -> float:
     sup = Supervisor()
     ref = sup.spawn(actor_type)
     await sup.start()
     msgs = [Ping(n=i) for i in range(N_ASK)]
     with Timer() as t:
         for m in msgs:
-            await ref.ask(m, timeout=None)
+            await ref.ask(m, timeout=timeout)
     await sup.stop()
     return N_ASK / t.elapsed
 

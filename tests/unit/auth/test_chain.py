@@ -151,6 +151,22 @@ def _invoked_on_another_peer(w):
     )
 
 
+def two_links(w, *, root_issuer=OWNER, root_to=WALLET, root_can="name/*"):
+    """root_issuer -> root_to (root_can on name:*), then the wallet -> the app node."""
+    root = delegate(
+        root_issuer,
+        audience=root_to.did,
+        caps=[Capability("name:*", root_can)],
+        expires_in=86400,
+        now=NOW,
+    )
+    leaf = delegate(
+        WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW
+    )
+    w.keep(root, leaf)
+    return on_bob(leaf)
+
+
 def _delegated_to_someone_else(w):
     _, leaf, _ = chain(w, audience=MALLORY.did)
     return on_bob(leaf)
@@ -158,34 +174,12 @@ def _delegated_to_someone_else(w):
 
 def _widened(w):
     # the wallet holds name/* on name:*, but a middle link only had name/resolve
-    root = delegate(
-        OWNER,
-        audience=WALLET.did,
-        caps=[Capability("name:*", "name/resolve")],
-        expires_in=86400,
-        now=NOW,
-    )
-    leaf = delegate(
-        WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW
-    )
-    w.keep(root, leaf)
-    return on_bob(leaf)
+    return two_links(w, root_can="name/resolve")
 
 
 def _broken_link(w):
     # the proof was given to Mallory, not to the wallet that issues the leaf
-    root = delegate(
-        OWNER,
-        audience=MALLORY.did,
-        caps=[Capability("name:*", "name/*")],
-        expires_in=86400,
-        now=NOW,
-    )
-    leaf = delegate(
-        WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW
-    )
-    w.keep(root, leaf)
-    return on_bob(leaf)
+    return two_links(w, root_to=MALLORY)
 
 
 def _root_not_self_issued(w):
@@ -262,18 +256,7 @@ def _not_granted(w):
 
 
 def _subject_does_not_own_the_name(w):
-    root = delegate(
-        MALLORY,
-        audience=WALLET.did,
-        caps=[Capability("name:*", "name/*")],
-        expires_in=86400,
-        now=NOW,
-    )
-    leaf = delegate(
-        WALLET, audience=APP.did, caps=[REPUBLISH], expires_in=3600, proofs=[root], now=NOW
-    )
-    w.keep(root, leaf)
-    return on_bob(leaf)
+    return two_links(w, root_issuer=MALLORY)
 
 
 def _other_request(w):
