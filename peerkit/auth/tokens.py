@@ -251,9 +251,12 @@ def parse(data: bytes, *, expect: str | None = None) -> Token:
     cached = _parsed.get(data)
     if cached is None:
         cached = _parse(data)
-        if len(_parsed) >= 4096:
-            _parsed.pop(next(iter(_parsed)))  # the oldest entry
-        _parsed[data] = cached
+        # Bounded: at most 4,096 tokens of up to 2 KiB (a delegation is ~400 bytes), so tokens
+        # sent by anyone cannot grow this beyond 8 MiB.
+        if len(data) <= 2048:
+            if len(_parsed) >= 4096:
+                _parsed.pop(next(iter(_parsed)))  # the oldest entry
+            _parsed[data] = cached
     if expect is not None and cached.kind != expect:
         raise TokenMalformed(f"expected a {expect}, got a {cached.kind}")
     return cached
