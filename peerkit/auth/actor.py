@@ -9,6 +9,7 @@ import asyncio
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from ..storage.blocks import make_block
+from .errors import Expired
 from .messages import (
     CheckRevoked,
     ListRevocations,
@@ -37,6 +38,8 @@ class AuthActor(Actor):
                 stored = await storage.get(pin.root)
                 try:
                     self.revocations.accept(stored["revocation"], stored["delegation"])
+                except Expired:
+                    await storage.unpin(pin.name)  # its delegation expired: no longer needed
                 except (PeerkitError, KeyError, TypeError) as exc:
                     self.log.warning("auth.stored_revocation_rejected", error=str(exc))
 

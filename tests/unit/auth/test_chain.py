@@ -549,3 +549,22 @@ def test_a_requirement_naming_a_missing_field_fails_at_start():
     node = Node(PeerConfig(transport="memory"))  # not started: spawning alone routes
     with pytest.raises(ValueError, match=r"\{nmae\} is not a field of Thing"):
         node.spawn(Typo)
+
+
+def test_revocations_are_bounded():
+    from peerkit.auth.revocations import Revocations
+
+    clock = [float(NOW)]
+    r = Revocations(clock=lambda: clock[0], limit=3)
+    issuer = ed(20)
+    grants = [
+        delegate(issuer, audience=APP.did, caps=[REPUBLISH], expires_in=100 + i, now=NOW)
+        for i in range(5)
+    ]
+    for g in grants:
+        r.accept(revoke(issuer, g).to_bytes(), g.to_bytes())
+    # the two expiring first were dropped to stay within the limit
+    assert [g.cid in r for g in grants] == [False, False, True, True, True]
+    old = delegate(issuer, audience=APP.did, caps=[REPUBLISH], expires_in=10, now=NOW - 1000)
+    with pytest.raises(E.Expired, match="its revocation is not needed"):
+        r.accept(revoke(issuer, old).to_bytes(), old.to_bytes())
