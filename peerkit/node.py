@@ -147,9 +147,11 @@ class Node:
 
     def _start_naming(self) -> None:
         from .naming.actor import NamingActor, Watchers
+        from .naming.keeper import NameKeeper
 
         self.name_watchers = Watchers()
         self.naming_ref = self.spawn(partial(NamingActor, self.name_watchers), name="naming")
+        self.spawn(NameKeeper, name="name-keeper")
 
     @property
     def naming(self) -> NamingClient:

@@ -9,9 +9,11 @@ import asyncio
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from ..storage.blocks import make_block
-from .errors import Expired
+from .errors import AuthError, Expired, WrongAudience
 from .messages import (
     CheckRevoked,
+    Held,
+    Hold,
     ListRevocations,
     RevocationList,
     RevocationPublished,
@@ -19,8 +21,11 @@ from .messages import (
     Revoke,
 )
 from .revocations import Revocations
+from .tokens import parse
 
 PIN_PREFIX = "auth/revoked/"
+HELD_PREFIX = "auth/held/"
+MAX_HELD = 10_000
 
 
 class AuthActor(Actor):
@@ -34,6 +39,12 @@ class AuthActor(Actor):
             return
         storage = self.node.storage
         for pin in await storage.pins():
+            if pin.name.startswith(HELD_PREFIX):
+                stored = await storage.get(pin.root)
+                try:
+                    self.node.auth.remember(*[parse(t) for t in stored["tokens"]])
+                except (PeerkitError, KeyError, TypeError) as exc:
+                    self.log.warning("auth.stored_delegation_rejected", error=str(exc))
             if pin.name.startswith(PIN_PREFIX):
                 stored = await storage.get(pin.root)
                 try:
@@ -84,6 +95,31 @@ class AuthActor(Actor):
     @handler
     async def revoke(self, msg: Revoke) -> None:
         await self._apply(msg.revocation, msg.delegation, spread=True)
+
+    @handler
+    async def hold(self, msg: Hold, ctx: Context) -> Held:
+        """Keep delegations this peer may act on: the leaf must be addressed to this peer and
+        every token must verify; they are persisted (pinned) so a restart keeps them."""
+        from .chain import check_signature
+        from .tokens import DELEGATION, parse
+
+        tokens = [parse(t, expect=DELEGATION) for t in msg.tokens]
+        for t in tokens:
+            check_signature(t)
+        if tokens[0].payload.aud != self.node.auth.did:
+            raise WrongAudience(
+                f"the first delegation is for {tokens[0].payload.aud}, not this peer"
+            )
+        held = self.node.auth_tokens
+        if len(held) + len(tokens) > MAX_HELD:
+            raise AuthError(f"this peer holds {len(held)} delegations already (at most {MAX_HELD})")
+        fresh = [t for t in tokens if t.cid not in held]
+        self.node.auth.remember(*tokens)
+        if fresh and self.node.storage_ref is not None:
+            block = make_block({"tokens": [t.to_bytes() for t in tokens]})
+            await self.node.storage.put_blocks([block], pin=HELD_PREFIX + tokens[0].cid)
+        self.log.info("auth.holding", delegation=tokens[0].cid[:16], by=(ctx.sender or "")[-8:])
+        return Held(delegations=len(held))
 
     @handler
     async def list_revocations(self, msg: ListRevocations) -> RevocationList:

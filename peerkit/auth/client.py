@@ -48,6 +48,16 @@ class AuthClient:
         self.remember(token, *kwargs.get("proofs", ()))
         return token
 
+    async def hold(self, peer: str, delegation: Token) -> int:
+        """Hand ``peer`` a delegation addressed to it, with the proofs above it that this peer
+        holds; returns how many delegations ``peer`` now holds."""
+        from .messages import Hold
+
+        self.remember(delegation)
+        chain = self.chain(delegation)
+        reply = await self.node.request(peer, Hold(tokens=[t.to_bytes() for t in chain]))
+        return int(reply.delegations)
+
     def chain(self, leaf: Token) -> list[Token]:
         """``leaf`` and every proof above it that this peer holds."""
         out, todo = [], [leaf]

@@ -39,6 +39,17 @@ class ListRevocations(Request, tag="auth.ListRevocations", reply=RevocationList)
     peer that was offline when a revocation was published still learns it."""
 
 
+class Held(Message, tag="auth.Held"):
+    delegations: int  # how many this peer now holds
+
+
+class Hold(Request, tag="auth.Hold", reply=Held):
+    """Hand a peer delegations to act on (addressed to it, with their proofs): an app node
+    given `name/republish` keeps that name alive for its owner."""
+
+    tokens: Annotated[list[TokenBytes], msgspec.Meta(min_length=1, max_length=9)]
+
+
 class Revoke(Request, tag="auth.Revoke"):
     """Ask a peer to apply a revocation and spread it (what `peerkit auth revoke --via` sends)."""
 

@@ -81,10 +81,15 @@ async def test_alice_delegates_republishing_to_her_app_node(make_nodes, kind):
     with pytest.raises(E.Replayed):
         await app.request(bob.peer_id, republish, auth=auth)
 
+    keeper = app.supervisor.instance(app.actor("name-keeper"))
+    assert list(keeper.kept()) == [name]  # the app node keeps Alice's name alive...
+
     # Alice (her wallet, signing on another device) revokes the grant; Bob refuses from then on
     await bob.auth.revoke(held, signer=WalletSigner(wallet))
     with pytest.raises(E.Revoked, match="revoked by its issuer"):
         await app.auth.request(bob.peer_id, republish, held)
+    await app.auth.wait_revoked(held.cid)
+    assert keeper.kept() == {}  # ...until the grant is revoked
     await bob.stop()
 
 
