@@ -46,6 +46,14 @@ def add_commands(sub: Any) -> None:
     i.add_argument("--via", help="also ask this running peer whether the token is revoked")
     i.set_defaults(func=cmd_inspect)
 
+    h = kinds.add_parser(
+        "hold", help="hand a running peer a delegation addressed to it (it acts on it)"
+    )
+    h.add_argument("token", help="the delegation")
+    h.add_argument("--proof", action="append", default=[], help="a delegation above it")
+    h.add_argument("--via", required=True, help="multiaddr of that peer (…/p2p/<id>)")
+    h.set_defaults(func=cmd_hold)
+
     r = kinds.add_parser("revoke", help="revoke a delegation you issued, through a running peer")
     _signer_args(r)
     r.add_argument("token", help="the delegation to revoke")
@@ -209,6 +217,22 @@ def _client() -> Any:
     configure_logging("warning")
     config = PeerConfig(name="cli", log_level="warning", storage=StorageConfig(enabled=False))
     return Node(config)
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    return asyncio.run(_hold(args))
+
+
+async def _hold(args: argparse.Namespace) -> int:
+    from ..auth.messages import Hold
+    from ..auth.tokens import DELEGATION, parse
+
+    tokens = [parse(read_token(t), expect=DELEGATION) for t in [args.token, *args.proof]]
+    async with _client() as node:
+        via = await node.connect(args.via)
+        held = await node.request(via, Hold(tokens=[t.to_bytes() for t in tokens]))
+    print(f"{via} holds {tokens[0].cid} ({held.delegations} delegations in all)")
+    return 0
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:

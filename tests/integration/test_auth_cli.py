@@ -42,6 +42,29 @@ async def test_delegate_inspect_revoke(tmp_path):
         assert view["caps"] == "name/republish on name:*"
         assert view["iss"].startswith("did:pkh:eip155:1:0x") and view["aud"].startswith("did:key")
 
+        # the peer the grant is for can hold it; another peer's grant is refused
+        code, out, err = await peerkit(
+            "auth", "hold", "grant.tok", "--via", peer.addr, cwd=tmp_path
+        )
+        assert code == 0 and "holds" in out, err
+        code, _, err = await peerkit(
+            "auth",
+            "delegate",
+            "--wallet",
+            "wallet.key",
+            "--to",
+            "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
+            "--can",
+            "name/republish",
+            "--on",
+            "name:*",
+            "-o",
+            "other.tok",
+            cwd=tmp_path,
+        )
+        code, _, err = await peerkit("auth", "hold", "other.tok", "--via", peer.addr, cwd=tmp_path)
+        assert code == 2 and "not this peer" in err and "Traceback" not in err
+
         # only the issuer may revoke
         code, _, err = await peerkit(
             "auth",
