@@ -1,4 +1,5 @@
-"""The peer's Ed25519 identity key: created on first start, kept readable by its owner only."""
+"""The peer's Ed25519 identity key: created on first start, kept readable by its owner only;
+and the peer id that names it (the same on every transport)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,36 @@ def _create(path: Path) -> bytes:
         f.flush()
         os.fsync(f.fileno())
     return key.private_bytes_raw()
+
+
+# --- peer ids: base58btc of the identity multihash of libp2p's PublicKey protobuf ----------
+
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def encode_base(data: bytes, alphabet: str) -> str:
+    """Big-endian base-N text of ``data``; leading zero bytes become the alphabet's first digit
+    (the multibase rule shared by base36 and base58btc)."""
+    n = int.from_bytes(data, "big")
+    base = len(alphabet)
+    out = ""
+    while n:
+        n, r = divmod(n, base)
+        out = alphabet[r] + out
+    return alphabet[0] * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def pubkey_proto(pub: bytes) -> bytes:
+    return b"\x08\x01\x12\x20" + pub  # libp2p PublicKey{Type: Ed25519, Data: pub}
+
+
+def peer_id_for_public(pub: bytes) -> str:
+    """The libp2p peer id (``12D3KooW...``) of a raw Ed25519 public key."""
+    return encode_base(b"\x00\x24" + pubkey_proto(pub), B58)
+
+
+def peer_id_of_seed(seed: bytes) -> str:
+    """The peer id of the identity key with this 32-byte seed (what libp2p computes)."""
+    return peer_id_for_public(
+        Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    )

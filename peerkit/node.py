@@ -48,8 +48,11 @@ class Node:
         seed: bytes | None = None,
     ) -> None:
         self.config = config or PeerConfig()
-        #: the node's secret seed (its libp2p key), from which other identities are derived
-        self.identity_seed = seed or os.urandom(32)
+        if transport is not None and seed is not None and seed != transport.seed:
+            raise ValueError("pass the identity seed to the transport, not to the node as well")
+        #: the node's secret seed (its peer key, on either transport), from which other
+        #: identities are derived
+        self.identity_seed = transport.seed if transport is not None else seed or os.urandom(32)
         self.transport = transport or self._make_transport(self.identity_seed)
         self.log = structlog.get_logger().bind(peer=self.config.name)
         self.router = Router(self.transport, log=self.log)
@@ -93,7 +96,6 @@ class Node:
 
         #: this peer's key as a Multiauth signer (the same key as its libp2p identity)
         self.auth_signer = Ed25519Signer.from_seed(self.identity_seed)
-        self.transport.auth_did = self.auth_signer.did  # type: ignore[attr-defined]
         self.auth_revocations = Revocations()
         self.auth_tokens: dict[str, Any] = {}  # delegations this peer holds, by CID
         self.router.guard = Guard(
@@ -204,7 +206,9 @@ class Node:
         if self.config.transport == "memory":
             from ._transport.memory import MemoryTransport
 
-            return MemoryTransport(name=self.config.name, max_frame=self.config.max_frame_size)
+            return MemoryTransport(
+                name=self.config.name, max_frame=self.config.max_frame_size, seed=seed
+            )
         from ._transport.libp2p import Libp2pTransport
 
         return Libp2pTransport(

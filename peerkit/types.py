@@ -23,12 +23,12 @@ CID = Annotated[
     ),
 ]
 
-#: a libp2p peer id in base58btc (``12D3KooW...`` for Ed25519 keys, ``Qm...`` for others), or
-#: the ``mem...`` id of a peer on the in-memory transport (so the same types work in fast tests)
+#: a libp2p peer id in base58btc (``12D3KooW...`` for Ed25519 keys, ``Qm...`` for others); the
+#: in-memory transport's peers have the same kind of id
 PeerId = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^((12D3KooW|Qm|16Uiu2)[1-9A-HJ-NP-Za-km-z]{20,60}|mem[0-9a-f]{8,64})$",
+        pattern=r"^(12D3KooW|Qm|16Uiu2)[1-9A-HJ-NP-Za-km-z]{20,60}$",
         description="a libp2p peer id (base58btc)",
     ),
 ]

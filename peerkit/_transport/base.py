@@ -63,6 +63,8 @@ class Transport(ABC):
     """A node's network endpoint."""
 
     peer_id: str
+    #: the 32-byte seed of the Ed25519 key the peer id names (the node signs with the same key)
+    seed: bytes
     max_frame: int = DEFAULT_MAX_FRAME
 
     @abstractmethod

@@ -199,7 +199,8 @@ class Libp2pTransport(Transport):
     ) -> None:
         quiet_libp2p_logging()
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
-        self._key_pair = create_new_key_pair(seed)
+        self.seed = seed or os.urandom(32)
+        self._key_pair = create_new_key_pair(self.seed)
         self.peer_id = ID.from_pubkey(self._key_pair.public_key).to_base58()
         self.max_frame = max_frame
         self.dial_timeout = dial_timeout

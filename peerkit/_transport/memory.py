@@ -10,11 +10,12 @@ other peers, to the publisher.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
+import os
 from collections import deque
 
 from ..errors import DialFailed, PeerDisconnected, PeerkitError, WireError
+from ..identity import peer_id_of_seed
 from ..wire import DEFAULT_MAX_FRAME, FrameDecoder, decode_envelope, encode_frame
 from .base import Channel, Inbound, Transport
 
@@ -108,8 +109,10 @@ class MemoryTransport(Transport):
         self.network = network or DEFAULT_NETWORK
         n = next(_counter)
         self.name = name or f"peer{n}"
-        ident = seed or f"{self.name}:{n}:{id(self)}".encode()
-        self.peer_id = "mem" + hashlib.sha256(ident).hexdigest()[:32]
+        # A real Ed25519 key, so peer ids look and verify as on libp2p (Multiauth binds an
+        # invocation's signer to the sending peer the same way on both transports).
+        self.seed = seed or os.urandom(32)
+        self.peer_id = peer_id_of_seed(self.seed)
         self.max_frame = max_frame
         self._inbound: Inbound | None = None
         self._links: set[str] = set()

@@ -35,7 +35,7 @@ class AuthClient:
         if did is None:
             from ..errors import PeerkitError
 
-            raise PeerkitError(f"{peer_id} has no Ed25519 key (the in-memory transport's ids)")
+            raise PeerkitError(f"{peer_id} is not the peer id of an Ed25519 key")
         return did
 
     def remember(self, *tokens: Token) -> None:
@@ -84,22 +84,13 @@ class AuthClient:
         self.remember(proof)
         inv = invoke(
             self.signer,
-            audience=self.did_of(peer) if not peer.startswith("mem") else self._mem_did(peer),
+            audience=self.did_of(peer),
             cmd=tag_of(type(msg)),
             capability=capability,
             args=digest(msg),
             proof=proof,
         )
         return pack([inv, *self.chain(proof)])
-
-    def _mem_did(self, peer: str) -> str:
-        """In-memory peers have no key in their id: ask the (shared, in-process) network."""
-        other = getattr(self.node.transport, "network", None)
-        remote = other.peers.get(peer) if other is not None else None
-        did = getattr(remote, "auth_did", None)
-        if did is None:
-            raise NotGranted(f"unknown in-memory peer {peer}")
-        return str(did)
 
     async def request(
         self,

@@ -16,8 +16,8 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from ..errors import PeerkitError
+from ..identity import B58, encode_base, peer_id_for_public
 from ..naming.keys import EthereumWallet, KeyError_
-from ..naming.records import _B58, _base58, _encode_base, peer_id_for
 
 ED25519_PUB = b"\xed\x01"  # multicodec ed25519-pub, varint
 DID_KEY = "did:key:z"
@@ -71,7 +71,7 @@ class WalletSigner:
 
 
 def did_for_ed25519(pub: bytes) -> str:
-    return DID_KEY + _base58(ED25519_PUB + pub)
+    return DID_KEY + encode_base(ED25519_PUB + pub, B58)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -90,7 +90,7 @@ def did_for_peer(peer_id: str) -> str | None:
 def peer_for_did(did: str) -> str | None:
     """The peer id of a did:key (None for other DIDs)."""
     pub = ed25519_of(did)
-    return peer_id_for(pub) if pub is not None else None
+    return peer_id_for_public(pub) if pub is not None else None
 
 
 @functools.lru_cache(maxsize=4096)  # a handful of principals sign most tokens
@@ -156,13 +156,13 @@ def _is_address(text: str) -> bool:
 def _unbase58(text: str) -> bytes:
     n = 0
     for ch in text:
-        digit = _B58.find(ch)
+        digit = B58.find(ch)
         if digit < 0:
             raise ValueError(f"{ch!r} is not base58btc")
         n = n * 58 + digit
     zeros = len(text) - len(text.lstrip("1"))
     body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
     raw = b"\0" * zeros + body
-    if _encode_base(raw, _B58) != text:
+    if encode_base(raw, B58) != text:
         raise ValueError("not canonical base58btc")
     return raw

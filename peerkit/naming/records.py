@@ -26,6 +26,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from ..errors import PeerkitError
+from ..identity import encode_base, peer_id_for_public, pubkey_proto
 from ..storage.blocks import decode, encode
 from ..storage.errors import NotCanonical
 from ..wire import decode_uvarint, encode_uvarint
@@ -81,20 +82,16 @@ class NameRecord:
 # --- names ---------------------------------------------------------------------------------
 
 
-def _pubkey_proto(pub: bytes) -> bytes:
-    return b"\x08\x01\x12\x20" + pub  # libp2p PublicKey{Type: Ed25519, Data: pub}
-
-
 def name_for(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> str:
     """The IPNS name (``k51...``) of an Ed25519 public key."""
     pub = _raw_pub(pub)
-    cid = bytes([0x01, LIBP2P_KEY, 0x00, 36]) + _pubkey_proto(pub)
+    cid = bytes([0x01, LIBP2P_KEY, 0x00, 36]) + pubkey_proto(pub)
     return "k" + _base36(cid)
 
 
 def peer_id_for(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> str:
     """The same key as a libp2p peer id (base58btc identity multihash, ``12D3KooW...``)."""
-    return _base58(b"\x00\x24" + _pubkey_proto(_raw_pub(pub)))
+    return peer_id_for_public(_raw_pub(pub))
 
 
 def pubkey_of(name: str) -> bytes:
@@ -126,20 +123,8 @@ def _raw_pub(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> bytes:
     return pub
 
 
-def _encode_base(data: bytes, alphabet: str) -> str:
-    """Big-endian base-N text of ``data``; leading zero bytes become the alphabet's first digit
-    (the multibase rule shared by base36 and base58btc)."""
-    n = int.from_bytes(data, "big")
-    base = len(alphabet)
-    out = ""
-    while n:
-        n, r = divmod(n, base)
-        out = alphabet[r] + out
-    return alphabet[0] * (len(data) - len(data.lstrip(b"\0"))) + out
-
-
 def _base36(data: bytes) -> str:
-    return _encode_base(data, _B36)
+    return encode_base(data, _B36)
 
 
 def _unbase36(text: str) -> bytes:
@@ -147,13 +132,6 @@ def _unbase36(text: str) -> bytes:
     n = int(text, 36) if text.lstrip("0") else 0
     body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
     return b"\0" * zeros + body
-
-
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def _base58(data: bytes) -> str:
-    return _encode_base(data, _B58)
 
 
 # --- time ----------------------------------------------------------------------------------

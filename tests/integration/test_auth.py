@@ -75,8 +75,13 @@ async def test_alice_delegates_republishing_to_her_app_node(make_nodes, kind):
     assert resolved is not None and resolved.value == f"/ipfs/{cid.encode()}".encode()
     assert bob.router.guard.accepted == 1 and bob.router.guard.refused == 3
 
-    # the same invocation cannot be sent twice
+    # the same invocation cannot be sent twice, nor by another peer (on both transports)
     auth = app.auth.authorization(bob.peer_id, republish, held)
+    mallory = await start_peer("mallory", kind, bob)
+    await mallory.connect(bob.addrs()[0])
+    with pytest.raises(E.WrongAudience, match="but sent by"):
+        await mallory.request(bob.peer_id, republish, auth=auth)
+    await mallory.stop()
     await app.request(bob.peer_id, republish, auth=auth)
     with pytest.raises(E.Replayed):
         await app.request(bob.peer_id, republish, auth=auth)

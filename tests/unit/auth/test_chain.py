@@ -396,7 +396,7 @@ def test_peer_ids_and_dids_convert_both_ways():
     pid = peer_id_for(bytes(range(32)))
     did = did_for_peer(pid)
     assert did and did.startswith("did:key:z6Mk") and peer_for_did(did) == pid
-    assert did_for_peer("mem0123456789abcdef") is None
+    assert did_for_peer("QmNotAnEd25519KeyAtAll") is None
 
 
 # --- properties -------------------------------------------------------------------------------
