@@ -102,7 +102,8 @@ class InvocationPayload(msgspec.Struct, forbid_unknown_fields=True):
     iat: Seconds
     exp: Seconds
     nonce: Annotated[bytes, msgspec.Meta(min_length=8, max_length=32)]
-    prf: Annotated[list[CidText], msgspec.Meta(min_length=1, max_length=MAX_PROOFS)]
+    # exactly the leaf delegation (its own proofs lead up the chain): nothing silently ignored
+    prf: Annotated[list[CidText], msgspec.Meta(min_length=1, max_length=1)]
 
 
 class RevocationPayload(msgspec.Struct, forbid_unknown_fields=True):

@@ -568,3 +568,14 @@ def test_revocations_are_bounded():
     old = delegate(issuer, audience=APP.did, caps=[REPUBLISH], expires_in=10, now=NOW - 1000)
     with pytest.raises(E.Expired, match="its revocation is not needed"):
         r.accept(revoke(issuer, old).to_bytes(), old.to_bytes())
+
+
+def test_an_invocation_names_exactly_one_proof():
+    from peerkit.auth.tokens import INVOCATION, _sign
+
+    w = World()
+    root, leaf, inv = chain(w)
+    payload = dict(parse_payload(inv))
+    payload["prf"] = [CID.decode(leaf.cid), CID.decode(root.cid)]
+    with pytest.raises(E.TokenMalformed, match="prf"):
+        _sign(INVOCATION, APP, payload)
