@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .errors import IdentityError
 
@@ -77,6 +77,15 @@ def encode_base(data: bytes, alphabet: str) -> str:
     return alphabet[0] * (len(data) - len(data.lstrip(b"\0"))) + out
 
 
+def public_bytes(key: bytes | Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    """The raw 32-byte Ed25519 public key of a private key, a public key or raw bytes."""
+    if isinstance(key, Ed25519PrivateKey):
+        key = key.public_key()
+    if isinstance(key, Ed25519PublicKey):
+        return key.public_bytes_raw()
+    return key
+
+
 def pubkey_proto(pub: bytes) -> bytes:
     return b"\x08\x01\x12\x20" + pub  # libp2p PublicKey{Type: Ed25519, Data: pub}
 
@@ -88,6 +97,4 @@ def peer_id_for_public(pub: bytes) -> str:
 
 def peer_id_of_seed(seed: bytes) -> str:
     """The peer id of the identity key with this 32-byte seed (what libp2p computes)."""
-    return peer_id_for_public(
-        Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-    )
+    return peer_id_for_public(public_bytes(Ed25519PrivateKey.from_private_bytes(seed)))

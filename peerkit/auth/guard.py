@@ -163,7 +163,3 @@ class Guard:
             raise
         self.accepted += 1
         return chain
-
-
-def describe(container: bytes) -> list[dict[str, Any]]:
-    return [t.describe() for t in unpack(container)]

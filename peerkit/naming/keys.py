@@ -25,11 +25,12 @@ from typing import Protocol
 import coincurve
 from Crypto.Hash import keccak
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import PeerkitError
+from ..identity import public_bytes  # noqa: F401 (re-exported: keys' raw public bytes)
 
 NAME_KEY_DOMAIN = b"peerkit/name-key/v1\x00"
 ME_NAME = "peerkit/me"
@@ -174,8 +175,3 @@ def name_key(master: MasterKey, name: str) -> Ed25519PrivateKey:
     sig = master.private.sign(NAME_KEY_DOMAIN + name.encode())  # Ed25519: deterministic
     seed = HKDF(hashes.SHA256(), 32, salt=NAME_KEY_DOMAIN, info=b"seed").derive(sig)
     return Ed25519PrivateKey.from_private_bytes(seed)
-
-
-def public_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
-    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    return pub.public_bytes_raw()
