@@ -67,7 +67,13 @@ async def demo() -> int:
     running = asyncio.ensure_future(runner.up(handle_signals=False))
     director = Node(PeerConfig(name="director", log_level="warning"))
     try:
-        await until(_ready_or_failed(runner, running), "the formation to start", 90)
+        ready = asyncio.ensure_future(runner.ready.wait())
+        done, _ = await asyncio.wait(
+            {ready, running}, timeout=90, return_when=asyncio.FIRST_COMPLETED
+        )
+        ready.cancel()
+        if not done:
+            raise PeerkitError("demo: timed out waiting for the formation to start")
         if running.done():
             return running.result() or 1
         say("start (peerkit up sample_app/formation.yaml)")
@@ -199,13 +205,6 @@ async def demo() -> int:
     ok = code == 0 and all(p.proc is not None and p.proc.returncode == 0 for p in runner.peers)
     say(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - t_start:.1f} s")
     return 0 if ok else 1
-
-
-def _ready_or_failed(runner: FormationRunner, running: asyncio.Future[int]):  # type: ignore[no-untyped-def]
-    async def check() -> bool:
-        return runner.ready.is_set() or running.done()
-
-    return check
 
 
 def main() -> int:

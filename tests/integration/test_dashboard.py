@@ -48,9 +48,9 @@ async def test_dashboard_shows_every_peer(tmp_path):
     )
     running = asyncio.ensure_future(runner.up(handle_signals=False))
     try:
-        while not runner.ready.is_set():
-            assert not running.done(), "the formation failed to start"
-            await asyncio.sleep(0.1)
+        ready = asyncio.ensure_future(runner.ready.wait())
+        await asyncio.wait({ready, running}, return_when=asyncio.FIRST_COMPLETED)
+        assert runner.ready.is_set(), "the formation failed to start"
         proc = await asyncio.create_subprocess_exec(
             browser,
             "--headless",
