@@ -58,6 +58,25 @@ EXAMPLES: dict[str, Any] = {
     "peer_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA",
     "name": "k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8",
 }
+#: methods every generated service inherits (Actor, Service): a handler may not replace them
+RESERVED_METHODS = frozenset(
+    {
+        "on_start",
+        "on_stop",
+        "receive",
+        "dispatch_table",
+        "handled_types",
+        "dependencies",
+        "factory",
+        "not_implemented",
+        "validate",
+        "middleware",
+        "node",
+        "log",
+        "ref",
+        "name",
+    }
+)
 CONSTRAINTS = ("min_length", "max_length", "ge", "le", "gt", "lt", "pattern")
 
 
@@ -150,6 +169,8 @@ def parse_schema(doc: Any, *, package: str, path: str) -> ServiceSchema:
     _check_meta(doc, path)
     plain = plain_yaml(doc)
     service = plain["service"]
+    if keyword.iskeyword(service):
+        raise _err(doc, path, ["service"], f"{service!r} is a Python keyword (it names a module)")
     stem = Path(path).stem
     if stem != service and not path.startswith("<"):
         raise SchemaError(
@@ -190,6 +211,15 @@ def parse_schema(doc: Any, *, package: str, path: str) -> ServiceSchema:
             msg.handler = spec.get("handler") or (
                 f"on_{snake(name)}" if kind == "event" else snake(name)
             )
+            if keyword.iskeyword(msg.handler) or msg.handler in RESERVED_METHODS:
+                at = [*where, "handler"] if "handler" in spec else where
+                raise _err(
+                    doc,
+                    path,
+                    at,
+                    f"the handler name {msg.handler!r} is taken (a Python keyword or a"
+                    " method every service has); give it another with `handler:`",
+                )
         elif "handler" in spec:
             raise _err(doc, path, [*where, "handler"], f"{name} is not handled by this service")
         for fname, fspec in (spec.get("fields") or {}).items():

@@ -250,6 +250,16 @@ BAD_SCHEMAS = [
     ),
     ("service: shop\nmessages: [\n", 3, "not valid YAML"),
     (
+        "service: shop\nmessages:\n  Import:\n    kind: request\n",
+        3,
+        "messages.Import: the handler name 'import' is taken",
+    ),
+    (
+        "service: shop\nmessages:\n  A:\n    kind: event\n    handler: on_start\n",
+        5,
+        "messages.A.handler: the handler name 'on_start' is taken",
+    ),
+    (
         "service: shop\nmessages:\n  A:\n    fields:\n      n: {type: int, ge: 1, default: 0}\n",
         5,
         "messages.A.fields.n.default: 0 is not a valid int: Expected `int` >= 1",
@@ -285,7 +295,10 @@ def test_cli_errors_are_readable(app):
     assert proc.returncode == 2 and "there is no service 'nosuch'" in proc.stderr
     assert "hint: create it first: peerkit generate service nosuch" in proc.stderr
     proc = peerkit("generate", "service", "greeter", "greet", "name", cwd=app)
-    assert proc.returncode == 0  # "name" is read as a second handler name
+    # "name" is read as a second handler name, and refused: it would hide the actor's name
+    assert proc.returncode == 2 and "the handler name 'name' is taken" in proc.stderr
+    assert not (app / "schemas/greeter.yaml").exists()  # nothing was written
+    assert peerkit("generate", "service", "greeter", "greet", cwd=app).returncode == 0
     proc = peerkit("generate", "request", "greeter", "Ask", "n=int", cwd=app)
     assert proc.returncode == 2 and "'n=int' is not a field" in proc.stderr
     proc = peerkit("generate", "request", "greeter", "Ask", "n:widget", cwd=app)
