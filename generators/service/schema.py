@@ -77,6 +77,11 @@ RESERVED_METHODS = frozenset(
         "name",
     }
 )
+#: names the generated module imports or defines itself
+RESERVED_TYPES = frozenset(
+    {"Message", "Request", "Event", "Service", "Context", "Annotated", "Literal", "Requires"}
+    | {"CID", "PeerId", "Name", "Ack"}
+)
 CONSTRAINTS = ("min_length", "max_length", "ge", "le", "gt", "lt", "pattern")
 
 
@@ -181,6 +186,15 @@ def parse_schema(doc: Any, *, package: str, path: str) -> ServiceSchema:
         )
     prefix = plain.get("tag_prefix") or f"{package}.{service}"
     names = list(plain["messages"])
+    taken = RESERVED_TYPES | {f"{camel(service)}Service"}
+    for name in names:
+        if name in taken:
+            raise _err(
+                doc,
+                path,
+                ["messages", name],
+                f"{name!r} is a name the generated module already uses; pick another",
+            )
     handles = plain.get("handles")
     messages = []
     for name, spec in plain["messages"].items():

@@ -249,6 +249,7 @@ BAD_SCHEMAS = [
         "has a pattern and no example",
     ),
     ("service: shop\nmessages: [\n", 3, "not valid YAML"),
+    ("service: shop\nmessages:\n  Name: {}\n", 3, "'Name' is a name the generated module"),
     (
         "service: shop\nmessages:\n  Import:\n    kind: request\n",
         3,
@@ -295,8 +296,8 @@ def test_cli_errors_are_readable(app):
     assert proc.returncode == 2 and "there is no service 'nosuch'" in proc.stderr
     assert "hint: create it first: peerkit generate service nosuch" in proc.stderr
     proc = peerkit("generate", "service", "greeter", "greet", "name", cwd=app)
-    # "name" is read as a second handler name, and refused: it would hide the actor's name
-    assert proc.returncode == 2 and "the handler name 'name' is taken" in proc.stderr
+    # "name" is read as a second handler name (a request type Name), and refused
+    assert proc.returncode == 2 and "'Name' is a name the generated module" in proc.stderr
     assert not (app / "schemas/greeter.yaml").exists()  # nothing was written
     assert peerkit("generate", "service", "greeter", "greet", cwd=app).returncode == 0
     proc = peerkit("generate", "request", "greeter", "Ask", "n=int", cwd=app)
