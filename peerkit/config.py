@@ -14,6 +14,7 @@ import msgspec
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from .bounds import MAX_DEPTH, too_deep
 from .errors import ConfigError
 from .wire import DEFAULT_MAX_FRAME
 
@@ -137,6 +138,13 @@ def load_yaml_mapping(text: str, source: str) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"not valid YAML: {problem}", path=source, line=line) from None
+    except RecursionError:
+        # ruamel's parser recurses per nesting level: a few thousand brackets exhaust it
+        raise ConfigError(
+            f"nested deeper than {MAX_DEPTH} levels", path=source, hint="flatten the file"
+        ) from None
+    if too_deep(doc):
+        raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path=source)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):

@@ -23,7 +23,14 @@ import structlog
 from ._transport.base import Transport
 from .actor import Actor, ActorRef
 from .config import PeerConfig, load_config
-from .errors import ConfigError, DialFailed, RequestTimeout, SupervisorEscalation, TransportError
+from .errors import (
+    ConfigError,
+    DialFailed,
+    PeerkitError,
+    RequestTimeout,
+    SupervisorEscalation,
+    TransportError,
+)
 from .identity import load_or_create_identity
 from .messages import Event, Message, topic_of
 from .router import Router
@@ -74,8 +81,10 @@ class Node:
         self._stopped = asyncio.Event()
         self._bootstrap_task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
-        self.failure: SupervisorEscalation | None = None
+        #: why the node stopped on its own (an actor tree gave up, the network side died)
+        self.failure: PeerkitError | None = None
         self.router.peer_listeners.append(self._peer_changed)
+        self.router.failure_listeners.append(self._fail)
         self.gateway: Gateway | None = None
         self.gateway_url = ""
         self.store: BlockStore | None = None
@@ -314,9 +323,17 @@ class Node:
         await self._stopped.wait()
 
     def _escalated(self, err: SupervisorEscalation) -> None:
+        self._fail(err)
+
+    def _fail(self, err: PeerkitError) -> None:
+        """Stop the node because part of it cannot go on; ``peerkit run`` then exits 1 and
+        /health/ready answers 503 until the gateway stops with it."""
+        if self.failure is not None:
+            return
         self.failure = err
         self.log.critical("node.failed", error=str(err))
-        asyncio.get_running_loop().create_task(self.stop())
+        if self._started:
+            asyncio.get_running_loop().create_task(self.stop())
 
     # --- the network ----------------------------------------------------------------------
 
@@ -339,8 +356,9 @@ class Node:
             auth=auth,
         )
 
-    async def send(self, peer: str, msg: Message) -> None:
-        await self.router.send(peer, msg)
+    async def send(self, peer: str, msg: Message, *, auth: bytes = b"") -> None:
+        """One-way delivery to ``peer`` (events and messages; requests go by ``request``)."""
+        await self.router.send(peer, msg, auth=auth)
 
     async def publish(self, event: Event, topic: str | None = None) -> None:
         await self.router.publish(event, topic)

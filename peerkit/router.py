@@ -19,6 +19,7 @@ import structlog
 
 from ._transport.base import PROTOCOL_ID, Channel, Transport
 from .actor import ActorRef, Context
+from .bounds import clip
 from .errors import (
     ActorStopped,
     HandlerFailed,
@@ -97,6 +98,8 @@ class Router:
         self.messages_out: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
         self.peer_listeners: list[Any] = []
+        #: called once if the transport stops on its own (the node fails)
+        self.failure_listeners: list[Any] = []
         #: checks the authorization of requests whose handler declares ``requires``; set by
         #: the node (peerkit.auth.Guard). Without one such requests are refused.
         self.guard: Any = None
@@ -167,10 +170,13 @@ class Router:
             raise NoHandler(f"no actor on this peer handles {tag}")
         return await route.actors[0].ask(msg, timeout=timeout)
 
-    async def send(self, peer: str, msg: Message) -> None:
-        """One-way delivery to the actor that handles ``msg`` on ``peer``."""
+    async def send(self, peer: str, msg: Message, *, auth: bytes = b"") -> None:
+        """One-way delivery to the actor that handles ``msg`` on ``peer`` (not for requests:
+        a peer refuses a request type sent one way). ``auth`` as for :meth:`request`."""
+        if isinstance(msg, Request):
+            raise TypeError(f"{tag_of(type(msg))} is a request: use request(), not send()")
         channel = await self.transport.channel(peer)
-        channel.send(encode_envelope(EVENT, 0, msg))
+        channel.send(encode_envelope(EVENT, 0, msg, auth))
         self.messages_out[tag_of(type(msg))] += 1
         await channel.drain()
 
@@ -225,6 +231,11 @@ class Router:
         for listener in self.peer_listeners:
             listener(peer, connected)
 
+    def on_transport_failed(self, error: PeerkitError) -> None:
+        self.log.critical("transport.failed", error=str(error))
+        for listener in self.failure_listeners:
+            listener(error)
+
     def _dispatch_request(self, channel: Channel, env: Envelope) -> None:
         self.messages_in[env.tag] += 1
         try:
@@ -245,12 +256,20 @@ class Router:
         self.messages_in[env.tag] += 1
         try:
             route = self._route_for(env)
+            if route.kind == "request":
+                # A request's handler may assume a caller waiting for its answer, and its
+                # authorization is checked on the request path: never run it one-way.
+                raise ValidationFailed(f"{env.tag} is a request type; it cannot be sent one-way")
             if topic is not None and not _topic_matches(route.topic, topic):
                 raise ValidationFailed(f"{env.tag} does not belong on topic {topic!r}")
             msg = decode_payload(env, route.msg_type)
-        except RemoteError as exc:
+            if route.requires is not None:
+                self._authorize(env, msg, sender, route)
+        except PeerkitError as exc:  # RemoteError, and the guard's AuthError
             self.dropped[env.tag] += 1
-            self.log.warning("event.rejected", remote=sender, tag=env.tag, error=str(exc))
+            self.log.warning(
+                "event.rejected", remote=sender, tag=clip(env.tag), error=clip(str(exc))
+            )
             return
         ctx = Context(sender=sender, topic=topic)
         for ref in route.actors:
@@ -263,7 +282,8 @@ class Router:
                 self.log.debug("event.dropped_on_shutdown", actor=ref.name, tag=env.tag)
 
     def _authorize(self, env: Envelope, msg: Message, sender: str, route: Route) -> None:
-        """The interceptor: a request whose handler requires a capability must prove it."""
+        """The interceptor, the one rule for every way into a handler: a request or event
+        whose handler requires a capability must prove it (the guard raises AuthError)."""
         if self.guard is None:
             from .auth.errors import AuthError
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final, TypeVar, Union
 
 import msgspec
 
+from .bounds import MAX_DEPTH, is_open, too_deep
 from .errors import FrameTooLarge, FrameTruncated, MalformedMessage, ValidationFailed
 from .messages import Message, default_registry, tag_of
 
@@ -242,11 +243,21 @@ def decode_envelope(body: bytes) -> Envelope:
         return (_fast_decoder or _build_fast_decoder()).decode(body)
     except msgspec.DecodeError:
         pass
+    except RecursionError:
+        raise _too_deep() from None
     try:
         raw = _raw_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"undecodable envelope: {exc}") from exc
+    except RecursionError:
+        raise _too_deep() from None
     return Envelope(raw.kind, raw.id, raw.tag, raw.payload, raw.auth)
+
+
+def _too_deep() -> MalformedMessage:
+    # msgspec recurses in C up to the interpreter's recursion limit; a frame of ~1,000 nested
+    # one-element arrays (1 KB) reaches it. Such input is malformed, never an internal error.
+    return MalformedMessage(f"envelope nests deeper than {MAX_DEPTH} levels")
 
 
 def decode_payload(env: Envelope, msg_type: type[M]) -> M:
@@ -255,21 +266,31 @@ def decode_payload(env: Envelope, msg_type: type[M]) -> M:
     Raises ValidationFailed naming the field when the payload does not fit the type.
     """
     payload = env.payload
-    if type(payload) is msg_type:
-        return payload
-    if not isinstance(payload, msgspec.Raw):
-        raise ValidationFailed(
-            f"{env.tag}: payload is a {type(payload).__name__}, not a {msg_type.__name__}"
-        )
+    if type(payload) is not msg_type:
+        if not isinstance(payload, msgspec.Raw):
+            raise ValidationFailed(
+                f"{env.tag}: payload is a {type(payload).__name__}, not a {msg_type.__name__}"
+            )
+        payload = _decode_raw(env.tag, payload, msg_type)
+    # A type with Any fields holds whatever nesting the sender chose (up to the recursion
+    # limit): bound it here, before any handler or log walks it.
+    if is_open(msg_type) and too_deep(msgspec.structs.astuple(payload), MAX_DEPTH):
+        raise ValidationFailed(f"{env.tag}: payload nests deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def _decode_raw(tag: str, raw: msgspec.Raw, msg_type: type[M]) -> M:
+    decoder = _payload_decoders.get(msg_type)
+    if decoder is None:
+        decoder = _payload_decoders[msg_type] = msgspec.msgpack.Decoder(msg_type)
     try:
-        return _payload_decoders[msg_type].decode(payload)
-    except KeyError:
-        _payload_decoders[msg_type] = msgspec.msgpack.Decoder(msg_type)
-        return decode_payload(env, msg_type)
+        return decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        raise ValidationFailed(f"{env.tag}: {exc}") from exc
+        raise ValidationFailed(f"{tag}: {exc}") from exc
     except msgspec.DecodeError as exc:
-        raise ValidationFailed(f"{env.tag}: undecodable payload: {exc}") from exc
+        raise ValidationFailed(f"{tag}: undecodable payload: {exc}") from exc
+    except RecursionError:
+        raise ValidationFailed(f"{tag}: payload nests deeper than {MAX_DEPTH} levels") from None
 
 
 def decode_error_message(env: Envelope) -> str:
@@ -277,5 +298,5 @@ def decode_error_message(env: Envelope) -> str:
         return env.payload
     try:
         return _str_decoder.decode(env.payload)
-    except (msgspec.MsgspecError, TypeError):
+    except (msgspec.MsgspecError, TypeError, RecursionError):
         return "(undecodable error message)"

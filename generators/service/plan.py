@@ -104,10 +104,14 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
     if any(m.kind == "request" and not m.reply for m in handled):
         peerkit_names.append("Ack")
     imports = ["import pytest", f"from peerkit import {', '.join(sorted(peerkit_names))}"]
+    testing_names = []
     if any(m.requires for m in handled):
         imports.append("from peerkit.auth.errors import AuthMissing")
+        testing_names.append("refused_one_way")
     if any(m.kind == "event" for m in handled):
-        imports.append("from peerkit.testing import make_actor")
+        testing_names.append("make_actor")
+    if testing_names:
+        imports.append(f"from peerkit.testing import {', '.join(sorted(testing_names))}")
     imports.append("")  # the app's own imports: a section of their own (isort)
     if names:
         imports.append(render.import_block(generated, names))

@@ -35,6 +35,10 @@ class Inbound(Protocol):
     def on_peer(self, peer: str, connected: bool) -> None:
         """A connection to ``peer`` opened or closed."""
 
+    def on_transport_failed(self, error: PeerkitError) -> None:
+        """The network side stopped on its own (not by ``close()``): the peer is deaf and
+        dumb from now on, so whoever runs it must fail loudly rather than look healthy."""
+
 
 class Channel(ABC):
     """A framed, bidirectional session stream with one peer."""

@@ -4,7 +4,8 @@ This module and its siblings are the only code that imports trio or libp2p, and 
 libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1 traps handled:
 
 - only Noise is offered: the default host also accepts unauthenticated ``/plaintext/2.0.0``;
-- only yamux: mplex deadlocks on bidirectional traffic;
+- only yamux: mplex deadlocks on bidirectional traffic, and ``create_yamux_muxer_option()``
+  quietly adds mplex as a fallback, so the muxer table is built here;
 - ``max_connections_per_peer=1`` avoids the ~250 ms happy-eyeballs wait on every first dial;
 - frames are buffered by our FrameDecoder: libp2p's ``read_exactly`` fails past ~6.5 MB;
 - the reader never waits on an actor (inbound callbacks do not block), so yamux never sees the
@@ -26,7 +27,7 @@ from typing import Any
 
 import multiaddr
 import trio
-from libp2p import create_yamux_muxer_option, new_host
+from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -36,9 +37,12 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from ..errors import DialFailed, PeerDisconnected, PeerkitError, WireError
+from ..bounds import clip
+from ..errors import DialFailed, PeerDisconnected, PeerkitError, TransportError, WireError
 from ..wire import DEFAULT_MAX_FRAME, FrameDecoder, decode_envelope, encode_frame
 from ._gossip import PeerkitPubsub
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
@@ -155,6 +159,10 @@ class Libp2pChannel(Channel):
             except WireError as exc:
                 self.transport.log_wire_error(self.peer, exc)
                 return exc
+            except Exception as exc:
+                # A bug on our side must cost one stream, never the libp2p runtime: this
+                # runs inside py-libp2p's nursery, where an exception ends every connection.
+                return self.transport.internal_error("stream", self.peer, exc)
 
     async def _write_loop(self) -> None:
         out = self._out
@@ -215,6 +223,9 @@ class Libp2pTransport(Transport):
         self._host_done: trio.Event | None = None
         self._closing = False
         self.wire_errors = 0
+        self.internal_errors = 0
+        #: set when the libp2p runtime stopped on its own (the node then fails)
+        self.failure: TransportError | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -236,7 +247,7 @@ class Libp2pTransport(Transport):
         self._host = new_host(
             key_pair=self._key_pair,
             sec_opt=security,
-            muxer_opt=create_yamux_muxer_option(),
+            muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},  # and nothing else
             connection_config=ConnectionConfig(
                 max_connections_per_peer=1,
                 # peerkit decides whom to dial (bootstrap, rendezvous): no background dialling
@@ -252,6 +263,8 @@ class Libp2pTransport(Transport):
         started = trio.Event()
         self.bridge.spawn_system(self._run_host, started)
         await started.wait()
+        if self.failure is not None:
+            raise self.failure
         auto = getattr(self._host.get_network(), "auto_connector", None)
         if auto is not None:
             await auto.stop()  # peerkit decides whom to dial
@@ -267,13 +280,27 @@ class Libp2pTransport(Transport):
                         await self._pubsub.wait_until_ready()
                         started.set()
                         await trio.sleep_forever()
-        except* RuntimeError as group:
+        except* Exception as group:
             # py-libp2p raises "Nursery is closed to new arrivals" when pubsub stops with peers
             # still attached; we disconnect them first, but a late identify may still race.
             if not self._closing:
-                raise group.exceptions[0] from None
+                self._failed(group.exceptions[0])
         finally:
+            if not self._closing:
+                self._failed(RuntimeError("the libp2p host stopped"))  # no-op if already said
             self._host_done.set()
+            started.set()  # start() reads self.failure
+
+    def _failed(self, exc: BaseException) -> None:
+        """The libp2p runtime is gone: say so loudly, once (the node stops and exits 1)."""
+        if self.failure is not None:
+            return
+        self.failure = TransportError(
+            f"the libp2p runtime stopped: {clip(f'{type(exc).__name__}: {exc}')}"
+        )
+        self.internal_error("host", "runtime", exc)
+        if self._inbound is not None:
+            self._inbound.on_transport_failed(self.failure)
 
     async def close(self) -> None:
         if self._closing or not self.bridge.running:
@@ -364,7 +391,7 @@ class Libp2pTransport(Transport):
         self._outbound[peer] = chan
         self._channels.add(chan)
         assert self._inbound is not None
-        self.bridge.spawn_system(chan.run, self._inbound)
+        self.bridge.spawn_system(self._guarded, chan.run, self._inbound)
         return chan
 
     async def _on_stream(self, stream: Any) -> None:
@@ -372,7 +399,7 @@ class Libp2pTransport(Transport):
         chan = Libp2pChannel(self, stream, peer, outbound=False)
         self._channels.add(chan)
         assert self._inbound is not None
-        await chan.run(self._inbound)
+        await self._guarded(chan.run, self._inbound)
 
     def _forget(self, chan: Libp2pChannel) -> None:
         self._channels.discard(chan)
@@ -380,13 +407,34 @@ class Libp2pTransport(Transport):
             del self._outbound[chan.peer]
 
     def spawn(self, fn: Any, *args: Any) -> None:
-        self.bridge.spawn_system(fn, *args)
+        self.bridge.spawn_system(self._guarded, fn, *args)
+
+    async def _guarded(self, fn: Any, *args: Any) -> None:
+        """Run a trio task whose failure must stay its own (py-libp2p runs handlers in the
+        nursery of the connection, and the bridge's nursery is every transport's)."""
+        try:
+            await fn(*args)
+        except Exception as exc:
+            self.internal_error("task", getattr(fn, "__qualname__", "?"), exc)
 
     def log_wire_error(self, peer: str, exc: WireError) -> None:
         self.wire_errors += 1
         log = getattr(self._inbound, "log", None)
         if log is not None:
-            log.warning("wire.rejected", remote=peer, error=str(exc))
+            log.warning("wire.rejected", remote=clip(peer), error=clip(str(exc)))
+
+    def internal_error(self, where: str, about: str, exc: BaseException) -> PeerkitError:
+        """Count and log (bounded) an unexpected exception caught at the trio boundary."""
+        self.internal_errors += 1
+        log = getattr(self._inbound, "log", None)
+        if log is not None:
+            log.error(
+                "transport.internal_error",
+                where=where,
+                about=clip(about),
+                error=clip(f"{type(exc).__name__}: {exc}"),
+            )
+        return TransportError(f"internal error in {where}: {type(exc).__name__}")
 
     # --- pubsub ---------------------------------------------------------------------------
 
@@ -400,7 +448,13 @@ class Libp2pTransport(Transport):
         except WireError as exc:
             self.log_wire_error(topic, exc)
             return
-        self._inbound.on_published(topic, sender_id, env)
+        except Exception as exc:  # a sender field that is no peer id, or worse
+            self.internal_error("pubsub", topic, exc)
+            return
+        try:
+            self._inbound.on_published(topic, sender_id, env)
+        except Exception as exc:
+            self.internal_error("pubsub", topic, exc)
 
     async def subscribe(self, topic: str) -> None:
         assert self._pubsub is not None
@@ -427,6 +481,7 @@ class Libp2pTransport(Transport):
             "bridge_calls": self.bridge.live_calls,
             "connections": len(self.connected_peers()),
             "wire_errors": self.wire_errors,
+            "internal_errors": self.internal_errors,
         }
 
 

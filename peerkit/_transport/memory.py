@@ -14,7 +14,7 @@ import itertools
 import os
 from collections import deque
 
-from ..errors import DialFailed, PeerDisconnected, PeerkitError, WireError
+from ..errors import DialFailed, PeerDisconnected, PeerkitError, TransportError, WireError
 from ..identity import peer_id_of_seed
 from ..wire import DEFAULT_MAX_FRAME, FrameDecoder, decode_envelope, encode_frame
 from .base import Channel, Inbound, Transport
@@ -83,6 +83,9 @@ class MemoryChannel(Channel):
         except WireError as exc:
             self.owner.wire_errors += 1
             self._close(exc, both=True)
+        except Exception as exc:  # as on libp2p: a bug on our side costs the stream only
+            self.owner.internal_errors += 1
+            self._close(TransportError(f"internal error: {type(exc).__name__}"), both=True)
 
     def _close(self, error: PeerkitError | None, *, both: bool) -> None:
         if self._closed:
@@ -115,6 +118,7 @@ class MemoryTransport(Transport):
         self.peer_id = peer_id_of_seed(self.seed)
         self.max_frame = max_frame
         self._inbound: Inbound | None = None
+        self.internal_errors = 0
         self._links: set[str] = set()
         self._outbound: dict[str, MemoryChannel] = {}
         self._channels: set[MemoryChannel] = set()

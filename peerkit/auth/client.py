@@ -105,6 +105,13 @@ class AuthClient:
         auth = self.authorization(peer, msg, proof, capability)
         return await self.node.request(peer, msg, timeout=timeout, auth=auth)
 
+    async def send(
+        self, peer: str, msg: Message, proof: Token, *, capability: Capability | None = None
+    ) -> None:
+        """``node.send`` (one-way) with an invocation of ``msg`` proven by ``proof``."""
+        auth = self.authorization(peer, msg, proof, capability)
+        await self.node.send(peer, msg, auth=auth)
+
     async def revoke(self, delegation: Token, *, signer: Signer | None = None) -> Token:
         """Revoke ``delegation`` (signed by its issuer), here and on every peer listening."""
         rev = revoke(signer or self.signer, delegation)

@@ -48,7 +48,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 def is_ready(node: Node) -> bool:
-    if not node.running:
+    if not node.running or node.failure is not None:
         return False
     if node.config.bootstrap:
         wanted = {a.rsplit("/p2p/", 1)[-1] for a in node.config.bootstrap}
@@ -112,6 +112,9 @@ async def metrics(request: web.Request) -> web.Response:
         "# HELP peerkit_wire_errors_total Frames refused (malformed, oversized).",
         "# TYPE peerkit_wire_errors_total counter",
         f'peerkit_wire_errors_total{{peer="{peer}"}} {stats.get("wire_errors", 0)}',
+        "# HELP peerkit_internal_errors_total Unexpected errors caught at the network boundary.",
+        "# TYPE peerkit_internal_errors_total counter",
+        f'peerkit_internal_errors_total{{peer="{peer}"}} {stats.get("internal_errors", 0)}',
         "# HELP peerkit_messages_in_total Messages received, by type.",
         "# TYPE peerkit_messages_in_total counter",
     ]

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import cbrrr
 from cbrrr import CID
 
+from ..bounds import MAX_DEPTH, too_deep
 from .errors import CorruptBlock, InvalidCID, NotCanonical
 
 DAG_CBOR = 0x71
@@ -134,10 +135,15 @@ def _normalise_floats(obj: Any) -> Any:
 
 
 def decode(data: bytes) -> Any:
+    """The value of strict DAG-CBOR ``data``; NotCanonical for anything else, including values
+    nested deeper than ``MAX_DEPTH`` (cbrrr decodes any depth; our walkers recurse)."""
     try:
-        return cbrrr.decode_dag_cbor(data)
-    except (cbrrr.CbrrrDecodeError, ValueError, EOFError) as exc:
+        value = cbrrr.decode_dag_cbor(data)
+    except (cbrrr.CbrrrDecodeError, ValueError, EOFError, RecursionError) as exc:
         raise NotCanonical(f"not strict DAG-CBOR: {exc}") from None
+    if too_deep(value):
+        raise NotCanonical(f"DAG-CBOR value nests deeper than {MAX_DEPTH} levels")
+    return value
 
 
 def make_block(obj: Any) -> Block:

@@ -20,6 +20,7 @@ from .kit import (
     Published,
     WaitTimeout,
     make_actor,
+    refused_one_way,
     wait_for,
     wait_handled,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Published",
     "WaitTimeout",
     "make_actor",
+    "refused_one_way",
     "wait_for",
     "wait_handled",
 ]

@@ -58,6 +58,27 @@ async def wait_handled(node: Node, actor: str, count: int = 1, *, timeout: float
     )
 
 
+async def refused_one_way(
+    sender: Node, receiver: Node, msg: Message, *, auth: bytes = b"", timeout: float = 5.0
+) -> None:
+    """Send ``msg`` from ``sender`` to ``receiver`` as a one-way event, the way an attacker
+    would (``node.send`` itself refuses request types), and wait until ``receiver`` refuses
+    it. A refused message never reaches an actor; WaitTimeout if it was not refused."""
+    from ..messages import tag_of
+    from ..wire import EVENT, encode_envelope
+
+    tag = tag_of(type(msg))
+    before = receiver.router.dropped[tag]
+    channel = await sender.transport.channel(receiver.peer_id)
+    channel.send(encode_envelope(EVENT, 0, msg, auth))
+    await channel.drain()
+    await wait_for(
+        lambda: receiver.router.dropped[tag] > before,
+        timeout=timeout,
+        what=f"{receiver.config.name} to refuse {tag} sent one-way",
+    )
+
+
 @dataclass
 class Published:
     event: Event

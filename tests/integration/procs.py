@@ -13,7 +13,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class PeerProcess:
-    def __init__(self, folder: Path, name: str, *, services=(), bootstrap=(), port: int = 0):
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        *,
+        services=(),
+        bootstrap=(),
+        port: int = 0,
+        extra: str = "",
+    ):
         self.folder = folder / name
         self.folder.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -24,12 +33,14 @@ class PeerProcess:
             "log_level: warning",
             "services: [" + ", ".join(f'"{s}"' for s in services) + "]",
             "bootstrap: [" + ", ".join(f'"{b}"' for b in bootstrap) + "]",
+            extra,  # more peer.yaml, e.g. "gateway: {enabled: true}"
         ]
         self.config.write_text("\n".join(lines) + "\n")
         self.proc: asyncio.subprocess.Process | None = None
         self.peer_id = ""
         self.addrs: list[str] = []
         self.stderr = b""
+        self.gateway = ""
 
     async def start(self, timeout: float = 30.0) -> PeerProcess:
         env = {
@@ -62,7 +73,20 @@ class PeerProcess:
             raise AssertionError(f"{self.name} exited before ready:\n{err.decode()}")
         ready = json.loads(line)
         self.peer_id, self.addrs = ready["peer_id"], ready["addrs"]
+        self.gateway = ready.get("gateway", "")
         return self
+
+    def rss_mib(self) -> float:
+        """The process's resident memory now, in MiB (Linux /proc)."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
 
     @property
     def addr(self) -> str:

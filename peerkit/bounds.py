@@ -1,0 +1,92 @@
+"""Bounds on what comes from outside: nesting depth, and strings fit to log or count.
+
+A peer decodes bytes chosen by strangers. The C decoders under peerkit (msgspec, cbrrr) recurse
+into nested arrays and maps, and so does Python code that later walks a decoded value; a frame of
+a thousand nested one-element arrays is about a kilobyte. So every value that may hold arbitrary
+data (``Any`` fields, DAG-CBOR blocks) is checked against :data:`MAX_DEPTH` as it is decoded,
+and a ``RecursionError`` from a decoder is turned into the boundary's typed error by the caller.
+
+Everything here is pure and cheap: the depth walk is iterative and stops at the first value
+nested too deeply.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+#: how deeply arrays and maps may nest inside one decoded value (IPLD data, app payloads).
+#: JSON-LD documents, quads and CRDT state use well under 20 levels; 100 leaves room without
+#: letting a value reach the interpreter's recursion limit (1,000 frames) when walked.
+MAX_DEPTH: Final = 100
+
+#: longest string from outside that is written into a log event or used as a metric label
+MAX_LOGGED: Final = 120
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when ``value`` nests lists/tuples/dicts more than ``limit`` levels deep."""
+    if not isinstance(value, (list, tuple, dict)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        node, depth = pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (list, tuple, dict)):
+                push((child, depth + 1))
+            elif isinstance(child, msgspec.Struct):
+                push((msgspec.structs.astuple(child), depth + 1))
+    return False
+
+
+def clip(text: object, limit: int = MAX_LOGGED) -> str:
+    """``text`` as a string of at most ``limit`` characters (marked when cut), for logs."""
+    s = text if isinstance(text, str) else repr(text)
+    if len(s) <= limit:
+        return s
+    return f"{s[: limit - 20]}...({len(s)} chars)"
+
+
+# --- which message types can hold arbitrarily nested values ---------------------------------
+
+_open: dict[type, bool] = {}
+
+
+def is_open(msg_type: type) -> bool:
+    """True when ``msg_type`` has a field that may nest without bound (``Any``, or a struct
+    type that refers to itself). Only such types need a depth check after decoding: a closed
+    type's depth is fixed by its definition."""
+    try:
+        return _open[msg_type]
+    except KeyError:
+        result = _open[msg_type] = _has_open_part(msgspec.inspect.type_info(msg_type))
+        return result
+
+
+def _has_open_part(t: Any, ancestors: frozenset[type] = frozenset()) -> bool:
+    """Walk the type tree; a struct met again below itself is recursive, hence open."""
+    mi = msgspec.inspect
+    if isinstance(t, mi.AnyType):
+        return True
+    if isinstance(t, mi.StructType):
+        if t.cls in ancestors:
+            return True
+        inner = ancestors | {t.cls}
+        return any(_has_open_part(f.type, inner) for f in t.fields)
+    if isinstance(t, (mi.DataclassType, mi.TypedDictType, mi.NamedTupleType)):
+        return any(_has_open_part(f.type, ancestors) for f in t.fields)
+    if isinstance(t, mi.UnionType):
+        return any(_has_open_part(u, ancestors) for u in t.types)
+    if isinstance(t, (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType)):
+        return _has_open_part(t.item_type, ancestors)
+    if isinstance(t, mi.TupleType):
+        return any(_has_open_part(u, ancestors) for u in t.item_types)
+    if isinstance(t, mi.DictType):
+        return _has_open_part(t.key_type, ancestors) or _has_open_part(t.value_type, ancestors)
+    return False
