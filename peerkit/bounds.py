@@ -21,8 +21,10 @@ import msgspec
 #: letting a value reach the interpreter's recursion limit (1,000 frames) when walked.
 MAX_DEPTH: Final = 100
 
-#: longest string from outside that is written into a log event or used as a metric label
+#: longest string from outside that peerkit itself puts into a log event
 MAX_LOGGED: Final = 120
+#: longest value of any log field once rendered (the logging set-up cuts the rest)
+MAX_LOG_FIELD: Final = 2048
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
@@ -90,3 +92,34 @@ def _has_open_part(t: Any, ancestors: frozenset[type] = frozenset()) -> bool:
     if isinstance(t, mi.DictType):
         return _has_open_part(t.key_type, ancestors) or _has_open_part(t.value_type, ancestors)
     return False
+
+
+class LogThrottle:
+    """At most ``rate`` events a second per event name (bursts of ``burst``); the next event
+    let through says how many were suppressed. A peer sending garbage as fast as it can must
+    not turn the log into its amplifier. Keys are event names chosen by peerkit: bounded."""
+
+    def __init__(self, rate: float = 10.0, burst: int = 20, clock: Any = None) -> None:
+        import time
+
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock or time.monotonic
+        self._buckets: dict[str, list[float]] = {}  # event -> [tokens, last time, suppressed]
+
+    def allow(self, event: str) -> int | None:
+        """None to suppress this event; otherwise the number suppressed since the last one."""
+        now = self.clock()
+        bucket = self._buckets.get(event)
+        if bucket is None:
+            bucket = self._buckets[event] = [float(self.burst), now, 0.0]
+        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        bucket[1] = now
+        if tokens < 1:
+            bucket[0] = tokens
+            bucket[2] += 1
+            return None
+        bucket[0] = tokens - 1
+        suppressed = int(bucket[2])
+        bucket[2] = 0
+        return suppressed

@@ -81,6 +81,10 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    #: on a host other than loopback everything but /health/* needs ``Authorization: Bearer
+    #: <token>``; the token is read from this file (relative to peer.yaml), created 0600 with a
+    #: random token if missing
+    token_file: str = "gateway.token"
 
 
 class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

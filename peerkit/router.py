@@ -19,7 +19,7 @@ import structlog
 
 from ._transport.base import PROTOCOL_ID, Channel, Transport
 from .actor import ActorRef, Context
-from .bounds import clip
+from .bounds import LogThrottle, clip
 from .errors import (
     ActorStopped,
     HandlerFailed,
@@ -47,6 +47,9 @@ from .wire import (
     encode_envelope,
     encode_error,
 )
+
+#: the counter label of every inbound type that is not registered
+UNKNOWN_LABEL = "(unknown)"
 
 
 class Ack(Message, tag="peerkit.Ack"):
@@ -97,6 +100,8 @@ class Router:
         self.messages_in: Counter[str] = Counter()
         self.messages_out: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
+        #: bounds warnings about what peers send (shared with the transport)
+        self.throttle = LogThrottle()
         self.peer_listeners: list[Any] = []
         #: called once if the transport stops on its own (the node fails)
         self.failure_listeners: list[Any] = []
@@ -208,6 +213,7 @@ class Router:
             self._dispatch_event(channel.peer, env, None)
         else:  # PUBLISH belongs on a topic, not a stream
             self.log.warning("router.unexpected_envelope", remote=channel.peer, kind=kind)
+            channel.reset()
 
     def on_published(self, topic: str, sender: str, env: Envelope) -> None:
         if env.kind != PUBLISH:
@@ -236,8 +242,13 @@ class Router:
         for listener in self.failure_listeners:
             listener(error)
 
+    def _label(self, tag: str) -> str:
+        """The counter label for an inbound tag: registered types by name, everything else as
+        one label (peers choose tags: each new string would be a new series, kept forever)."""
+        return tag if tag in self.registry else UNKNOWN_LABEL
+
     def _dispatch_request(self, channel: Channel, env: Envelope) -> None:
-        self.messages_in[env.tag] += 1
+        self.messages_in[self._label(env.tag)] += 1
         try:
             route = self._route_for(env)
             msg = decode_payload(env, route.msg_type)
@@ -253,7 +264,7 @@ class Router:
         fut.add_done_callback(partial(self._reply, channel, env.id, route.msg_type))
 
     def _dispatch_event(self, sender: str, env: Envelope, topic: str | None) -> None:
-        self.messages_in[env.tag] += 1
+        self.messages_in[self._label(env.tag)] += 1
         try:
             route = self._route_for(env)
             if route.kind == "request":
@@ -266,17 +277,23 @@ class Router:
             if route.requires is not None:
                 self._authorize(env, msg, sender, route)
         except PeerkitError as exc:  # RemoteError, and the guard's AuthError
-            self.dropped[env.tag] += 1
-            self.log.warning(
-                "event.rejected", remote=sender, tag=clip(env.tag), error=clip(str(exc))
-            )
+            self.dropped[self._label(env.tag)] += 1
+            suppressed = self.throttle.allow("event.rejected")
+            if suppressed is not None:
+                self.log.warning(
+                    "event.rejected",
+                    remote=sender,
+                    tag=clip(env.tag),
+                    error=clip(str(exc)),
+                    suppressed=suppressed,
+                )
             return
         ctx = Context(sender=sender, topic=topic)
         for ref in route.actors:
             try:
                 ref.tell_nowait(msg, ctx)
             except MailboxFull as exc:
-                self.dropped[env.tag] += 1
+                self.dropped[self._label(env.tag)] += 1
                 self.log.warning("event.dropped", actor=ref.name, tag=env.tag, error=str(exc))
             except ActorStopped:
                 self.log.debug("event.dropped_on_shutdown", actor=ref.name, tag=env.tag)
@@ -296,7 +313,7 @@ class Router:
             return route
         if env.tag in self.registry:
             raise NoHandler(f"no actor on this peer handles {env.tag}")
-        raise UnknownMessageType(f"unknown message type {env.tag!r}")
+        raise UnknownMessageType(f"unknown message type {clip(env.tag)!r}")
 
     def _reply(
         self, channel: Channel, rid: int, req_type: type[Message], fut: asyncio.Future[Any]
@@ -348,7 +365,7 @@ class Router:
             return
         reply_type = self.registry.get(env.tag)
         if reply_type is None:
-            fut.set_exception(UnknownMessageType(f"reply of unknown type {env.tag!r}"))
+            fut.set_exception(UnknownMessageType(f"reply of unknown type {clip(env.tag)!r}"))
             return
         try:
             fut.set_result(decode_payload(env, reply_type))

@@ -420,8 +420,12 @@ class Libp2pTransport(Transport):
     def log_wire_error(self, peer: str, exc: WireError) -> None:
         self.wire_errors += 1
         log = getattr(self._inbound, "log", None)
-        if log is not None:
-            log.warning("wire.rejected", remote=clip(peer), error=clip(str(exc)))
+        throttle = getattr(self._inbound, "throttle", None)
+        suppressed = throttle.allow("wire.rejected") if throttle is not None else 0
+        if log is not None and suppressed is not None:
+            log.warning(
+                "wire.rejected", remote=clip(peer), error=clip(str(exc)), suppressed=suppressed
+            )
 
     def internal_error(self, where: str, about: str, exc: BaseException) -> PeerkitError:
         """Count and log (bounded) an unexpected exception caught at the trio boundary."""

@@ -118,16 +118,24 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..formation.export import compose_file, k8s_manifests
+    from ..formation.export import KEYS_DIR, compose_file, k8s_manifests
+    from ..private_files import private_dir, write_private
 
     spec = load_formation(args.formation)
-    if args.k8s:
-        text = k8s_manifests(spec, image=args.image, namespace=args.namespace)
-        target = args.k8s
-    else:
-        text = compose_file(spec, image=args.image)
-        target = args.compose
+    target: Path = args.k8s or args.compose
     target.parent.mkdir(parents=True, exist_ok=True)
+    if args.k8s:
+        # the manifests carry the identity keys in a Secret: owner-only, like any key file
+        write_private(target, k8s_manifests(spec, image=args.image, namespace=args.namespace))
+        print(f"wrote {target} (it holds private keys: mode 0600, keep it out of git)")
+        return 0
+    text, key_files = compose_file(spec, image=args.image)
+    for rel, pem in key_files.items():
+        key_path = target.parent / rel
+        private_dir(key_path.parent)
+        write_private(key_path, pem)
     target.write_text(text)
     print(f"wrote {target}")
+    if key_files:
+        print(f"wrote {len(key_files)} identity key(s) in {target.parent / KEYS_DIR} (mode 0600)")
     return 0

@@ -17,11 +17,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from ..errors import ConfigError, PeerkitError
 from ..naming.keys import ME_NAME, KdfParams, MasterKey, derive_master_key, name_key
 from ..naming.records import NameRecord, name_for
+from ..naming.session import open_session, seal_session
+from ..private_files import private_dir, write_private
 
 SESSION_DIR = Path(".peerkit")
 
@@ -83,10 +83,11 @@ def _passphrase(confirm: bool) -> str:
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    """A secret file, 0600; peerkit's own folder is made 0700 (a folder the user named for
+    their wallet is only created if missing, never re-moded)."""
+    if path.parent.resolve() == SESSION_DIR.resolve() or not path.parent.exists():
+        private_dir(path.parent)
+    write_private(path, text)
 
 
 def cmd_login(args: argparse.Namespace) -> int:
@@ -115,30 +116,12 @@ def cmd_login(args: argparse.Namespace) -> int:
     session_file = SESSION_DIR / "session.json"
     previous = json.loads(session_file.read_text()) if session_file.exists() else {}
     kdf = KdfParams(**previous.get("kdf", {})) if previous.get("kdf") else KdfParams()
+    passphrase = _passphrase(confirm=not previous)
     master = derive_master_key(
-        wallet,
-        _passphrase(confirm=not previous),
-        args.app,
-        kdf=kdf,
-        expected_check=previous.get("check"),
+        wallet, passphrase, args.app, kdf=kdf, expected_check=previous.get("check")
     )
-    _write_private(
-        session_file,
-        json.dumps(
-            {
-                "check": master.check_value,
-                "app": args.app,
-                "address": wallet.address,
-                "kdf": {
-                    "memory_kib": kdf.memory_kib,
-                    "iterations": kdf.iterations,
-                    "lanes": kdf.lanes,
-                },
-                "master_seed": master.private.private_bytes_raw().hex(),
-            },
-            indent=2,
-        ),
-    )
+    session = seal_session(master, passphrase, app=args.app, address=wallet.address, kdf=kdf)
+    _write_private(session_file, json.dumps(session, indent=2))
     print(f"logged in as {wallet.address}")
     print(f"  master key: {master.check_value}")
     print(f"  Me DAG name: {name_for(name_key(master, ME_NAME))}")
@@ -151,7 +134,13 @@ def _session() -> MasterKey:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise PeerkitError("you are not logged in", hint="run: peerkit login") from None
-    return MasterKey(Ed25519PrivateKey.from_private_bytes(bytes.fromhex(data["master_seed"])))
+    except ValueError:
+        raise PeerkitError(
+            f"{path} is not a session file", hint="run: peerkit login (it replaces it)"
+        ) from None
+    if not isinstance(data, dict):
+        raise PeerkitError(f"{path} is not a session file", hint="run: peerkit login")
+    return open_session(data, _passphrase(confirm=False))
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:

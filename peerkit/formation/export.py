@@ -47,7 +47,14 @@ def _peer_yaml(spec: FormationSpec, role: str, bootstrap: list[str]) -> dict[str
     doc["identity"] = "/data/identity.key"
     doc["storage"] = {**doc.get("storage", {}), "path": "/data/blocks.db"}
     doc["services"] = [*rs.services, *doc.get("services", [])]
-    doc["gateway"] = {"enabled": True, "host": "0.0.0.0", "port": GATEWAY_PORT}
+    # off loopback the gateway's non-health routes need a bearer token, kept on the data
+    # volume (the config folder is a read-only mount)
+    doc["gateway"] = {
+        "enabled": True,
+        "host": "0.0.0.0",
+        "port": GATEWAY_PORT,
+        "token_file": "/data/gateway.token",
+    }
     if rs.rendezvous_point:
         doc["rendezvous"] = {**doc.get("rendezvous", {}), "server": True}
     else:
@@ -168,8 +175,18 @@ def k8s_manifests(spec: FormationSpec, *, image: str, namespace: str = "default"
     return _dump(docs)
 
 
-def compose_file(spec: FormationSpec, *, image: str) -> str:
+#: where compose_file's key files go, relative to the compose file
+KEYS_DIR = "keys"
+
+
+def compose_file(spec: FormationSpec, *, image: str) -> tuple[str, dict[str, str]]:
+    """The compose file, and the identity keys it names as ``secrets`` (relative path -> PEM).
+
+    Keys are compose secrets read from separate files (written 0600 by the CLI), never inline
+    ``configs``: a compose file is shared and committed; a key file is not."""
     ids = _identities(spec)
+    secrets: dict[str, Any] = {}
+    key_files: dict[str, str] = {}
     bootstrap = [f"/dns4/{pod}/tcp/{P2P_PORT}/p2p/{peer_id}" for pod, (_, peer_id) in ids.items()]
     services: dict[str, Any] = {}
     configs: dict[str, Any] = {}
@@ -179,11 +196,14 @@ def compose_file(spec: FormationSpec, *, image: str) -> str:
             name = f"{role}-{i}"
             key_setup = ""
             svc_configs = [{"source": f"{role}-config", "target": "/config/peer.yaml"}]
+            svc_secrets = []
             if name in ids:
-                configs[f"{name}-key"] = {"content": ids[name][0]}
-                svc_configs.append({"source": f"{name}-key", "target": "/keys/identity.key"})
+                key_files[f"{KEYS_DIR}/{name}.key"] = ids[name][0]
+                secrets[f"{name}-key"] = {"file": f"./{KEYS_DIR}/{name}.key"}
+                svc_secrets.append({"source": f"{name}-key", "target": "identity.key"})
                 key_setup = (
-                    "cp /keys/identity.key /data/identity.key && chmod 600 /data/identity.key && "
+                    "cp /run/secrets/identity.key /data/identity.key"
+                    " && chmod 600 /data/identity.key && "
                 )
             services[name] = {
                 "image": image,
@@ -203,9 +223,12 @@ def compose_file(spec: FormationSpec, *, image: str) -> str:
                 },
                 "restart": "on-failure" if spec.restart.policy != "never" else "no",
             }
+            if svc_secrets:
+                services[name]["secrets"] = svc_secrets
             if not rs.rendezvous_point:
                 services[name]["depends_on"] = sorted(ids)
     volumes: dict[str, Any] = {f"{n}-data": {} for n in services}
-    return _dump(
-        [{"name": spec.name, "services": services, "configs": configs, "volumes": volumes}]
-    )
+    doc = {"name": spec.name, "services": services, "configs": configs, "volumes": volumes}
+    if secrets:
+        doc["secrets"] = secrets
+    return _dump([doc]), key_files

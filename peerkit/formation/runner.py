@@ -24,6 +24,7 @@ import aiohttp
 from ruamel.yaml import YAML
 
 from ..errors import PeerkitError
+from ..private_files import private_dir
 from .spec import FormationSpec, PeerPlan, plan
 
 COLOURS = ["36", "33", "35", "32", "34", "31", "96", "93", "95", "92"]
@@ -143,7 +144,9 @@ class FormationRunner:
     # --- lifecycle --------------------------------------------------------------------
 
     async def up(self, duration: float | None = None, *, handle_signals: bool = True) -> int:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        # .peerkit/ holds every peer's identity key and data: owner-only, each time
+        for folder in (*reversed(self.workdir.parents[:2]), self.workdir):
+            private_dir(folder)
         loop = asyncio.get_running_loop()
         stop = self._stop
         if handle_signals:
@@ -195,7 +198,7 @@ class FormationRunner:
         return 1 if failed else 0
 
     def _write_config(self, p: PeerProc, bootstrap: list[str]) -> Path:
-        p.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(p.folder)
         config = dict(p.plan.config)
         if not p.plan.rendezvous_point:
             config["bootstrap"] = bootstrap

@@ -1,4 +1,8 @@
-"""Health, metrics and introspection over HTTP on loopback: what a person or a cluster looks at.
+"""Health, metrics and introspection over HTTP: what a person or a cluster looks at.
+
+On loopback (the default) it is open; on any other host everything but /health/* needs a
+bearer token (``gateway.token_file``): peers, actors and metrics describe the peer to anyone
+who can reach the port.
 
     /health/live    200 while the process serves HTTP
     /health/ready   200 once the node has started (and reached a bootstrap peer, if it has any)
@@ -14,21 +18,31 @@ This is the one place peerkit errors become HTTP statuses.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import secrets
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..errors import PeerkitError
+from ..errors import ConfigError, PeerkitError
+from ..private_files import make_private, private_dir, write_private
 
 if TYPE_CHECKING:
     from ..node import Node
 
 NODE: web.AppKey[Node] = web.AppKey("node")
+TOKEN: web.AppKey[str] = web.AppKey("token")
+#: paths served without a token: what a probe or load balancer needs, nothing about the peer
+OPEN_PATHS = frozenset({"/health/live", "/health/ready"})
 
 
-def build_app(node: Node) -> web.Application:
-    app = web.Application(middlewares=[_errors])
+def build_app(node: Node, token: str = "") -> web.Application:
+    """The gateway's app; with ``token``, every path but /health/* needs it as a bearer."""
+    app = web.Application(middlewares=[_errors, _bearer_token])
     app[NODE] = node
+    app[TOKEN] = token
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
@@ -45,6 +59,51 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return response
     except PeerkitError as exc:
         return web.json_response({"error": exc.code, "message": str(exc)}, status=400)
+
+
+@web.middleware
+async def _bearer_token(request: web.Request, handler: Any) -> web.StreamResponse:
+    token = request.app[TOKEN]
+    if token and request.path not in OPEN_PATHS:
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+            return web.json_response(
+                {
+                    "error": "unauthorized",
+                    "message": "this gateway needs 'Authorization: Bearer <token>'"
+                    " (the token is in the peer's gateway.token file)",
+                },
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="peerkit"'},
+            )
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def load_or_create_token(path: Path) -> str:
+    """The gateway token in ``path``, created (random, 0600) if the file is missing."""
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        token = secrets.token_urlsafe(32)
+        if not path.parent.exists():
+            private_dir(path.parent)
+        write_private(path, token + "\n")
+        return token
+    if not token:
+        raise ConfigError("the gateway token file is empty", path=str(path))
+    make_private(path)
+    return token
 
 
 def is_ready(node: Node) -> bool:
@@ -167,7 +226,14 @@ class Gateway:
         self.url = ""
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(build_app(self.node), access_log=None)
+        token = ""
+        if not is_loopback(self.host):
+            cfg = self.node.config
+            base = Path(cfg.source).resolve().parent if cfg.source else Path.cwd()
+            token_path = base / cfg.gateway.token_file
+            token = load_or_create_token(token_path)
+            self.node.log.info("gateway.token_required", token_file=str(token_path))
+        self._runner = web.AppRunner(build_app(self.node, token), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -13,6 +13,7 @@ acknowledged write survives a crash of the process or the machine.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..private_files import PRIVATE_FILE, make_private
 from .blocks import CID, Block, links, parse_cid
 from .errors import BlockNotFound, NotPinned, StorageError
 
@@ -280,6 +282,13 @@ class SQLiteBlockStore(BlockStore):
     def __init__(self, path: str | Path, *, durable: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, whatever existed before; SQLite gives its -wal and -shm files the mode
+        # of the database file, so creating it 0600 first covers all three.
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+            make_private(self.path)
+        except OSError as exc:
+            raise StorageError(f"cannot open block store {self.path}: {exc.strerror}") from None
         try:
             self._db = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import stat
 import sys
 
 import pytest
@@ -29,9 +30,19 @@ async def run(cwd, *args, passphrase="secret"):
 async def test_login_publish_resolve_history_revoke(tmp_path):
     host = await PeerProcess(tmp_path, "host").start()
     try:
+        # a session folder and file someone left readable become owner-only at login
+        (tmp_path / ".peerkit").mkdir(mode=0o755)
+        (tmp_path / ".peerkit/session.json").write_text("{}")
+        os.chmod(tmp_path / ".peerkit", 0o755)
+        os.chmod(tmp_path / ".peerkit/session.json", 0o644)
         code, out, err = await run(tmp_path, "login", "--new-wallet")
         assert code == 0, err
         assert "Me DAG name: k51" in out
+        for path, mode in [(".peerkit", 0o700), (".peerkit/session.json", 0o600)]:
+            assert stat.S_IMODE((tmp_path / path).stat().st_mode) == mode, path
+        assert "master_seed" not in (tmp_path / ".peerkit/session.json").read_text()
+        code, _, err = await run(tmp_path, "keys", "show", passphrase="wrong")
+        assert code != 0 and "wrong passphrase" in err and "Traceback" not in err
         code, _, err = await run(tmp_path, "login", passphrase="not it")
         assert code == 2 and "different master key" in err and "Traceback" not in err
         code, out, _ = await run(tmp_path, "keys", "show", "--name", "blog")

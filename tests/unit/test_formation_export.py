@@ -50,7 +50,12 @@ def test_k8s_manifests_are_complete_and_consistent():
 
 def test_compose_file():
     spec = load_formation(SAMPLE)
-    doc = load_all(compose_file(spec, image="me/app:1"))[0]
+    text, key_files = compose_file(spec, image="me/app:1")
+    doc = load_all(text)[0]
+    assert "PRIVATE KEY" not in text  # keys are secrets in files of their own
+    assert set(key_files) == {"keys/rendezvous-0.key"}
+    assert doc["secrets"] == {"rendezvous-0-key": {"file": "./keys/rendezvous-0.key"}}
+    assert doc["services"]["rendezvous-0"]["secrets"][0]["source"] == "rendezvous-0-key"
     names = set(doc["services"])
     assert names == {"rendezvous-0", "app-node-0", "app-node-1", "user-0", "user-1", "user-2"}
     user = doc["services"]["user-0"]
@@ -74,3 +79,24 @@ def test_cli_export(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(load_all(out.read_text())) == 10  # secret + 3 x (configmap, service, statefulset)
+    assert out.stat().st_mode & 0o077 == 0  # it holds private keys
+    compose = tmp_path / "c" / "compose.yaml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "peerkit",
+            "formation",
+            "export",
+            str(SAMPLE),
+            "--compose",
+            str(compose),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    key = tmp_path / "c" / "keys" / "rendezvous-0.key"
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert key.stat().st_mode & 0o077 == 0 and key.parent.stat().st_mode & 0o077 == 0
