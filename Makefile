@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test soak lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,12 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# The long abuse run: every attack in tests/abuse/ at full size, decoder fuzzing with 20,000
+# examples per property (minutes, not seconds; not part of `make test`).
+soak: $(VENV)/.installed
+	PEERKIT_SOAK=1 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -p no:cacheprovider \
+		-o timeout=1800 tests/abuse
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -39,13 +39,23 @@ _HANDLER_ATTR = "__peerkit_handler__"
 _REQUIRES_ATTR = "__peerkit_requires__"
 
 
+_OPEN_WRITE_ATTR = "__peerkit_open_write__"
+
+
 def handler(
-    fn: F | None = None, /, *, handles: type[Message] | None = None, requires: Any = None
+    fn: F | None = None,
+    /,
+    *,
+    handles: type[Message] | None = None,
+    requires: Any = None,
+    open_write: bool = False,
 ) -> Any:
     """Mark a method as the handler of a message type (taken from its first annotation).
 
     ``requires`` (a :class:`peerkit.auth.Requires`) makes the router check, before the handler
     runs, that a remote request carries a delegation chain granting that capability.
+    ``open_write=True`` marks a handler that stores what anyone sends (no delegation needed):
+    the router charges each remote sender's open-write quota (``limits`` in peer.yaml) first.
     Only records metadata; the method stays a plain coroutine function.
     """
 
@@ -53,6 +63,8 @@ def handler(
         setattr(f, _HANDLER_ATTR, handles or True)
         if requires is not None:
             setattr(f, _REQUIRES_ATTR, requires)
+        if open_write:
+            setattr(f, _OPEN_WRITE_ATTR, True)
         return f
 
     return mark(fn) if fn is not None else mark
@@ -75,6 +87,8 @@ class HandlerSpec:
     wants_context: bool
     #: the capability a remote request must prove (peerkit.auth.Requires), or None
     requires: Any = None
+    #: stores what any peer sends: charged to the sender's open-write quota
+    open_write: bool = False
 
 
 class Actor:
@@ -101,7 +115,12 @@ class Actor:
             if mark is None:
                 continue
             msg_type, wants_context = _handler_signature(cls, attr, fn, mark)
-            table[msg_type] = HandlerSpec(attr, wants_context, getattr(fn, _REQUIRES_ATTR, None))
+            table[msg_type] = HandlerSpec(
+                attr,
+                wants_context,
+                getattr(fn, _REQUIRES_ATTR, None),
+                getattr(fn, _OPEN_WRITE_ATTR, False),
+            )
         cls._handlers = table
 
     @classmethod

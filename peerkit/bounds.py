@@ -100,26 +100,15 @@ class LogThrottle:
     not turn the log into its amplifier. Keys are event names chosen by peerkit: bounded."""
 
     def __init__(self, rate: float = 10.0, burst: int = 20, clock: Any = None) -> None:
-        import time
+        from .ratelimit import Buckets, Rate
 
-        self.rate = rate
-        self.burst = burst
-        self.clock = clock or time.monotonic
-        self._buckets: dict[str, list[float]] = {}  # event -> [tokens, last time, suppressed]
+        kwargs = {"clock": clock} if clock is not None else {}
+        self._buckets = Buckets(Rate(rate, burst), **kwargs)
+        self._suppressed: dict[str, int] = {}
 
     def allow(self, event: str) -> int | None:
         """None to suppress this event; otherwise the number suppressed since the last one."""
-        now = self.clock()
-        bucket = self._buckets.get(event)
-        if bucket is None:
-            bucket = self._buckets[event] = [float(self.burst), now, 0.0]
-        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
-        bucket[1] = now
-        if tokens < 1:
-            bucket[0] = tokens
-            bucket[2] += 1
+        if not self._buckets.take(event):
+            self._suppressed[event] = self._suppressed.get(event, 0) + 1
             return None
-        bucket[0] = tokens - 1
-        suppressed = int(bucket[2])
-        bucket[2] = 0
-        return suppressed
+        return self._suppressed.pop(event, 0)

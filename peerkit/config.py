@@ -6,6 +6,7 @@ Parsed with ruamel.yaml (which keeps line numbers) and validated by msgspec agai
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -87,6 +88,68 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     token_file: str = "gateway.token"
 
 
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class LimitsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What any one stranger, and all of them together, may cost this peer (docs/limits.md).
+
+    The defaults keep a peer on the open internet within ~100 MB whatever others send; raise
+    them for an app node that serves many users, lower them on a small device."""
+
+    # --- admission: who may connect, and how much they may open -----------------------------
+    #: connections other peers open to us, all together (the table an attacker could fill)
+    max_inbound_connections: PositiveInt = 192
+    #: more connections kept for peers we dial ourselves (bootstrap, rendezvous, preferred),
+    #: so a full inbound table never cuts a peer off from its app nodes
+    reserved_outbound_connections: PositiveInt = 64
+    #: connections from one IP address (including those still in their handshake)
+    max_connections_per_ip: PositiveInt = 8
+    #: networks whose addresses the per-IP limit leaves alone (the operator's own processes;
+    #: a formation on one machine has every peer on 127.0.0.1). They still count in all.
+    per_ip_exempt: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    #: a new connection must finish its Noise and yamux handshake within this
+    handshake_timeout: Seconds = 5.0
+    #: peerkit session streams one peer may hold open to us at once
+    max_streams_per_peer: PositiveInt = 32
+    # --- flow control: what a peer may make us hold for it ----------------------------------
+    #: requests from one peer being handled at once (more are answered "busy")
+    max_requests_per_peer: PositiveInt = 64
+    #: reply bytes waiting for one slow reader; past it requests are answered "busy", and past
+    #: twice it plus one frame the stream is reset
+    max_queued_bytes_per_peer: Annotated[int, msgspec.Meta(ge=64 * 1024)] = 8 * _MIB
+    #: the same for all peers together
+    max_queued_bytes: Annotated[int, msgspec.Meta(ge=64 * 1024)] = 64 * _MIB
+    #: gossip messages one peer may forward to us per second (burst: twice that); more are
+    #: dropped, not forwarded, and count against the peer's gossip score
+    gossip_per_peer_per_second: Annotated[float, msgspec.Meta(gt=0)] = 500.0
+    #: open writes (records anyone may publish) one peer may make per minute, and their bytes
+    open_writes_per_peer_per_minute: PositiveInt = 120
+    open_write_bytes_per_peer_per_minute: PositiveInt = 1 * _MIB
+    #: open writes from all other peers together per minute
+    open_writes_per_minute: PositiveInt = 3000
+    # --- liveness ---------------------------------------------------------------------------
+    #: once a frame has started it must arrive within this, plus one second per 64 KiB
+    frame_timeout: Seconds = 10.0
+    #: a session stream with nothing to read, nothing to write and no request in flight is
+    #: closed after this
+    idle_stream_timeout: Seconds = 300.0
+    #: every connection is pinged this often; one that does not answer within the timeout is
+    #: closed, so requests on it fail at once and reconnection starts
+    keepalive_interval: Seconds = 15.0
+    keepalive_timeout: Seconds = 10.0
+
+    def __post_init__(self) -> None:
+        for network in self.per_ip_exempt:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"per_ip_exempt: {network!r} is not a network (like 10.0.0.0/8)"
+                ) from None
+
+
 class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: a human name for logs and transcripts
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "peer"
@@ -108,6 +171,7 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
     dcs: DcsConfig = msgspec.field(default_factory=DcsConfig)
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     #: a free-form role name shown in status tables (set by formations)
     role: str = ""
 

@@ -62,7 +62,7 @@ class Node:
         self.identity_seed = transport.seed if transport is not None else seed or os.urandom(32)
         self.transport = transport or self._make_transport(self.identity_seed)
         self.log = structlog.get_logger().bind(peer=self.config.name)
-        self.router = Router(self.transport, log=self.log)
+        self.router = Router(self.transport, log=self.log, limits=self.config.limits)
         sup = self.config.supervision
         self.supervisor = Supervisor(
             name=self.config.name,
@@ -221,7 +221,10 @@ class Node:
         from ._transport.libp2p import Libp2pTransport
 
         return Libp2pTransport(
-            listen=self.config.listen, seed=seed, max_frame=self.config.max_frame_size
+            listen=self.config.listen,
+            seed=seed,
+            max_frame=self.config.max_frame_size,
+            limits=self.config.limits,
         )
 
     # --- identity -------------------------------------------------------------------------

@@ -20,11 +20,13 @@ import structlog
 from ._transport.base import PROTOCOL_ID, Channel, Transport
 from .actor import ActorRef, Context
 from .bounds import LogThrottle, clip
+from .config import LimitsConfig
 from .errors import (
     ActorStopped,
     HandlerFailed,
     MailboxFull,
     NoHandler,
+    PeerBusy,
     PeerDisconnected,
     PeerkitError,
     RemoteError,
@@ -35,6 +37,7 @@ from .errors import (
     wire_code,
 )
 from .messages import Event, Message, Registry, Request, default_registry, tag_of, topic_of
+from .ratelimit import Buckets, Rate
 from .wire import (
     ERROR,
     EVENT,
@@ -64,6 +67,7 @@ class Route:
     topic: str | None = None  # set for events
     protocol: str = PROTOCOL_ID
     requires: Any = None  # the capability remote requests must prove (peerkit.auth.Requires)
+    open_write: bool = False  # stores what anyone sends: charged to the sender's quota
 
     @property
     def kind(self) -> str:
@@ -90,8 +94,10 @@ class Router:
         *,
         registry: Registry = default_registry,
         log: Any = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         self.transport = transport
+        self.limits = limits = limits or LimitsConfig()
         self.registry = registry
         self.log = log if log is not None else structlog.get_logger()
         self._routes: dict[str, Route] = {}
@@ -102,6 +108,15 @@ class Router:
         self.dropped: Counter[str] = Counter()
         #: bounds warnings about what peers send (shared with the transport)
         self.throttle = LogThrottle()
+        # requests being handled, per stream and per peer (flow control, idle streams)
+        self._serving: Counter[Channel] = Counter()
+        self._serving_peer: Counter[str] = Counter()
+        # open-write quotas: per sender (count and bytes) and for everyone together
+        self._writes = Buckets(Rate.per_minute(limits.open_writes_per_peer_per_minute))
+        self._write_bytes = Buckets(Rate.per_minute(limits.open_write_bytes_per_peer_per_minute))
+        self._all_writes = Buckets(Rate.per_minute(limits.open_writes_per_minute))
+        #: requests answered "busy" and writes refused by limits, by reason (for /metrics)
+        self.limited: Counter[str] = Counter()
         self.peer_listeners: list[Any] = []
         #: called once if the transport stops on its own (the node fails)
         self.failure_listeners: list[Any] = []
@@ -125,10 +140,18 @@ class Router:
                 )
             actors = (*(old.actors if old else ()), ref)
             topic = topic_of(msg_type) if is_event else None  # type: ignore[arg-type]
-            requires = ref.actor_type._handlers[msg_type].requires
+            spec = ref.actor_type._handlers[msg_type]
+            requires = spec.requires
             if requires is not None:
                 requires.check_fields(msg_type)
-            self._routes[tag] = Route(tag, msg_type, actors, topic, requires=requires)
+            self._routes[tag] = Route(
+                tag,
+                msg_type,
+                actors,
+                topic,
+                requires=requires,
+                open_write=spec.open_write or (old is not None and old.open_write),
+            )
             if topic is not None and not topic.endswith(".*"):  # families are joined one by one
                 topics.append(topic)
         return topics
@@ -151,21 +174,25 @@ class Router:
         tag = tag_of(type(msg))
         if peer == self.transport.peer_id:
             return await self._local_request(msg, tag, timeout)
-        channel = await self.transport.channel(peer)
         rid = next(self._ids)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(channel, {})[rid] = fut
+        channel: Channel | None = None
         try:
-            channel.send(encode_envelope(REQUEST, rid, msg, auth))
-            self.messages_out[tag] += 1
-            await channel.drain()
-            return await asyncio.wait_for(fut, timeout)
+            # the timeout covers everything: a stream to a peer that stopped answering may
+            # take as long to open as the answer would to come
+            async with asyncio.timeout(timeout):
+                channel = await self.transport.channel(peer)
+                fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                self._pending.setdefault(channel, {})[rid] = fut
+                channel.send(encode_envelope(REQUEST, rid, msg, auth))
+                self.messages_out[tag] += 1
+                await channel.drain()
+                return await fut
         except TimeoutError:
             raise RequestTimeout(
                 f"{peer} did not answer {tag} within {timeout}s", peer=peer
             ) from None
         finally:
-            waiting = self._pending.get(channel)
+            waiting = self._pending.get(channel) if channel is not None else None
             if waiting is not None:
                 waiting.pop(rid, None)
 
@@ -247,21 +274,64 @@ class Router:
         one label (peers choose tags: each new string would be a new series, kept forever)."""
         return tag if tag in self.registry else UNKNOWN_LABEL
 
+    def channel_busy(self, channel: Channel) -> bool:
+        return bool(self._serving[channel] or self._pending.get(channel))
+
     def _dispatch_request(self, channel: Channel, env: Envelope) -> None:
         self.messages_in[self._label(env.tag)] += 1
+        peer = channel.peer
         try:
+            self._admit_request(peer)
             route = self._route_for(env)
             msg = decode_payload(env, route.msg_type)
             if route.requires is not None:
-                self._authorize(env, msg, channel.peer, route)
-            fut = route.actors[0].ask_nowait(msg, Context(sender=channel.peer))
+                self._authorize(env, msg, peer, route)
+            if route.open_write:
+                self._charge_open_write(peer, msg)
+            fut = route.actors[0].ask_nowait(msg, Context(sender=peer))
         except MailboxFull:
             self._reply_error(channel, env.id, "busy", f"{env.tag}: the handler is busy, retry")
             return
-        except RemoteError as exc:  # includes ActorStopped
+        except RemoteError as exc:  # includes ActorStopped, PeerBusy and the guard's errors
             self._reply_error(channel, env.id, wire_code(exc), str(exc))
             return
+        self._serving[channel] += 1
+        self._serving_peer[peer] += 1
         fut.add_done_callback(partial(self._reply, channel, env.id, route.msg_type))
+
+    def _admit_request(self, peer: str) -> None:
+        """PeerBusy when ``peer`` has as many requests in flight as it may, or when replies
+        are piling up unread (for it, or for everyone): backpressure costs the peer a short
+        error, never our memory."""
+        limits = self.limits
+        reason = None
+        if self._serving_peer[peer] >= limits.max_requests_per_peer:
+            reason = "requests_per_peer"
+            message = f"{limits.max_requests_per_peer} of your requests are being handled"
+        elif self.transport.queued_for(peer) > limits.max_queued_bytes_per_peer:
+            reason = "queued_per_peer"
+            message = "you have not read the replies already sent"
+        elif self.transport.queued_for() > limits.max_queued_bytes:
+            reason = "queued_total"
+            message = "this peer has too many replies waiting to be read"
+        else:
+            return
+        self.limited[reason] += 1
+        raise PeerBusy(f"busy: {message}; retry later")
+
+    def _charge_open_write(self, sender: str, msg: Message) -> None:
+        """Spend ``sender``'s open-write quota (count and bytes) and the shared one."""
+        size = len(encode_envelope(EVENT, 0, msg))
+        if not self._writes.take(sender):
+            reason, wait = "open_writes_per_peer", self._writes.retry_after(sender)
+        elif not self._write_bytes.take(sender, size):
+            reason, wait = "open_write_bytes_per_peer", self._write_bytes.retry_after(sender, size)
+        elif not self._all_writes.take("all"):
+            reason, wait = "open_writes_total", self._all_writes.retry_after("all")
+        else:
+            return
+        self.limited[reason] += 1
+        raise PeerBusy(f"busy: write quota used up ({reason}); retry in {wait:.0f}s")
 
     def _dispatch_event(self, sender: str, env: Envelope, topic: str | None) -> None:
         self.messages_in[self._label(env.tag)] += 1
@@ -276,6 +346,8 @@ class Router:
             msg = decode_payload(env, route.msg_type)
             if route.requires is not None:
                 self._authorize(env, msg, sender, route)
+            if route.open_write:
+                self._charge_open_write(sender, msg)
         except PeerkitError as exc:  # RemoteError, and the guard's AuthError
             self.dropped[self._label(env.tag)] += 1
             suppressed = self.throttle.allow("event.rejected")
@@ -318,6 +390,12 @@ class Router:
     def _reply(
         self, channel: Channel, rid: int, req_type: type[Message], fut: asyncio.Future[Any]
     ) -> None:
+        self._serving[channel] -= 1
+        if self._serving[channel] <= 0:
+            del self._serving[channel]
+        self._serving_peer[channel.peer] -= 1
+        if self._serving_peer[channel.peer] <= 0:
+            del self._serving_peer[channel.peer]
         if channel.closed:
             return
         if fut.cancelled():
@@ -343,7 +421,17 @@ class Router:
             self.log.error("handler.bad_reply", tag=tag_of(req_type), error=str(err))
             self._reply_error(channel, rid, err.code, str(err))
             return
-        self._send(channel, encode_envelope(REPLY, rid, result))
+        body = encode_envelope(REPLY, rid, result)
+        if len(body) > self.transport.max_frame:
+            # the asker would reset the stream on it (and lose every other reply on it)
+            err = HandlerFailed(
+                f"the reply to {tag_of(req_type)} is {len(body)} bytes, over the"
+                f" {self.transport.max_frame}-byte frame limit"
+            )
+            self.log.error("handler.reply_too_large", tag=tag_of(req_type), size=len(body))
+            self._reply_error(channel, rid, err.code, str(err))
+            return
+        self._send(channel, body)
 
     def _reply_error(self, channel: Channel, rid: int, code: str, message: str) -> None:
         self._send(channel, encode_error(rid, code, message))

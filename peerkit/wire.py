@@ -164,6 +164,16 @@ class FrameDecoder:
             del buf[:pos]
         return frames
 
+    @property
+    def in_frame(self) -> bool:
+        """True while part of a frame has arrived and the rest has not."""
+        return bool(self._buf) or self._need is not None
+
+    @property
+    def frame_length(self) -> int:
+        """The length of the frame being read, once its prefix has arrived (else 0)."""
+        return self._need or 0
+
     def close(self) -> None:
         """Call at end of stream: raises FrameTruncated if a frame was cut off."""
         if self._buf or self._need is not None:

@@ -10,18 +10,27 @@ py-libp2p 0.8.1 loses pubsub messages in four places by default; each is handled
 - IDONTWANT control traffic on every message with meshsub 1.2: we speak meshsub 1.1.
 
 Gossipsub also echoes our own publications to our own subscription; the callback never sees them.
+
+What strangers may send is bounded before a message is delivered or forwarded: each forwarding
+peer has a token bucket of messages, and a message whose data is not a peerkit envelope fails
+validation (so gossipsub neither delivers nor forwards it, and counts it against the sender's
+score). Only validated messages reach peerkit or the rest of the mesh.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import trio
 from libp2p.custom_types import TProtocol
+from libp2p.exceptions import ValidationError
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
+
+from ..ratelimit import Buckets, Rate
 
 MESHSUB_PROTOCOL = TProtocol("/meshsub/1.1.0")
 QUEUE_SLOTS = 4096
@@ -45,6 +54,8 @@ class PeerkitPubsub(Pubsub):
         deliver: Callable[[str, bytes, bytes], None],
         *,
         max_message_size: int,
+        accept: Callable[[bytes], bool] = lambda data: True,
+        per_peer: Buckets | None = None,
     ) -> None:
         router = GossipSub(
             protocols=[MESHSUB_PROTOCOL],
@@ -58,8 +69,26 @@ class PeerkitPubsub(Pubsub):
         super().__init__(host, router, max_inbound_rpc_size=max_message_size + 1024)
         self.peer_queues = _EnlargingQueues(self.peer_queues)
         self._deliver = deliver
+        self._accept = accept
+        self._per_peer = per_peer
+        self._pace = (
+            Buckets(Rate(0.9 * per_peer.rate.per_second, 0.9 * per_peer.rate.burst))
+            if per_peer is not None
+            else None
+        )
         self._my_id_bytes = host.get_id().to_bytes()
         self._drained = trio.Event()
+        #: messages dropped before delivery, by reason (for /metrics)
+        self.dropped: Counter[str] = Counter()
+
+    async def validate_msg(self, msg_forwarder: Any, msg: rpc_pb2.Message) -> None:
+        if self._per_peer is not None and not self._per_peer.take(str(msg_forwarder)):
+            self.dropped["rate"] += 1
+            raise ValidationError("over the per-peer gossip rate")
+        if not self._accept(msg.data):
+            self.dropped["invalid"] += 1
+            raise ValidationError("not a peerkit envelope")
+        await super().validate_msg(msg_forwarder, msg)
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         if publish_message.from_id == self._my_id_bytes:
@@ -77,4 +106,9 @@ class PeerkitPubsub(Pubsub):
     async def publish_with_backpressure(self, topic: str, data: bytes) -> None:
         while any(len(q) > HIGH_WATER for q in self.peer_queues.values()):
             await self._drained.wait()
+        # Our own pace stays under what peers accept from one forwarder (the same limit,
+        # less a margin for jitter): a burst is spread out here rather than dropped there.
+        if self._pace is not None:
+            while not self._pace.take("self"):
+                await trio.sleep(self._pace.retry_after("self"))
         await self.publish(topic, data)

@@ -35,6 +35,9 @@ class Inbound(Protocol):
     def on_peer(self, peer: str, connected: bool) -> None:
         """A connection to ``peer`` opened or closed."""
 
+    def channel_busy(self, channel: Channel) -> bool:
+        """True while ``channel`` has a request in flight either way (it is not idle)."""
+
     def on_transport_failed(self, error: PeerkitError) -> None:
         """The network side stopped on its own (not by ``close()``): the peer is deaf and
         dumb from now on, so whoever runs it must fail loudly rather than look healthy."""
@@ -110,6 +113,10 @@ class Transport(ABC):
     @abstractmethod
     async def publish(self, topic: str, body: bytes) -> None:
         """Publish one envelope body. Waits (backpressure) rather than drop when queues are full."""
+
+    def queued_for(self, peer: str | None = None) -> int:
+        """Reply bytes waiting to be written to ``peer`` (to everyone when None)."""
+        return 0
 
     def stats(self) -> dict[str, int]:
         """Counters for metrics and leak checks: open channels, live background tasks..."""

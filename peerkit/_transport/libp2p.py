@@ -19,9 +19,10 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
-from collections import deque
+from collections import Counter, deque
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,7 @@ from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
+from libp2p.host.ping import PingService
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -42,8 +44,17 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
 from ..bounds import clip
-from ..errors import DialFailed, PeerDisconnected, PeerkitError, TransportError, WireError
-from ..wire import DEFAULT_MAX_FRAME, FrameDecoder, decode_envelope, encode_frame
+from ..config import LimitsConfig
+from ..errors import (
+    DialFailed,
+    FrameTruncated,
+    PeerDisconnected,
+    PeerkitError,
+    TransportError,
+    WireError,
+)
+from ..ratelimit import Buckets, Rate
+from ..wire import DEFAULT_MAX_FRAME, PUBLISH, FrameDecoder, decode_envelope, encode_frame
 from ._gossip import PeerkitPubsub
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
 from .bridge import TrioGuest, in_trio
@@ -82,10 +93,26 @@ class Libp2pChannel(Channel):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def queued_bytes(self) -> int:
+        return self._out_bytes
+
     def send(self, body: bytes) -> None:
         if self._closed:
             raise PeerDisconnected(f"channel to {self.peer} is closed", peer=self.peer)
         frame = encode_frame(body)
+        if not self.outbound:
+            # What we owe a peer on streams it opened (replies) is bounded per peer: the router
+            # answers "busy" past the budget; a peer that still does not read is cut off here.
+            queued = self.transport.queued_for(self.peer)
+            if queued + len(frame) > self.transport.hard_queue_cap:
+                self.transport.refused["slow_reader"] += 1
+                self.reset()
+                raise PeerDisconnected(
+                    f"{self.peer} does not read its replies ({queued} bytes waiting): stream reset",
+                    peer=self.peer,
+                )
+            self.transport.account(self.peer, len(frame))
         self._out.append(frame)
         self._out_bytes += len(frame)
         if self._writer_idle:
@@ -105,6 +132,7 @@ class Libp2pChannel(Channel):
 
     def reset(self) -> None:
         if not self._closed:
+            self._mark_closed()
             self.transport.bridge.run_sync_soon(self.transport.spawn, self._reset)
 
     async def _reset(self) -> None:
@@ -143,13 +171,37 @@ class Libp2pChannel(Channel):
 
     async def _read_loop(self, inbound: Inbound) -> PeerkitError | None:
         decoder = FrameDecoder(self.transport.max_frame)
+        limits = self.transport.limits
+        frame_deadline: float | None = None  # when the frame being read must be complete
         while True:
-            try:
-                data = await self.stream.read(_READ_CHUNK)
-            except EOFError:
-                data = b""
-            except _DISCONNECT_ERRORS as exc:
-                return PeerDisconnected(f"{self.peer} went away: {exc!r}", peer=self.peer)
+            if decoder.in_frame:
+                if frame_deadline is None:
+                    # slack, plus time for the frame at 64 KiB/s (a slow home uplink)
+                    frame_deadline = trio.current_time() + limits.frame_timeout
+                    frame_deadline += decoder.frame_length / (64 * 1024)
+                wait = frame_deadline - trio.current_time()
+            else:
+                frame_deadline = None
+                wait = limits.idle_stream_timeout
+            data = None
+            with trio.move_on_after(max(wait, 0)):
+                try:
+                    data = await self.stream.read(_READ_CHUNK)
+                except EOFError:
+                    data = b""
+                except _DISCONNECT_ERRORS as exc:
+                    return PeerDisconnected(f"{self.peer} went away: {exc!r}", peer=self.peer)
+            if data is None:  # timed out
+                if decoder.in_frame:
+                    stalled = FrameTruncated(
+                        f"a frame of {decoder.frame_length} bytes was not completed in time"
+                    )
+                    self.transport.log_wire_error(self.peer, stalled)
+                    return stalled
+                if self._out or inbound.channel_busy(self):
+                    continue  # quiet, but a request or reply is still on its way
+                self.transport.refused["idle_stream"] += 1
+                return None  # idle: close it (the peer opens a new one when it needs one)
             try:
                 if not data:
                     decoder.close()
@@ -179,7 +231,11 @@ class Libp2pChannel(Channel):
                 batch.append(frame)
                 size += len(frame)
             await self.stream.write(b"".join(batch) if len(batch) > 1 else batch[0])
+            if self._closed:
+                return  # reset meanwhile: _mark_closed already let go of these bytes
             self._out_bytes -= size
+            if not self.outbound:
+                self.transport.account(self.peer, -size)
             if self._drainers and self._out_bytes <= _HIGH_WATER:
                 self._release_drainers()
 
@@ -190,6 +246,8 @@ class Libp2pChannel(Channel):
                 fut.set_result(None)
 
     def _mark_closed(self) -> None:
+        if not self.outbound and self._out_bytes:
+            self.transport.account(self.peer, -self._out_bytes)
         self._closed = True
         self._out.clear()
         self._out_bytes = 0
@@ -204,8 +262,22 @@ class Libp2pTransport(Transport):
         seed: bytes | None = None,
         max_frame: int = DEFAULT_MAX_FRAME,
         dial_timeout: float = 10.0,
+        limits: LimitsConfig | None = None,
     ) -> None:
         quiet_libp2p_logging()
+        self.limits = limits or LimitsConfig()
+        #: beyond this many reply bytes owed to one peer its stream is reset (see Channel.send)
+        self.hard_queue_cap = 2 * self.limits.max_queued_bytes_per_peer + max_frame
+        self._queued: Counter[str] = Counter()  # reply bytes owed, per peer
+        self.queued_total = 0
+        self._per_ip: Counter[str] = Counter()  # inbound connections, handshakes included
+        self._inbound_total = 0
+        self._exempt_networks = [
+            ipaddress.ip_network(n, strict=False) for n in self.limits.per_ip_exempt
+        ]
+        self._streams: Counter[str] = Counter()  # inbound session streams, per peer
+        #: what admission control and liveness refused or closed, by reason (for /metrics)
+        self.refused: Counter[str] = Counter()
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
         self.seed = seed or os.urandom(32)
         self._key_pair = create_new_key_pair(self.seed)
@@ -244,6 +316,7 @@ class Libp2pTransport(Transport):
                 self._key_pair, noise_privkey=create_x25519_key_pair().private_key
             )
         }
+        cap = self.limits.max_inbound_connections + self.limits.reserved_outbound_connections
         self._host = new_host(
             key_pair=self._key_pair,
             sec_opt=security,
@@ -254,10 +327,29 @@ class Libp2pTransport(Transport):
                 # of every address the peerstore ever saw.
                 min_connections=0,
                 auto_connect_interval=1e9,
+                # libp2p's cap counts dials too: ours on inbound leaves the reserve for them;
+                # its pruner (above high_watermark) must never pick our app nodes, so it is
+                # set at the cap, where it never runs
+                max_connections=cap,
+                high_watermark=cap,
+                low_watermark=0,
+                inbound_upgrade_timeout=self.limits.handshake_timeout,
             ),
             listen_addrs=self._listen,
         )
-        self._pubsub = PeerkitPubsub(self._host, self._deliver, max_message_size=self.max_frame)
+        network = self._host.get_network()
+        # The listener looks the handler up on each connection: admission control goes first.
+        network._handle_inbound_connection = partial(
+            self._admit_inbound, network._handle_inbound_connection
+        )
+        per_second = self.limits.gossip_per_peer_per_second
+        self._pubsub = PeerkitPubsub(
+            self._host,
+            self._deliver,
+            max_message_size=self.max_frame,
+            accept=_is_publish_envelope,
+            per_peer=Buckets(Rate(per_second, 2 * per_second)),
+        )
         self._host.set_stream_handler(_PROTO, self._on_stream)
         self._host_done = trio.Event()
         started = trio.Event()
@@ -279,7 +371,7 @@ class Libp2pTransport(Transport):
                     async with background_trio_service(self._pubsub):
                         await self._pubsub.wait_until_ready()
                         started.set()
-                        await trio.sleep_forever()
+                        await self._keepalive()
         except* Exception as group:
             # py-libp2p raises "Nursery is closed to new arrivals" when pubsub stops with peers
             # still attached; we disconnect them first, but a late identify may still race.
@@ -290,6 +382,92 @@ class Libp2pTransport(Transport):
                 self._failed(RuntimeError("the libp2p host stopped"))  # no-op if already said
             self._host_done.set()
             started.set()  # start() reads self.failure
+
+    # --- admission and liveness (trio side) ----------------------------------------------
+
+    async def _admit_inbound(self, handle: Any, conn: Any, maddr: Any) -> None:
+        """Count a new inbound connection against the inbound cap and its IP's share; close
+        it at once when either is used up. libp2p's handler runs for the connection's whole
+        life, so the counts hold until it ends."""
+        ip = _remote_ip(conn)
+        limits = self.limits
+        reason = None
+        if self._inbound_total >= limits.max_inbound_connections:
+            reason = "inbound_full"
+        elif self._per_ip[ip] >= limits.max_connections_per_ip and not self._exempt(ip):
+            reason = "per_ip"
+        if reason is not None:
+            self.refused[reason] += 1
+            with trio.move_on_after(1):
+                try:
+                    await conn.close()
+                except Exception:
+                    pass
+            return
+        self._inbound_total += 1
+        self._per_ip[ip] += 1
+        try:
+            await handle(conn, maddr)
+        finally:
+            self._inbound_total -= 1
+            self._per_ip[ip] -= 1
+            if not self._per_ip[ip]:
+                del self._per_ip[ip]
+
+    def _exempt(self, ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self._exempt_networks)
+
+    async def _keepalive(self) -> None:
+        """Ping every connection each interval; close one that does not answer in time, so
+        requests on it fail at once and bootstrap/rendezvous redial (a partition is otherwise
+        noticed only when TCP gives up, after many minutes)."""
+        service = PingService(self._host)
+        limits = self.limits
+        while True:
+            await trio.sleep(limits.keepalive_interval)
+            async with trio.open_nursery() as nursery:
+                for peer in list(self._host.get_network().connections):
+                    nursery.start_soon(self._ping_or_close, service, peer)
+
+    async def _ping_or_close(self, service: Any, peer: ID) -> None:
+        with trio.move_on_after(self.limits.keepalive_timeout) as waited:
+            try:
+                await service.ping(peer)
+                return
+            except Exception:
+                pass  # a reset or refused ping stream: as dead as a silent one
+        if self._closing:
+            return
+        self.refused["keepalive"] += 1
+        log = getattr(self._inbound, "log", None)
+        if log is not None:
+            log.info(
+                "peer.unresponsive",
+                remote=peer.to_base58(),
+                timed_out=waited.cancelled_caught,
+                closed_after=self.limits.keepalive_timeout,
+            )
+        with trio.move_on_after(2):
+            try:
+                await self._host.disconnect(peer)
+            except Exception:
+                pass
+
+    def account(self, peer: str, delta: int) -> None:
+        """Reply bytes owed to ``peer`` went up or down by ``delta`` (called by its channels)."""
+        n = self._queued[peer] + delta
+        if n > 0:
+            self._queued[peer] = n
+        else:
+            self._queued.pop(peer, None)
+        self.queued_total += delta
+
+    def queued_for(self, peer: str | None = None) -> int:
+        return self.queued_total if peer is None else self._queued.get(peer, 0)
 
     def _failed(self, exc: BaseException) -> None:
         """The libp2p runtime is gone: say so loudly, once (the node stops and exits 1)."""
@@ -396,10 +574,24 @@ class Libp2pTransport(Transport):
 
     async def _on_stream(self, stream: Any) -> None:
         peer = stream.muxed_conn.peer_id.to_base58()
-        chan = Libp2pChannel(self, stream, peer, outbound=False)
-        self._channels.add(chan)
-        assert self._inbound is not None
-        await self._guarded(chan.run, self._inbound)
+        if self._streams[peer] >= self.limits.max_streams_per_peer:
+            self.refused["streams"] += 1
+            with trio.move_on_after(1):
+                try:
+                    await stream.reset()
+                except Exception:
+                    pass
+            return
+        self._streams[peer] += 1
+        try:
+            chan = Libp2pChannel(self, stream, peer, outbound=False)
+            self._channels.add(chan)
+            assert self._inbound is not None
+            await self._guarded(chan.run, self._inbound)
+        finally:
+            self._streams[peer] -= 1
+            if not self._streams[peer]:
+                del self._streams[peer]
 
     def _forget(self, chan: Libp2pChannel) -> None:
         self._channels.discard(chan)
@@ -486,7 +678,33 @@ class Libp2pTransport(Transport):
             "connections": len(self.connected_peers()),
             "wire_errors": self.wire_errors,
             "internal_errors": self.internal_errors,
+            "inbound_connections": self._inbound_total,
+            "queued_bytes": self.queued_total,
+            **{f"refused_{reason}": n for reason, n in self.refused.items()},
+            **{
+                f"gossip_dropped_{k}": n
+                for k, n in (self._pubsub.dropped if self._pubsub else {}).items()
+            },
         }
+
+
+def _is_publish_envelope(data: bytes) -> bool:
+    """Gossip validation: only peerkit PUBLISH envelopes are delivered or forwarded."""
+    try:
+        return decode_envelope(data).kind == PUBLISH
+    except WireError:
+        return False
+
+
+def _remote_ip(conn: Any) -> str:
+    """The remote IP of a raw inbound connection ("?" when the transport does not say)."""
+    try:
+        addr = conn.get_remote_address()
+        if addr:
+            return str(addr[0])
+    except Exception:
+        pass
+    return "?"
 
 
 def _peer_id(peer: str) -> ID:

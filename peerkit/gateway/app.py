@@ -174,6 +174,21 @@ async def metrics(request: web.Request) -> web.Response:
         "# HELP peerkit_internal_errors_total Unexpected errors caught at the network boundary.",
         "# TYPE peerkit_internal_errors_total counter",
         f'peerkit_internal_errors_total{{peer="{peer}"}} {stats.get("internal_errors", 0)}',
+        "# HELP peerkit_inbound_connections Connections other peers opened to this one.",
+        "# TYPE peerkit_inbound_connections gauge",
+        f'peerkit_inbound_connections{{peer="{peer}"}} {stats.get("inbound_connections", 0)}',
+        "# HELP peerkit_queued_reply_bytes Reply bytes waiting for peers to read them.",
+        "# TYPE peerkit_queued_reply_bytes gauge",
+        f'peerkit_queued_reply_bytes{{peer="{peer}"}} {stats.get("queued_bytes", 0)}',
+        "# HELP peerkit_limited_total What limits refused, dropped or closed, by reason.",
+        "# TYPE peerkit_limited_total counter",
+    ]
+    limited = {k.removeprefix("refused_"): v for k, v in stats.items() if k.startswith("refused_")}
+    limited |= {k: v for k, v in stats.items() if k.startswith("gossip_dropped_")}
+    limited |= dict(node.router.limited)
+    for reason, n in sorted(limited.items()):
+        lines.append(f'peerkit_limited_total{{peer="{peer}",reason="{_esc(reason)}"}} {n}')
+    lines += [
         "# HELP peerkit_messages_in_total Messages received, by type.",
         "# TYPE peerkit_messages_in_total counter",
     ]

@@ -98,7 +98,7 @@ class NamingActor(Actor):
         )
         await self.node.storage.put_blocks([block], pin=PIN_PREFIX + log.name)
 
-    @handler
+    @handler(open_write=True)  # anyone may publish a record signed by a name's key
     async def publish(self, msg: PublishRecord) -> RecordAccepted:
         return await self._accept(msg.name, msg.record, announce=True)
 
@@ -107,7 +107,7 @@ class NamingActor(Actor):
         self.log.info("name.republished_for_owner", name=msg.name[:16], by=(ctx.sender or "")[-8:])
         return await self._accept(msg.name, msg.record, announce=True)
 
-    @handler
+    @handler(open_write=True)
     async def announced(self, msg: NameRecordPublished, ctx: Context) -> None:
         try:
             await self._accept(msg.name, msg.record, announce=False)

@@ -20,7 +20,7 @@ class RendezvousServer(Actor):
         self.registry = registry  # owned by the node: survives restarts
         self.clock = clock
 
-    @handler
+    @handler(open_write=True)
     async def register(self, msg: Register, ctx: Context) -> Registered:
         if ctx.sender is None:
             raise RendezvousError("register through the network (the sender is the peer)")

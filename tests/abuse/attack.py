@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ import aiohttp
 import msgspec
 
 from peerkit import Node, PeerConfig
+from peerkit._transport.base import PROTOCOL_ID
 from peerkit.storage.messages import PinList, PinLs
 from tests.integration.procs import PeerProcess
 
@@ -37,8 +40,8 @@ def raw_envelope(kind: int, tag: str, payload: bytes, rid: int = 0) -> bytes:
 
 
 @asynccontextmanager
-async def victim(tmp_path: Path, name: str = "victim", extra: str = ""):
-    proc = await PeerProcess(tmp_path, name, extra=VICTIM_YAML + extra).start()
+async def victim(tmp_path: Path, name: str = "victim", extra: str = "", bootstrap=()):
+    proc = await PeerProcess(tmp_path, name, extra=VICTIM_YAML + extra, bootstrap=bootstrap).start()
     try:
         yield proc
     finally:
@@ -47,9 +50,15 @@ async def victim(tmp_path: Path, name: str = "victim", extra: str = ""):
 
 
 @asynccontextmanager
-async def client(name: str, **cfg: Any):
+async def client(name: str, *, attacker: bool = False, **cfg: Any):
+    """A peer in this process; ``attacker=True`` switches off the checks a peerkit node makes
+    on what it sends itself (gossip validation, rate limits), as a hostile peer would."""
     node = Node(PeerConfig(name=name, **cfg))
     await node.start()
+    if attacker:
+        pubsub = node.transport._pubsub  # type: ignore[attr-defined]
+        pubsub._accept = lambda data: True
+        pubsub._pace = None
     try:
         yield node
     finally:
@@ -92,3 +101,74 @@ async def wait_until(predicate, timeout: float = 10.0, what: str = "condition") 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+# --- below the router: raw libp2p streams and raw TCP -----------------------------------------
+
+SOAK = bool(os.environ.get("PEERKIT_SOAK"))
+
+
+def scale(fast: int, soak: int) -> int:
+    """An attack's size: small in ``make test``, large in ``make soak``."""
+    return soak if SOAK else fast
+
+
+def on_trio(node: Node, fn: Any, *args: Any) -> Any:
+    """Run a trio coroutine function on ``node``'s libp2p side (a future to await)."""
+    return node.transport.bridge.call(fn, *args)  # type: ignore[attr-defined]
+
+
+def session_stream(node: Node, peer: str) -> Any:
+    """A raw peerkit session stream to ``peer`` (trio side): write frames, read nothing."""
+    from libp2p.custom_types import TProtocol
+    from libp2p.peer.id import ID
+
+    async def open_it() -> Any:
+        host = node.transport._host  # type: ignore[attr-defined]
+        return await host.new_stream(ID.from_base58(peer), [TProtocol(PROTOCOL_ID)])
+
+    return on_trio(node, open_it)
+
+
+def flood_topic(node: Node, topic: str, data: bytes, count: int) -> Any:
+    """Publish ``count`` messages as fast as gossipsub takes them (trio side, no pacing)."""
+
+    async def flood() -> None:
+        pubsub = node.transport._pubsub  # type: ignore[attr-defined]
+        for _ in range(count):
+            await pubsub.publish(topic, data)
+
+    return on_trio(node, flood)
+
+
+def trio_write(node: Node, stream: Any, data: bytes) -> Any:
+    return on_trio(node, stream.write, data)
+
+
+def trio_reset(node: Node, stream: Any) -> Any:
+    return on_trio(node, stream.reset)
+
+
+async def raw_tcp(host: str, port: int, count: int, *, source: str) -> list[Any]:
+    """``count`` raw TCP connections from ``source`` (a 127.x address) that never handshake."""
+    conns = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.bind((source, 0))
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except OSError:
+            sock.close()
+            continue
+        conns.append(sock)
+    return conns
+
+
+def tcp_port(addr: str) -> int:
+    return int(addr.split("/tcp/")[1].split("/")[0])
+
+
+def report(attack: str, **figures: Any) -> None:
+    """One line of figures per attack; ``pytest -s tests/abuse`` prints them for the notes."""
+    print(f"\nABUSE {attack}: " + json.dumps(figures))

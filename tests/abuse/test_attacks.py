@@ -25,7 +25,7 @@ DEEP = b"\x91" * 1_000 + b"\x00"  # 1,000 nested one-element arrays: ~1 KB
 
 
 async def test_nested_frame_on_a_stream_and_on_gossip_does_not_kill_the_peer(tmp_path):
-    async with victim(tmp_path) as v, client("attacker") as attacker:
+    async with victim(tmp_path) as v, client("attacker", attacker=True) as attacker:
         await attacker.connect(v.addr)
 
         async def rejected(n: int) -> None:
@@ -42,7 +42,17 @@ async def test_nested_frame_on_a_stream_and_on_gossip_does_not_kill_the_peer(tmp
         await attacker.subscribe("peerkit.names")
         await attacker.wait_for_subscribers("peerkit.names")
         await attacker.transport.publish("peerkit.names", raw_envelope(PUBLISH, "x.y", DEEP))
-        await rejected(3)
+
+        async def gossip_dropped() -> bool:
+            return (
+                await metric(
+                    v, 'peerkit_limited_total{peer="victim",reason="gossip_dropped_invalid"}'
+                )
+                >= 1
+            )
+
+        # gossip validation drops it before delivery, so it is not forwarded either
+        await wait_until(gossip_dropped, what="the victim to drop the nested gossip message")
         await served(v.addr, v.peer_id)
         status, body = await gateway_json(v, "/health/ready")
         assert (status, body["status"]) == (200, "ready")
