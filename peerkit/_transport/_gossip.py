@@ -29,12 +29,25 @@ from libp2p.exceptions import ValidationError
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.score import ScoreParams, TopicScoreParams
 
 from ..ratelimit import Buckets, Rate
 
 MESHSUB_PROTOCOL = TProtocol("/meshsub/1.1.0")
 QUEUE_SLOTS = 4096
 HIGH_WATER = 1024  # publish waits while a peer's outbound queue holds more than this
+
+
+#: gossipsub v1.1 peer scoring, as far as py-libp2p 0.8.1 implements it: each invalid message
+#: (not a peerkit envelope, or over the per-peer rate) costs a point, decaying by 10% a second;
+#: a forwarder below -100 has its messages refused at the door (before validation), and below
+#: -400 it is left out of gossip. One burst of junk costs the sender ~10 s of being ignored.
+SCORE_PARAMS = ScoreParams(
+    p4_invalid_messages=TopicScoreParams(weight=1.0, cap=1000.0, decay=0.9),
+    publish_threshold=-100.0,
+    gossip_threshold=-400.0,
+    graylist_threshold=-400.0,
+)
 
 
 class _EnlargingQueues(dict):
@@ -65,6 +78,7 @@ class PeerkitPubsub(Pubsub):
             heartbeat_interval=1,
             spam_protection_enabled=False,
             max_idontwant_messages=0,
+            score_params=SCORE_PARAMS,
         )
         super().__init__(host, router, max_inbound_rpc_size=max_message_size + 1024)
         self.peer_queues = _EnlargingQueues(self.peer_queues)
@@ -80,6 +94,16 @@ class PeerkitPubsub(Pubsub):
         self._drained = trio.Event()
         #: messages dropped before delivery, by reason (for /metrics)
         self.dropped: Counter[str] = Counter()
+
+    async def push_msg(self, msg_forwarder: Any, msg: rpc_pb2.Message) -> None:
+        scorer = getattr(self.router, "scorer", None)
+        if (
+            msg_forwarder != self.my_id
+            and scorer is not None
+            and not scorer.allow_publish(msg_forwarder, list(msg.topicIDs))
+        ):
+            self.dropped["score"] += 1  # gossipsub refuses it at the door; we count it
+        await super().push_msg(msg_forwarder, msg)
 
     async def validate_msg(self, msg_forwarder: Any, msg: rpc_pb2.Message) -> None:
         if self._per_peer is not None and not self._per_peer.take(str(msg_forwarder)):
