@@ -48,7 +48,9 @@ from .messages import (
 class DocShelf:
     me: Identity | None = None
     docs: dict[str, SharedDoc] = field(default_factory=dict)
-    seen_envelopes: set[bytes] = field(default_factory=set)
+    #: envelope ids already taken (replay protection), the newest 100,000 (invitations are
+    #: open writes: anyone may send them, so the set must not grow without end)
+    seen_envelopes: dict[bytes, None] = field(default_factory=dict)
     watchers: dict[str, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
     rejected: int = 0
     published: dict[str, int] = field(default_factory=dict)  # doc -> my stream length named
@@ -297,7 +299,7 @@ class DcsActor(Actor):
         ]
         return Entries(entries=out[:2000])
 
-    @handler
+    @handler(open_write=True)  # anyone may invite us: charged to the sender's quota
     async def envelope(self, msg: DcsEnvelope, ctx: Context) -> None:
         me = self.shelf.me
         if me is None or msg.to != me.id or msg.envelope_id in self.shelf.seen_envelopes:
@@ -323,7 +325,10 @@ class DcsActor(Actor):
             self.shelf.rejected += 1
             self.log.warning("dcs.envelope_rejected", kind=msg.kind, error=str(exc))
             return
-        self.shelf.seen_envelopes.add(msg.envelope_id)
+        seen = self.shelf.seen_envelopes
+        seen[msg.envelope_id] = None
+        if len(seen) > MAX_SEEN_ENVELOPES:
+            del seen[next(iter(seen))]
         self.log.info(
             "dcs.joined" if msg.kind == "invite" else "dcs.keys_refreshed",
             doc=msg.doc[:8],
@@ -332,6 +337,9 @@ class DcsActor(Actor):
         for peer in self.node.peers():
             await self._catch_up_from(peer)
         await self.catch_up_by_names(doc)
+
+
+MAX_SEEN_ENVELOPES = 100_000
 
 
 def _context(msg: DcsEnvelope) -> bytes:

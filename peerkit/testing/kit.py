@@ -104,7 +104,7 @@ class FakeNode:
     async def publish(self, event: Event, topic: str | None = None) -> None:
         self.published.append(Published(event, topic))
 
-    async def send(self, peer: str, msg: Message) -> None:
+    async def send(self, peer: str, msg: Message, *, auth: bytes = b"") -> None:
         self.sent.append((peer, msg))
 
     async def request(self, peer: str, msg: Message, *, timeout: float | None = None) -> Any:

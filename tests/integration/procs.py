@@ -41,6 +41,7 @@ class PeerProcess:
         self.addrs: list[str] = []
         self.stderr = b""
         self.gateway = ""
+        self._drain: asyncio.Future[None] | None = None
 
     async def start(self, timeout: float = 30.0) -> PeerProcess:
         env = {
@@ -74,7 +75,17 @@ class PeerProcess:
         ready = json.loads(line)
         self.peer_id, self.addrs = ready["peer_id"], ready["addrs"]
         self.gateway = ready.get("gateway", "")
+        # Read its log as it comes: a peer that logs more than a pipe holds (64 KiB) would
+        # otherwise block on its next log line, and look hung.
+        self._drain = asyncio.ensure_future(self._collect_stderr())
         return self
+
+    async def _collect_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        chunks = []
+        while chunk := await self.proc.stderr.read(65536):
+            chunks.append(chunk)
+        self.stderr = b"".join(chunks)
 
     def rss_mib(self) -> float:
         """The process's resident memory now, in MiB (Linux /proc)."""
@@ -96,7 +107,8 @@ class PeerProcess:
         assert self.proc is not None
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
-        _, self.stderr = await asyncio.wait_for(self.proc.communicate(), timeout)
+        drained = [self._drain] if self._drain is not None else []
+        await asyncio.wait_for(asyncio.gather(self.proc.wait(), *drained), timeout)
         return self.proc.returncode  # type: ignore[return-value]
 
     def kill(self) -> None:
@@ -106,6 +118,8 @@ class PeerProcess:
     async def wait_killed(self) -> None:
         assert self.proc is not None
         await self.proc.wait()
+        if self._drain is not None:
+            await self._drain
 
 
 async def peerkit_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
