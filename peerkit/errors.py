@@ -1,8 +1,11 @@
 """The one error tree of peerkit.
 
-Everything peerkit raises derives from :class:`PeerkitError`. Errors that can cross the wire in
-an error reply carry a stable ``code``; :func:`error_from_code` turns a code back into the same
-class on the asking peer, so ``except PeerBusy:`` works whether the busy peer is local or remote.
+Everything peerkit raises derives from :class:`PeerkitError`, and every class in the tree has a
+stable ``code`` of its own, registered when the class is defined (two classes claiming one code
+is an error at import; a subclass may keep its parent's code, as ``MailboxFull`` keeps
+``busy``). An error reply carries the code; :func:`error_from_code` turns it back into the same
+class on the asking peer, so ``except BlockNotFound:`` works whether the block was missing here
+or on the peer that was asked. Errors from outside the tree travel as ``handler_error``.
 
 Errors are translated in three places only: the transport (libp2p/trio -> peerkit), the gateway
 (peerkit -> HTTP) and the CLI (peerkit -> message and exit code).
@@ -20,11 +23,43 @@ class PeerkitError(Exception):
     """
 
     code: ClassVar[str] = "error"
+    #: the peer that answered with this error, when it came over the wire
+    peer: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        code = cls.__dict__.get("code")
+        if code is None:
+            return  # keeps its parent's code, and does not take it over
+        owner = _BY_CODE.get(code)
+        if owner is not None and owner.__qualname__ != cls.__qualname__:
+            if issubclass(cls, owner):
+                return  # a refinement that answers with its parent's code (MailboxFull: busy)
+            raise TypeError(
+                f"error code {code!r} of {cls.__qualname__} is taken by {owner.__qualname__}"
+            )
+        _BY_CODE[code] = cls
+
+
+#: every error class by its code (filled as classes are defined; see __init_subclass__)
+_BY_CODE: dict[str, type[PeerkitError]] = {"error": PeerkitError}
+
+
+class UsageError(PeerkitError):
+    """A command or call was given something it cannot use: fix the arguments and try again."""
+
+    code = "usage"
+
+
+class Refused(PeerkitError):
+    """A check said no (who may do what): trying again the same way will not help."""
+
+    code = "refused"
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -49,6 +84,9 @@ class ConfigError(PeerkitError):
         super().__init__(f"{where}: {message}", hint=hint)
         self.path = path
         self.line = line
+
+    path: str | None = None
+    line: int | None = None
 
 
 class IdentityError(PeerkitError):
@@ -175,44 +213,36 @@ class TransportClosed(TransportError):
     code = "closed"
 
 
-# Codes an error reply may carry, and the class each becomes on the asking side.
-_WIRE_ERRORS: dict[str, type[RemoteError]] = {
-    cls.code: cls
-    for cls in (
-        UnknownMessageType,
-        ValidationFailed,
-        NoHandler,
-        HandlerFailed,
-        PeerBusy,
-        RequestTimeout,
-        RequestCancelled,
-        PeerDisconnected,
-        ActorStopped,
-        NotImplementedHandler,
-    )
-}
-
-
-def register_wire_error(cls: type[RemoteError]) -> type[RemoteError]:
-    """Let an app's own error class cross the wire typed (use as a class decorator).
-
-    Its ``code`` must be unique; the asking peer then raises the same class.
-    """
-    existing = _WIRE_ERRORS.get(cls.code)
-    if existing is not None and existing is not cls:
-        raise ValueError(f"error code {cls.code!r} is already used by {existing.__name__}")
-    _WIRE_ERRORS[cls.code] = cls
+def register_wire_error(cls: type[PeerkitError]) -> type[PeerkitError]:
+    """Kept for apps written against older peerkit: every PeerkitError subclass with a ``code``
+    of its own is registered when it is defined, so this only checks that it was."""
+    if _BY_CODE.get(cls.code) is not cls:
+        raise ValueError(f"error code {cls.code!r} is not {cls.__name__}'s own")
     return cls
 
 
-def error_from_code(code: str, message: str, *, peer: str | None = None) -> RemoteError:
-    """The typed error for a code received in an error reply (unknown codes stay generic)."""
-    cls = _WIRE_ERRORS.get(code, RemoteError)
-    return cls(message, peer=peer)
+def error_classes() -> dict[str, type[PeerkitError]]:
+    """Every registered code and its class (for conformance tests and docs)."""
+    return dict(_BY_CODE)
+
+
+def error_from_code(code: str, message: str, *, peer: str | None = None) -> PeerkitError:
+    """The typed error for a code received in an error reply (unknown codes: RemoteError).
+
+    The class is rebuilt without its ``__init__`` (constructors differ: ConfigError takes a path,
+    RemoteError a peer); the message, the answering peer and no hint are set on it.
+    """
+    cls = _BY_CODE.get(code)
+    if cls is None or cls is PeerkitError:
+        return RemoteError(message, peer=peer)
+    exc = cls.__new__(cls)
+    PeerkitError.__init__(exc, message)
+    exc.peer = peer
+    return exc
 
 
 def wire_code(exc: BaseException) -> str:
     """The code to send for ``exc`` in an error reply."""
-    if isinstance(exc, PeerkitError) and exc.code in _WIRE_ERRORS:
+    if isinstance(exc, PeerkitError):
         return exc.code
     return HandlerFailed.code

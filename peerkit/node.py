@@ -276,6 +276,29 @@ class Node:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the network side, the actors and the gateway. If any part cannot start, what
+        did start is stopped again and the typed error is raised (nothing is left running)."""
+        try:
+            await self._start()
+        except BaseException:
+            await self._undo_start()
+            raise
+
+    async def _undo_start(self) -> None:
+        self._started = False
+        if self.gateway is not None:
+            await self.gateway.stop()
+        if self._bootstrap_task is not None:
+            self._bootstrap_task.cancel()
+            await asyncio.gather(self._bootstrap_task, return_exceptions=True)
+        await self.supervisor.stop()
+        if self._transport_up:
+            await self.transport.close()
+            self._transport_up = False
+        if self.store is not None:
+            self.store.close()
+
+    async def _start(self) -> None:
         await self.transport.start(self.router)
         self._transport_up = True
         self.log = self.log.bind(peer_id=self.peer_id[-8:])

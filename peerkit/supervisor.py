@@ -147,7 +147,18 @@ class Supervisor:
         self._loop_task = asyncio.create_task(self._supervise(), name=f"supervisor:{self.name}")
         for cell in self._cells:
             self._start_cell(cell)
-        await asyncio.gather(*(c.started.wait() for c in self._cells))
+        # Wait for every child's on_start, or for the supervisor to give up on one that keeps
+        # failing (its loop ends when it escalates): never wait forever.
+        all_started: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.gather(*(c.started.wait() for c in self._cells))
+        )
+        supervising: asyncio.Future[Any] = self._loop_task
+        await asyncio.wait({all_started, supervising}, return_when=asyncio.FIRST_COMPLETED)
+        if self.escalated is not None:
+            all_started.cancel()
+            await asyncio.gather(all_started, return_exceptions=True)
+            raise self.escalated
+        await all_started
 
     async def stop(self) -> None:
         """Stop every child in reverse start order; queued messages are answered ActorStopped."""

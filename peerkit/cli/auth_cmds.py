@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, PeerkitError
+from ..errors import ConfigError, PeerkitError, Refused, UsageError
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -106,7 +106,7 @@ def read_token(arg: str) -> bytes:
             return raw
         arg = text
     if not arg.startswith("u"):
-        raise PeerkitError(
+        raise UsageError(
             "a token is multibase base64url text starting with 'u', or a file holding it",
             hint="peerkit auth delegate prints one",
         )
@@ -114,13 +114,13 @@ def read_token(arg: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except ValueError:
-        raise PeerkitError("the token text is not valid base64url") from None
+        raise UsageError("the token text is not valid base64url") from None
 
 
 def _duration(text: str) -> int:
     m = _DURATION.match(text.strip())
     if not m:
-        raise PeerkitError(f"{text!r} is not a duration", hint="e.g. 3600, 90m, 12h, 30d")
+        raise UsageError(f"{text!r} is not a duration", hint="e.g. 3600, 90m, 12h, 30d")
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
@@ -131,7 +131,7 @@ def _audience(text: str) -> str:
         return check_did(text)
     did = did_for_peer(text)
     if did is None:
-        raise PeerkitError(f"{text!r} is neither a DID nor an Ed25519 peer id")
+        raise UsageError(f"{text!r} is neither a DID nor an Ed25519 peer id")
     return did
 
 
@@ -246,7 +246,7 @@ async def _revoke(args: argparse.Namespace) -> int:
     delegation = parse(read_token(args.token), expect=DELEGATION)
     signer = _signer(args)
     if signer.did != delegation.iss:
-        raise PeerkitError(
+        raise Refused(
             f"only the issuer ({delegation.iss}) can revoke this delegation, not {signer.did}"
         )
     revocation = revoke(signer, delegation)

@@ -13,8 +13,43 @@ from pathlib import Path
 from ..errors import PeerkitError
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # the peer ran and failed (e.g. its supervisor gave up)
-EXIT_USAGE = 2  # the command could not start: bad config, bad arguments
+EXIT_FAILED = 1  # it was tried and failed: the network, a peer, the store; or the peer failed
+EXIT_USAGE = 2  # the command could not start: bad arguments, config or input; fix the command
+EXIT_REFUSED = 3  # a check said no: authorization, keys, passphrase, a revoked name
+
+
+def exit_code(exc: PeerkitError) -> int:
+    """The one table from errors to exit codes (the first matching class wins)."""
+    from ..auth.errors import AuthError, TokenMalformed
+    from ..errors import ConfigError, IdentityError, Refused, UsageError, ValidationFailed
+    from ..naming.keys import KeyDrift
+    from ..naming.log import NameRevoked
+    from ..naming.session import SessionError
+    from ..storage.errors import InvalidCID
+    from ..storage.nquads import NQuadsError
+
+    table: list[tuple[type[PeerkitError], int]] = [
+        (TokenMalformed, EXIT_USAGE),  # what was given is not a token at all
+        (AuthError, EXIT_REFUSED),
+        (Refused, EXIT_REFUSED),
+        (KeyDrift, EXIT_REFUSED),
+        (SessionError, EXIT_REFUSED),
+        (NameRevoked, EXIT_REFUSED),
+        (UsageError, EXIT_USAGE),
+        (ConfigError, EXIT_USAGE),
+        (IdentityError, EXIT_USAGE),
+        (ValidationFailed, EXIT_USAGE),
+        (InvalidCID, EXIT_USAGE),
+        (NQuadsError, EXIT_USAGE),
+    ]
+    from peerkit._generators.service.layout import GeneratorError
+    from peerkit._generators.service.schema import SchemaError
+
+    table += [(GeneratorError, EXIT_USAGE), (SchemaError, EXIT_USAGE)]
+    for cls, code in table:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"peerkit: error: {exc}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -17,7 +17,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, PeerkitError
+from ..errors import ConfigError, PeerkitError, UsageError
 from ..naming.keys import ME_NAME, KdfParams, MasterKey, derive_master_key, name_key
 from ..naming.records import NameRecord, name_for
 from ..naming.session import open_session, seal_session
@@ -78,7 +78,7 @@ def _passphrase(confirm: bool) -> str:
         return env
     first = getpass.getpass("passphrase: ")
     if confirm and getpass.getpass("again: ") != first:
-        raise PeerkitError("the passphrases differ")
+        raise UsageError("the passphrases differ")
     return first
 
 
@@ -133,13 +133,13 @@ def _session() -> MasterKey:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise PeerkitError("you are not logged in", hint="run: peerkit login") from None
+        raise UsageError("you are not logged in", hint="run: peerkit login") from None
     except ValueError:
-        raise PeerkitError(
+        raise UsageError(
             f"{path} is not a session file", hint="run: peerkit login (it replaces it)"
         ) from None
     if not isinstance(data, dict):
-        raise PeerkitError(f"{path} is not a session file", hint="run: peerkit login")
+        raise UsageError(f"{path} is not a session file", hint="run: peerkit login")
     return open_session(data, _passphrase(confirm=False))
 
 
@@ -173,7 +173,7 @@ async def _name(args: argparse.Namespace) -> int:
         via = await node.connect(args.via)
         if args.action in ("publish", "revoke"):
             if key is None:
-                raise PeerkitError("publish and revoke take one of your names, not k51...")
+                raise UsageError("publish and revoke take one of your names, not k51...")
             if args.action == "publish":
                 record = await node.naming.publish(key, args.value, push_to=[via])
             else:

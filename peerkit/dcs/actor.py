@@ -24,7 +24,7 @@ from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from ..naming.records import name_for
 from ..storage.blocks import make_block, parse_cid
-from .crypto import DcsError, Identity, Rejected, open_sealed, seal
+from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
 from .doc import Entry, SharedDoc, restore_doc, save_doc
 from .messages import (
     CatchUp,
@@ -157,7 +157,7 @@ class DcsActor(Actor):
 
     def _allowed(self, ctx: Context) -> None:
         if ctx.sender is not None and not self.node.config.dcs.remote_control:
-            raise DcsError(
+            raise NotAllowed(
                 "this peer does not take document commands from other peers"
                 " (its peer.yaml would need dcs: {remote_control: true})"
             )

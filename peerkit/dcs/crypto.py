@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from ..errors import RemoteError
+from ..errors import Refused, RemoteError
 
 ENVELOPE_DOMAIN = b"peerkit/dcs/envelope/v1\x00"
 UPDATE_DOMAIN = b"peerkit/dcs/update/v1\x00"
@@ -29,6 +29,12 @@ UPDATE_DOMAIN = b"peerkit/dcs/update/v1\x00"
 
 class DcsError(RemoteError):
     code = "dcs"
+
+
+class NotAllowed(DcsError, Refused):
+    """This peer does not take document commands from other peers (dcs.remote_control)."""
+
+    code = "dcs_not_allowed"
 
 
 class Rejected(DcsError):

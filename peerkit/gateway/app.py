@@ -52,13 +52,47 @@ def build_app(node: Node, token: str = "") -> web.Application:
     return app
 
 
+def http_status(exc: PeerkitError) -> int:
+    """The one table from errors to HTTP statuses (the first matching class wins)."""
+    from ..auth.errors import AuthError, AuthMissing
+    from ..errors import (
+        ConfigError,
+        PeerBusy,
+        Refused,
+        RequestTimeout,
+        TransportError,
+        UsageError,
+        ValidationFailed,
+    )
+    from ..storage.errors import BlockNotFound, InvalidCID, NotPinned
+
+    table: list[tuple[type[PeerkitError], int]] = [
+        (AuthMissing, 401),
+        (AuthError, 403),
+        (Refused, 403),
+        (BlockNotFound, 404),
+        (NotPinned, 404),
+        (PeerBusy, 503),
+        (RequestTimeout, 504),
+        (TransportError, 502),  # a peer we needed could not be reached
+        (ValidationFailed, 400),
+        (UsageError, 400),
+        (InvalidCID, 400),
+        (ConfigError, 400),
+    ]
+    for cls, status in table:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response
     except PeerkitError as exc:
-        return web.json_response({"error": exc.code, "message": str(exc)}, status=400)
+        return web.json_response({"error": exc.code, "message": str(exc)}, status=http_status(exc))
 
 
 @web.middleware

@@ -165,6 +165,18 @@ async def test_pubsub_burst_reaches_every_subscriber_once(make_nodes, kind):
         assert sorted(x.events) == list(range(1000))  # complete, no duplicates
 
 
+async def test_errors_keep_their_class_across_the_wire(make_nodes, kind):
+    from peerkit.storage.blocks import make_block
+    from peerkit.storage.errors import BlockNotFound
+    from peerkit.storage.messages import GetBlock
+
+    a, b = await make_nodes(2, kind)
+    missing = make_block({"nobody": "has this"}).cid
+    with pytest.raises(BlockNotFound) as caught:
+        await b.request(a.peer_id, GetBlock(cid=missing.cid_bytes))
+    assert caught.value.peer == a.peer_id
+
+
 async def test_request_to_self_is_local(make_nodes, kind):
     (a,) = await make_nodes(1, kind, actors=[EchoActor])
     assert (await a.request(a.peer_id, Echo(text="me"))).text == "me"

@@ -63,7 +63,7 @@ async def test_delegate_inspect_revoke(tmp_path):
             cwd=tmp_path,
         )
         code, _, err = await peerkit("auth", "hold", "other.tok", "--via", peer.addr, cwd=tmp_path)
-        assert code == 2 and "not this peer" in err and "Traceback" not in err
+        assert code == 3 and "not this peer" in err and "Traceback" not in err
 
         # only the issuer may revoke
         code, _, err = await peerkit(
@@ -76,7 +76,7 @@ async def test_delegate_inspect_revoke(tmp_path):
             peer.addr,
             cwd=tmp_path,
         )
-        assert code == 2 and "only the issuer" in err and "Traceback" not in err
+        assert code == 3 and "only the issuer" in err and "Traceback" not in err
         code, out, err = await peerkit(
             "auth",
             "revoke",

@@ -38,7 +38,7 @@ async def test_doc_cli(tmp_path):
                 break
         assert out.startswith("hello") and "2 members" in out
         code, _, err = await run("doc", "new", "--via", closed.addr)
-        assert code == 2 and "remote_control" in err and "Traceback" not in err
+        assert code == 3 and "remote_control" in err and "Traceback" not in err
     finally:
         for p in (alice, bob, closed):
             p.kill()

@@ -44,7 +44,7 @@ async def test_login_publish_resolve_history_revoke(tmp_path):
         code, _, err = await run(tmp_path, "keys", "show", passphrase="wrong")
         assert code != 0 and "wrong passphrase" in err and "Traceback" not in err
         code, _, err = await run(tmp_path, "login", passphrase="not it")
-        assert code == 2 and "different master key" in err and "Traceback" not in err
+        assert code == 3 and "different master key" in err and "Traceback" not in err
         code, out, _ = await run(tmp_path, "keys", "show", "--name", "blog")
         name = out.split("name 'blog': ")[1].strip()
         via = ["--via", host.addr]
@@ -59,7 +59,7 @@ async def test_login_publish_resolve_history_revoke(tmp_path):
         code, out, _ = await run(tmp_path, "name", "revoke", "blog", *via)
         assert "REVOKED" in out
         code, _, err = await run(tmp_path, "name", "publish", "blog", "/ipfs/bafkqaaa", *via)
-        assert code == 2 and "revoked" in err
+        assert code == 3 and "revoked" in err
     finally:
         host.kill()
         await host.wait_killed()

@@ -86,7 +86,7 @@ def test_cli_put_get_pin_export_import_gc(tmp_path):
     run("pin", "rm", "f")
     assert "removed 5 blocks" in run("gc", "--grace", "0").stdout.decode()
     missing = run("get", cid, ok=False)
-    assert missing.returncode == 2 and b"not in this store" in missing.stderr
+    assert missing.returncode == 1 and b"not in this store" in missing.stderr
     assert b"Traceback" not in missing.stderr
     run("dag", "import", "f.car", "--pin", "back")
     assert run("get", cid).stdout == src.read_bytes()
