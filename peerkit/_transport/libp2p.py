@@ -19,10 +19,8 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
-from collections import Counter, deque
 from functools import partial
 from typing import Any
 
@@ -32,8 +30,6 @@ from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.custom_types import TProtocol
-from libp2p.exceptions import BaseLibp2pError
-from libp2p.host.ping import PingService
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -47,23 +43,20 @@ from ..bounds import clip
 from ..config import LimitsConfig
 from ..errors import (
     DialFailed,
-    FrameTruncated,
     PeerDisconnected,
     PeerkitError,
     TransportError,
     WireError,
 )
 from ..ratelimit import Buckets, Rate
-from ..wire import DEFAULT_MAX_FRAME, PUBLISH, FrameDecoder, decode_envelope, encode_frame
+from ..wire import DEFAULT_MAX_FRAME, PUBLISH, decode_envelope
+from ._channel import DISCONNECT_ERRORS, Libp2pChannel
 from ._gossip import PeerkitPubsub
+from ._guards import Guards
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
-from .bridge import TrioGuest, in_trio
+from .bridge import TrioGuest
 
 _PROTO = TProtocol(PROTOCOL_ID)
-_READ_CHUNK = 256 * 1024
-_HIGH_WATER = 1024 * 1024  # queued outbound bytes above which senders wait (drain)
-_MAX_BATCH = 256 * 1024  # bytes joined into one stream write
-_DISCONNECT_ERRORS = (BaseLibp2pError, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 def quiet_libp2p_logging() -> None:
@@ -72,186 +65,6 @@ def quiet_libp2p_logging() -> None:
 
 
 _NOT_STARTED = TrioGuest()  # placeholder until start(): not running, so close() is a no-op
-
-
-class Libp2pChannel(Channel):
-    """A session stream. Writes are queued on the asyncio side and batched by a trio writer."""
-
-    def __init__(self, transport: Libp2pTransport, stream: Any, peer: str, outbound: bool) -> None:
-        self.transport = transport
-        self.stream = stream
-        self.peer = peer
-        self.outbound = outbound
-        self._out: deque[bytes] = deque()
-        self._out_bytes = 0
-        self._wake = trio.Event()
-        self._writer_idle = False
-        self._closed = False
-        self._drainers: list[asyncio.Future[None]] = []
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def queued_bytes(self) -> int:
-        return self._out_bytes
-
-    def send(self, body: bytes) -> None:
-        if self._closed:
-            raise PeerDisconnected(f"channel to {self.peer} is closed", peer=self.peer)
-        frame = encode_frame(body)
-        if not self.outbound:
-            # What we owe a peer on streams it opened (replies) is bounded per peer: the router
-            # answers "busy" past the budget; a peer that still does not read is cut off here.
-            queued = self.transport.queued_for(self.peer)
-            if queued + len(frame) > self.transport.hard_queue_cap:
-                self.transport.refused["slow_reader"] += 1
-                self.reset()
-                raise PeerDisconnected(
-                    f"{self.peer} does not read its replies ({queued} bytes waiting): stream reset",
-                    peer=self.peer,
-                )
-            self.transport.account(self.peer, len(frame))
-        self._out.append(frame)
-        self._out_bytes += len(frame)
-        if self._writer_idle:
-            self._writer_idle = False
-            if in_trio():
-                self._wake.set()
-            else:
-                self.transport.bridge.run_sync_soon(self._wake.set)
-
-    async def drain(self) -> None:
-        while self._out_bytes > _HIGH_WATER and not self._closed:
-            fut = asyncio.get_running_loop().create_future()
-            self._drainers.append(fut)
-            await fut
-        if self._closed:
-            raise PeerDisconnected(f"channel to {self.peer} is closed", peer=self.peer)
-
-    def reset(self) -> None:
-        if not self._closed:
-            self._mark_closed()
-            self.transport.bridge.run_sync_soon(self.transport.spawn, self._reset)
-
-    async def _reset(self) -> None:
-        with trio.move_on_after(1):
-            await self.stream.reset()
-
-    # --- trio side ------------------------------------------------------------------------
-
-    async def run(self, inbound: Inbound) -> None:
-        """Read and write until the stream ends; then report the channel closed, once."""
-        error: PeerkitError | None = None
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._write_loop)
-                error = await self._read_loop(inbound)
-                nursery.cancel_scope.cancel()
-        except* _DISCONNECT_ERRORS as group:
-            error = PeerDisconnected(
-                f"stream to {self.peer} failed: {group.exceptions[0]!r}", peer=self.peer
-            )
-        finally:
-            self._mark_closed()
-            if error is not None and isinstance(error, WireError):
-                with trio.move_on_after(1) as cleanup:
-                    cleanup.shield = True
-                    await self.stream.reset()
-            else:
-                with trio.move_on_after(1) as cleanup:
-                    cleanup.shield = True
-                    try:
-                        await self.stream.close()
-                    except _DISCONNECT_ERRORS:
-                        pass
-            self.transport._forget(self)
-            inbound.on_channel_closed(self, error)
-
-    async def _read_loop(self, inbound: Inbound) -> PeerkitError | None:
-        decoder = FrameDecoder(self.transport.max_frame)
-        limits = self.transport.limits
-        frame_deadline: float | None = None  # when the frame being read must be complete
-        while True:
-            if decoder.in_frame:
-                if frame_deadline is None:
-                    # slack, plus time for the frame at 64 KiB/s (a slow home uplink)
-                    frame_deadline = trio.current_time() + limits.frame_timeout
-                    frame_deadline += decoder.frame_length / (64 * 1024)
-                wait = frame_deadline - trio.current_time()
-            else:
-                frame_deadline = None
-                wait = limits.idle_stream_timeout
-            data = None
-            with trio.move_on_after(max(wait, 0)):
-                try:
-                    data = await self.stream.read(_READ_CHUNK)
-                except EOFError:
-                    data = b""
-                except _DISCONNECT_ERRORS as exc:
-                    return PeerDisconnected(f"{self.peer} went away: {exc!r}", peer=self.peer)
-            if data is None:  # timed out
-                if decoder.in_frame:
-                    stalled = FrameTruncated(
-                        f"a frame of {decoder.frame_length} bytes was not completed in time"
-                    )
-                    self.transport.log_wire_error(self.peer, stalled)
-                    return stalled
-                if self._out or inbound.channel_busy(self):
-                    continue  # quiet, but a request or reply is still on its way
-                self.transport.refused["idle_stream"] += 1
-                return None  # idle: close it (the peer opens a new one when it needs one)
-            try:
-                if not data:
-                    decoder.close()
-                    return None
-                for body in decoder.feed(data):
-                    inbound.on_envelope(self, decode_envelope(body))
-            except WireError as exc:
-                self.transport.log_wire_error(self.peer, exc)
-                return exc
-            except Exception as exc:
-                # A bug on our side must cost one stream, never the libp2p runtime: this
-                # runs inside py-libp2p's nursery, where an exception ends every connection.
-                return self.transport.internal_error("stream", self.peer, exc)
-
-    async def _write_loop(self) -> None:
-        out = self._out
-        while True:
-            if not out:
-                self._writer_idle = True
-                await self._wake.wait()
-                self._wake = trio.Event()
-                continue
-            batch = []
-            size = 0
-            while out and size < _MAX_BATCH:
-                frame = out.popleft()
-                batch.append(frame)
-                size += len(frame)
-            await self.stream.write(b"".join(batch) if len(batch) > 1 else batch[0])
-            if self._closed:
-                return  # reset meanwhile: _mark_closed already let go of these bytes
-            self._out_bytes -= size
-            if not self.outbound:
-                self.transport.account(self.peer, -size)
-            if self._drainers and self._out_bytes <= _HIGH_WATER:
-                self._release_drainers()
-
-    def _release_drainers(self) -> None:
-        drainers, self._drainers = self._drainers, []
-        for fut in drainers:
-            if not fut.done():
-                fut.set_result(None)
-
-    def _mark_closed(self) -> None:
-        if not self.outbound and self._out_bytes:
-            self.transport.account(self.peer, -self._out_bytes)
-        self._closed = True
-        self._out.clear()
-        self._out_bytes = 0
-        self._release_drainers()
 
 
 class Libp2pTransport(Transport):
@@ -266,18 +79,8 @@ class Libp2pTransport(Transport):
     ) -> None:
         quiet_libp2p_logging()
         self.limits = limits or LimitsConfig()
-        #: beyond this many reply bytes owed to one peer its stream is reset (see Channel.send)
-        self.hard_queue_cap = 2 * self.limits.max_queued_bytes_per_peer + max_frame
-        self._queued: Counter[str] = Counter()  # reply bytes owed, per peer
-        self.queued_total = 0
-        self._per_ip: Counter[str] = Counter()  # inbound connections, handshakes included
-        self._inbound_total = 0
-        self._exempt_networks = [
-            ipaddress.ip_network(n, strict=False) for n in self.limits.per_ip_exempt
-        ]
-        self._streams: Counter[str] = Counter()  # inbound session streams, per peer
-        #: what admission control and liveness refused or closed, by reason (for /metrics)
-        self.refused: Counter[str] = Counter()
+        #: admission, reply-queue accounting and keepalive (what strangers may cost)
+        self.guards = Guards(self.limits, max_frame)
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
         self.seed = seed or os.urandom(32)
         self._key_pair = create_new_key_pair(self.seed)
@@ -340,7 +143,7 @@ class Libp2pTransport(Transport):
         network = self._host.get_network()
         # The listener looks the handler up on each connection: admission control goes first.
         network._handle_inbound_connection = partial(
-            self._admit_inbound, network._handle_inbound_connection
+            self.guards.admit_inbound, network._handle_inbound_connection
         )
         per_second = self.limits.gossip_per_peer_per_second
         self._pubsub = PeerkitPubsub(
@@ -371,7 +174,7 @@ class Libp2pTransport(Transport):
                     async with background_trio_service(self._pubsub):
                         await self._pubsub.wait_until_ready()
                         started.set()
-                        await self._keepalive()
+                        await self.guards.keepalive(self._host, self._unresponsive)
         except* Exception as group:
             # py-libp2p raises "Nursery is closed to new arrivals" when pubsub stops with peers
             # still attached; we disconnect them first, but a late identify may still race.
@@ -383,91 +186,18 @@ class Libp2pTransport(Transport):
             self._host_done.set()
             started.set()  # start() reads self.failure
 
-    # --- admission and liveness (trio side) ----------------------------------------------
-
-    async def _admit_inbound(self, handle: Any, conn: Any, maddr: Any) -> None:
-        """Count a new inbound connection against the inbound cap and its IP's share; close
-        it at once when either is used up. libp2p's handler runs for the connection's whole
-        life, so the counts hold until it ends."""
-        ip = _remote_ip(conn)
-        limits = self.limits
-        reason = None
-        if self._inbound_total >= limits.max_inbound_connections:
-            reason = "inbound_full"
-        elif self._per_ip[ip] >= limits.max_connections_per_ip and not self._exempt(ip):
-            reason = "per_ip"
-        if reason is not None:
-            self.refused[reason] += 1
-            with trio.move_on_after(1):
-                try:
-                    await conn.close()
-                except Exception:
-                    pass
-            return
-        self._inbound_total += 1
-        self._per_ip[ip] += 1
-        try:
-            await handle(conn, maddr)
-        finally:
-            self._inbound_total -= 1
-            self._per_ip[ip] -= 1
-            if not self._per_ip[ip]:
-                del self._per_ip[ip]
-
-    def _exempt(self, ip: str) -> bool:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(address in network for network in self._exempt_networks)
-
-    async def _keepalive(self) -> None:
-        """Ping every connection each interval; close one that does not answer in time, so
-        requests on it fail at once and bootstrap/rendezvous redial (a partition is otherwise
-        noticed only when TCP gives up, after many minutes)."""
-        service = PingService(self._host)
-        limits = self.limits
-        while True:
-            await trio.sleep(limits.keepalive_interval)
-            async with trio.open_nursery() as nursery:
-                for peer in list(self._host.get_network().connections):
-                    nursery.start_soon(self._ping_or_close, service, peer)
-
-    async def _ping_or_close(self, service: Any, peer: ID) -> None:
-        with trio.move_on_after(self.limits.keepalive_timeout) as waited:
-            try:
-                await service.ping(peer)
-                return
-            except Exception:
-                pass  # a reset or refused ping stream: as dead as a silent one
-        if self._closing:
-            return
-        self.refused["keepalive"] += 1
+    def _unresponsive(self, peer: ID, timed_out: bool) -> None:
         log = getattr(self._inbound, "log", None)
-        if log is not None:
+        if log is not None and not self._closing:
             log.info(
                 "peer.unresponsive",
                 remote=peer.to_base58(),
-                timed_out=waited.cancelled_caught,
+                timed_out=timed_out,
                 closed_after=self.limits.keepalive_timeout,
             )
-        with trio.move_on_after(2):
-            try:
-                await self._host.disconnect(peer)
-            except Exception:
-                pass
-
-    def account(self, peer: str, delta: int) -> None:
-        """Reply bytes owed to ``peer`` went up or down by ``delta`` (called by its channels)."""
-        n = self._queued[peer] + delta
-        if n > 0:
-            self._queued[peer] = n
-        else:
-            self._queued.pop(peer, None)
-        self.queued_total += delta
 
     def queued_for(self, peer: str | None = None) -> int:
-        return self.queued_total if peer is None else self._queued.get(peer, 0)
+        return self.guards.queued_for(peer)
 
     def _failed(self, exc: BaseException) -> None:
         """The libp2p runtime is gone: say so loudly, once (the node stops and exits 1)."""
@@ -495,7 +225,7 @@ class Libp2pTransport(Transport):
             for peer in list(self._host.get_network().connections):
                 try:
                     await self._host.disconnect(peer)
-                except _DISCONNECT_ERRORS:
+                except DISCONNECT_ERRORS:
                     pass
             if self._host_scope is not None:
                 self._host_scope.cancel()
@@ -524,7 +254,7 @@ class Libp2pTransport(Transport):
             ) from exc
         try:
             await self.bridge.call(self._dial, info, timeout or self.dial_timeout)
-        except (trio.TooSlowError, *_DISCONNECT_ERRORS) as exc:
+        except (trio.TooSlowError, *DISCONNECT_ERRORS) as exc:
             raise DialFailed(f"cannot connect to {addr}: {exc!r}") from exc
         return str(info.peer_id.to_base58())
 
@@ -563,7 +293,7 @@ class Libp2pTransport(Transport):
     async def _open_channel(self, peer: str) -> Libp2pChannel:
         try:
             stream = await self._host.new_stream(_peer_id(peer), [_PROTO])
-        except _DISCONNECT_ERRORS as exc:
+        except DISCONNECT_ERRORS as exc:
             raise PeerDisconnected(f"cannot open a stream to {peer}: {exc!r}", peer=peer) from exc
         chan = Libp2pChannel(self, stream, peer, outbound=True)
         self._outbound[peer] = chan
@@ -574,24 +304,20 @@ class Libp2pTransport(Transport):
 
     async def _on_stream(self, stream: Any) -> None:
         peer = stream.muxed_conn.peer_id.to_base58()
-        if self._streams[peer] >= self.limits.max_streams_per_peer:
-            self.refused["streams"] += 1
+        if not self.guards.open_stream(peer):
             with trio.move_on_after(1):
                 try:
                     await stream.reset()
                 except Exception:
                     pass
             return
-        self._streams[peer] += 1
         try:
             chan = Libp2pChannel(self, stream, peer, outbound=False)
             self._channels.add(chan)
             assert self._inbound is not None
             await self._guarded(chan.run, self._inbound)
         finally:
-            self._streams[peer] -= 1
-            if not self._streams[peer]:
-                del self._streams[peer]
+            self.guards.close_stream(peer)
 
     def _forget(self, chan: Libp2pChannel) -> None:
         self._channels.discard(chan)
@@ -678,9 +404,9 @@ class Libp2pTransport(Transport):
             "connections": len(self.connected_peers()),
             "wire_errors": self.wire_errors,
             "internal_errors": self.internal_errors,
-            "inbound_connections": self._inbound_total,
-            "queued_bytes": self.queued_total,
-            **{f"refused_{reason}": n for reason, n in self.refused.items()},
+            "inbound_connections": self.guards.inbound_total,
+            "queued_bytes": self.guards.queued_total,
+            **{f"refused_{reason}": n for reason, n in self.guards.refused.items()},
             **{
                 f"gossip_dropped_{k}": n
                 for k, n in (self._pubsub.dropped if self._pubsub else {}).items()
@@ -694,17 +420,6 @@ def _is_publish_envelope(data: bytes) -> bool:
         return decode_envelope(data).kind == PUBLISH
     except WireError:
         return False
-
-
-def _remote_ip(conn: Any) -> str:
-    """The remote IP of a raw inbound connection ("?" when the transport does not say)."""
-    try:
-        addr = conn.get_remote_address()
-        if addr:
-            return str(addr[0])
-    except Exception:
-        pass
-    return "?"
 
 
 def _peer_id(peer: str) -> ID:
