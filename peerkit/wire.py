@@ -276,6 +276,8 @@ def decode_payload(env: Envelope, msg_type: type[M]) -> M:
     Raises ValidationFailed naming the field when the payload does not fit the type.
     """
     payload = env.payload
+    if type(payload) is msg_type and msg_type in _closed_types:
+        return payload  # the common case: decoded in one pass, nesting fixed by the type
     if type(payload) is not msg_type:
         if not isinstance(payload, msgspec.Raw):
             raise ValidationFailed(
@@ -284,9 +286,15 @@ def decode_payload(env: Envelope, msg_type: type[M]) -> M:
         payload = _decode_raw(env.tag, payload, msg_type)
     # A type with Any fields holds whatever nesting the sender chose (up to the recursion
     # limit): bound it here, before any handler or log walks it.
-    if is_open(msg_type) and too_deep(msgspec.structs.astuple(payload), MAX_DEPTH):
+    if not is_open(msg_type):
+        _closed_types.add(msg_type)
+    elif too_deep(msgspec.structs.astuple(payload), MAX_DEPTH):
         raise ValidationFailed(f"{env.tag}: payload nests deeper than {MAX_DEPTH} levels")
     return payload
+
+
+#: message types whose nesting depth is fixed by their definition (no Any, no recursion)
+_closed_types: set[type] = set()
 
 
 def _decode_raw(tag: str, raw: msgspec.Raw, msg_type: type[M]) -> M:
