@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -132,6 +132,37 @@ class Actor:
 
     async def on_stop(self) -> None:
         """Called when the actor stops or is about to be replaced by a restart."""
+
+    # --- background work the actor owns ---------------------------------------------------
+
+    #: set by the supervisor: how a failed background task reports the actor crashed
+    _report_crash: Callable[[BaseException], None] | None = None
+
+    def start_task(self, work: Coroutine[Any, Any, Any], *, name: str = "") -> asyncio.Task[Any]:
+        """Run ``work`` beside the mailbox, owned by this actor: it is cancelled and awaited
+        when the actor stops or restarts (before ``on_stop``), and if it fails the actor has
+        crashed (the supervisor decides what follows). Use it for anything that waits on the
+        network, so that no handler holds the mailbox while others wait."""
+        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}:{name or 'task'}")
+        tasks: set[asyncio.Task[Any]] = self.__dict__.setdefault("_tasks", set())
+        tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.__dict__.get("_tasks", set()).discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and self._report_crash is not None:
+            self._report_crash(exc)
+
+    async def stop_tasks(self) -> None:
+        """Cancel and await every task started with :meth:`start_task` (the runtime calls it)."""
+        tasks = self.__dict__.get("_tasks", set())
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def dispatch_table(self) -> dict[type[Message], tuple[Callable[..., Any], bool]]:
         """Bound handler and wants-context flag per message type (built once per instance)."""

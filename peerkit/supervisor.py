@@ -85,6 +85,7 @@ class Supervisor:
         self._recent: deque[float] = deque()
         self._crashes: asyncio.Queue[tuple[_Cell, BaseException]] | None = None
         self._pending_crashes = 0
+        self._reporting: set[asyncio.Task[None]] = set()
         self._settled = asyncio.Event()
         self._settled.set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -201,6 +202,7 @@ class Supervisor:
         actor.log = self.log.bind(actor=cell.ref.name)
         if self._bind is not None:
             self._bind(actor)
+        actor._report_crash = partial(self._task_crashed, cell, actor)
         cell.instance = actor
         await actor.on_start()
         cell.started.set()
@@ -267,6 +269,24 @@ class Supervisor:
         """Wait until every crash seen so far has been handled (restart or escalation)."""
         await self._settled.wait()
 
+    def _task_crashed(self, cell: _Cell, actor: Actor, exc: BaseException) -> None:
+        """A background task of ``actor`` failed: the actor has crashed, as if a handler had."""
+        if cell.instance is not actor or not self._running or self._crashes is None:
+            return  # an old incarnation's task, or shutting down
+        self._pending_crashes += 1
+        self._settled.clear()
+        crashes, task = self._crashes, cell.task
+
+        async def crashed() -> None:
+            if task is not None and not task.done():
+                task.cancel()  # its mailbox loop ends first; then the restart decision
+                await asyncio.gather(task, return_exceptions=True)
+            crashes.put_nowait((cell, exc))
+
+        reporting = asyncio.get_running_loop().create_task(crashed())
+        self._reporting.add(reporting)  # held: the loop keeps only weak references to tasks
+        reporting.add_done_callback(self._reporting.discard)
+
     async def _stop_cell(self, cell: _Cell) -> None:
         task, cell.task = cell.task, None
         if task is not None and not task.done():
@@ -277,6 +297,7 @@ class Supervisor:
             cell.current = None
         instance, cell.instance = cell.instance, None
         if instance is not None:
+            await instance.stop_tasks()  # background work first: on_stop sees a quiet actor
             try:
                 await instance.on_stop()
             except Exception:

@@ -4,8 +4,6 @@ persists them as pinned blocks so a restarted peer still refuses revoked chains.
 
 from __future__ import annotations
 
-import asyncio
-
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from ..storage.blocks import make_block
@@ -31,7 +29,6 @@ MAX_HELD = 10_000
 class AuthActor(Actor):
     def __init__(self, revocations: Revocations) -> None:
         self.revocations = revocations
-        self._asking: set[asyncio.Task[None]] = set()
 
     async def on_start(self) -> None:
         self.node.router.peer_listeners.append(self._peer_changed)
@@ -57,15 +54,10 @@ class AuthActor(Actor):
     async def on_stop(self) -> None:
         if self._peer_changed in self.node.router.peer_listeners:
             self.node.router.peer_listeners.remove(self._peer_changed)
-        for task in self._asking:
-            task.cancel()
-        await asyncio.gather(*self._asking, return_exceptions=True)
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         if connected:
-            task = asyncio.get_running_loop().create_task(self._catch_up_from(peer))
-            self._asking.add(task)
-            task.add_done_callback(self._asking.discard)
+            self.start_task(self._catch_up_from(peer), name="catch-up")
 
     async def _catch_up_from(self, peer: str) -> None:
         """Learn the revocations a newly connected peer knows (handled in this mailbox)."""

@@ -215,7 +215,7 @@ class DcsActor(Actor):
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         if connected and self.shelf.docs:
-            asyncio.get_running_loop().create_task(self._catch_up_from(peer))
+            self.start_task(self._catch_up_from(peer), name="catch-up")
 
     async def _catch_up_from(self, peer: str) -> None:
         for doc in list(self.shelf.docs.values()):
@@ -251,7 +251,7 @@ class DcsActor(Actor):
     def _schedule_save(self) -> None:
         """Save changed documents soon (one block write per burst of updates, not per update)."""
         if self.shelf.saver is None or self.shelf.saver.done():
-            self.shelf.saver = asyncio.get_running_loop().create_task(self._save_dirty())
+            self.shelf.saver = self.start_task(self._save_dirty(), name="save")
 
     async def _save_dirty(self, delay: float = 0.2) -> None:
         await asyncio.sleep(delay)
@@ -269,11 +269,8 @@ class DcsActor(Actor):
         if self._peer_changed in self.node.router.peer_listeners:
             self.node.router.peer_listeners.remove(self._peer_changed)
         self.shelf.save_soon = None
-        # The storage actor stops after us (reverse start order): flush what is unsaved.
-        saver = self.shelf.saver
-        if saver is not None and not saver.done():
-            saver.cancel()
-            await asyncio.gather(saver, return_exceptions=True)
+        # The storage actor stops after us (reverse start order): flush what is unsaved (the
+        # pending save task was cancelled with the other background tasks before on_stop).
         await self._save_dirty(delay=0)
 
     @handler

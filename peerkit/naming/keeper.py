@@ -31,18 +31,12 @@ class KeepNow(Request, tag="naming.KeepNow", reply=KeptNames):
 
 
 class NameKeeper(Actor):
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[int]] = set()
-
     async def on_start(self) -> None:
         self.node.router.peer_listeners.append(self._peer_changed)
 
     async def on_stop(self) -> None:
         if self._peer_changed in self.node.router.peer_listeners:
             self.node.router.peer_listeners.remove(self._peer_changed)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def kept(self) -> dict[str, Token]:
         """Name -> the delegation that lets this peer republish it (valid now)."""
@@ -67,9 +61,7 @@ class NameKeeper(Actor):
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         if connected and self.kept():
-            task = asyncio.get_running_loop().create_task(self._push_to(peer))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.start_task(self._push_to(peer), name="push")
 
     async def _push_to(self, peer: str) -> int:
         pushed = 0

@@ -54,16 +54,10 @@ class RendezvousClient(Actor):
         self.namespaces = namespaces
         self.prefer = prefer  # namespaces whose peers we connect to and keep
         self.ttl = ttl
-        self._task: asyncio.Task[None] | None = None
         self.preferred: dict[str, list[str]] = {}
 
     async def on_start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def on_stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        self.start_task(self._loop(), name="register-and-discover")
 
     def points(self) -> list[str]:
         return [a.rsplit("/p2p/", 1)[-1] for a in self.node.config.bootstrap]

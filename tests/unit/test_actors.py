@@ -14,6 +14,7 @@ from peerkit.errors import (
 )
 from peerkit.messages import Message, Request
 from peerkit.supervisor import Supervisor
+from peerkit.testing import wait_for
 
 
 class Add(Request, tag="test.actor.Add"):
@@ -287,3 +288,36 @@ async def test_stop_answers_queued_messages():
     for fut in (inflight, queued):
         with pytest.raises(ActorStopped):
             await fut
+
+
+class Worker(Actor):
+    """Starts background work; ``Fail`` makes that work fail."""
+
+    runs: list[str] = []
+
+    async def on_start(self) -> None:
+        Worker.runs.append("start")
+        self.forever = self.start_task(asyncio.sleep(3600), name="forever")
+
+    @handler
+    async def fail_later(self, msg: Boom) -> None:
+        async def fail() -> None:
+            raise RuntimeError("the background work failed")
+
+        self.start_task(fail(), name="fail")
+
+    async def on_stop(self) -> None:
+        Worker.runs.append(f"stop: forever {'cancelled' if self.forever.done() else 'running'}")
+
+
+async def test_background_tasks_are_owned_stopped_and_crash_the_actor():
+    Worker.runs = []
+    sup = Supervisor(name="t", backoff=0)
+    ref = sup.spawn(Worker)
+    await sup.start()
+    await ref.ask(Boom())  # its background task fails: the actor has crashed
+    await wait_for(lambda: sup.restarts(ref) == 1, what="the restart")
+    await sup.settled()
+    assert Worker.runs == ["start", "stop: forever cancelled", "start"]  # restarted
+    await sup.stop()
+    assert Worker.runs[-1] == "stop: forever cancelled"
