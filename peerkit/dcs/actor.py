@@ -331,6 +331,10 @@ class DcsActor(Actor):
             doc=msg.doc[:8],
             epoch=doc.epoch,
         )
+        # Catching up waits on other peers: in the background, not holding the mailbox.
+        self.start_task(self._join_catch_up(doc), name="join-catch-up")
+
+    async def _join_catch_up(self, doc: SharedDoc) -> None:
         for peer in self.node.peers():
             await self._catch_up_from(peer)
         await self.catch_up_by_names(doc)
