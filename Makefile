@@ -27,6 +27,7 @@ soak: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layering contracts in pyproject.toml
 	$(BIN)/peerkit generate --check  # sample_app/ is exactly what its schemas generate
 
 bench: $(VENV)/.installed

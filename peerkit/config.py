@@ -155,8 +155,10 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "peer"
     #: multiaddrs to listen on; port 0 picks a free port
     listen: list[str] = msgspec.field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
-    #: file holding the peer's Ed25519 key, created on first start (relative to this file)
-    identity: str = "identity.key"
+    #: file holding the peer's Ed25519 key, created on first start (relative to this file);
+    #: a peer run from a peer.yaml uses identity.key when unset, a node built in code without
+    #: it gets a new key each time
+    identity: str | None = None
     #: full multiaddrs (ending /p2p/<id>) dialled at start and redialled when lost
     bootstrap: list[str] = msgspec.field(default_factory=list)
     transport: Literal["libp2p", "memory"] = "libp2p"

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import structlog
 
 from ._transport.base import Transport
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
     from .storage.store import BlockStore
 
 
+#: the identity file of a peer run from a peer.yaml that names none
+DEFAULT_IDENTITY = "identity.key"
+
+
 class Node:
     def __init__(
         self,
@@ -57,6 +62,8 @@ class Node:
         self.config = config or PeerConfig()
         if transport is not None and seed is not None and seed != transport.seed:
             raise ValueError("pass the identity seed to the transport, not to the node as well")
+        if transport is None and seed is None and self.config.identity is not None:
+            seed = load_or_create_identity(self._path(self.config.identity))
         #: the node's secret seed (its peer key, on either transport), from which other
         #: identities are derived
         self.identity_seed = transport.seed if transport is not None else seed or os.urandom(32)
@@ -96,6 +103,11 @@ class Node:
         self._start_rendezvous()
         self._start_dcs()
         self._start_auth()
+
+    def _path(self, relative: str) -> Path:
+        """A path from the config, relative to its peer.yaml's folder (cwd for code-built)."""
+        base = Path(self.config.source).resolve().parent if self.config.source else Path.cwd()
+        return base / relative
 
     def _start_auth(self) -> None:
         from .auth.actor import AuthActor
@@ -178,10 +190,7 @@ class Node:
         backend = cfg.backend
         if backend == "auto":
             backend = "sqlite" if self.config.source else "memory"
-        path = None
-        if backend == "sqlite":
-            base = Path(self.config.source).resolve().parent if self.config.source else Path.cwd()
-            path = base / cfg.path
+        path = self._path(cfg.path) if backend == "sqlite" else None
         self.store = open_store(backend, path)
         self.storage_ref = self.spawn(
             partial(StorageActor, self.store, gc_grace=cfg.gc_grace), name="storage"
@@ -202,11 +211,9 @@ class Node:
     @classmethod
     def from_config(cls, config: PeerConfig) -> Node:
         """Build a node and its services; relative paths are taken from the config's folder."""
-        base = Path(config.source).resolve().parent if config.source else Path.cwd()
-        seed = None
-        if config.transport == "libp2p":
-            seed = load_or_create_identity(base / config.identity)
-        node = cls(config, seed=seed)
+        if config.identity is None and config.transport == "libp2p":
+            config = msgspec.structs.replace(config, identity=DEFAULT_IDENTITY)
+        node = cls(config)
         for spec in config.services:
             node.spawn(import_actor(spec, source=config.source))
         return node

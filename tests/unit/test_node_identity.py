@@ -1,0 +1,22 @@
+"""A node built in code honours ``identity`` as a peer run from a peer.yaml does."""
+
+from __future__ import annotations
+
+import stat
+
+from peerkit import Node, PeerConfig
+from peerkit.config import parse_config
+
+
+def test_identity_in_code_and_in_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = Node(PeerConfig(name="a", identity="keys/a.key"))
+    again = Node(PeerConfig(name="a", identity="keys/a.key"))
+    assert first.peer_id == again.peer_id  # the same key file, the same peer
+    assert stat.S_IMODE((tmp_path / "keys/a.key").stat().st_mode) == 0o600
+    assert Node(PeerConfig(name="b")).peer_id != Node(PeerConfig(name="b")).peer_id  # none
+    source = tmp_path / "peer" / "peer.yaml"
+    source.parent.mkdir()
+    cfg = parse_config("name: c\n", source=str(source))
+    assert Node.from_config(cfg).peer_id == Node.from_config(cfg).peer_id
+    assert (source.parent / "identity.key").exists()  # the default beside peer.yaml
