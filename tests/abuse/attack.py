@@ -142,7 +142,16 @@ def flood_topic(node: Node, topic: str, data: bytes, count: int) -> Any:
 
 
 def trio_write(node: Node, stream: Any, data: bytes) -> Any:
-    return on_trio(node, stream.write, data)
+    """Write on a raw stream; resolves False when the victim reset it meanwhile (its right)."""
+
+    async def write() -> bool:
+        try:
+            await stream.write(data)
+        except Exception:
+            return False
+        return True
+
+    return on_trio(node, write)
 
 
 def trio_reset(node: Node, stream: Any) -> Any:

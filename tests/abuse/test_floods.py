@@ -262,6 +262,7 @@ async def test_open_writes_have_a_quota(tmp_path):
         size_before = db.stat().st_size + _wal(db)
         accepted = busy = 0
         now = datetime.now(UTC)
+        began = time.monotonic()
         for _ in range(count):
             key = Ed25519PrivateKey.generate()  # name keys are free to make
             record = create_record(key, b"/ipfs/bafkqaaa", 0, now=now, lifetime=timedelta(days=1))
@@ -282,8 +283,10 @@ async def test_open_writes_have_a_quota(tmp_path):
             disk_growth_kib=round((size_after - size_before) / 1024),
             bystander_ms_during=round(during, 1),
         )
-        assert accepted <= 120 + 10  # the per-peer burst, plus what refilled meanwhile
-        assert busy >= count - 130
+        # the per-peer burst (120), plus what refilled meanwhile (2 a second)
+        allowed = 120 + 2 * (time.monotonic() - began) + 2
+        assert accepted <= allowed, (accepted, allowed)
+        assert busy >= count - allowed
 
 
 def _wal(db) -> int:
@@ -332,7 +335,8 @@ async def test_junk_tags_do_not_grow_metrics_memory_or_logs(tmp_path):
 
 async def test_stalled_frames_and_idle_streams_are_closed(tmp_path):
     count = scale(100, 500)
-    extra = "limits: {frame_timeout: 1, idle_stream_timeout: 2}"
+    # stream limit raised: this test is about stalls, not about how many streams one peer opens
+    extra = "limits: {frame_timeout: 1, idle_stream_timeout: 2, max_streams_per_peer: 1000}"
     async with victim(tmp_path, extra=extra) as v, client("attacker", attacker=True) as attacker:
         await attacker.connect(v.addr)
         stalled = []
