@@ -23,6 +23,7 @@ import structlog
 
 from ._transport.base import Transport
 from .actor import Actor, ActorRef
+from .clock import Clock, SystemClock, utc
 from .config import PeerConfig, load_config
 from .errors import (
     ConfigError,
@@ -58,8 +59,11 @@ class Node:
         *,
         transport: Transport | None = None,
         seed: bytes | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config or PeerConfig()
+        #: the node's one clock, handed to every part that reads time (peerkit.clock)
+        self.clock: Clock = clock or SystemClock()
         if transport is not None and seed is not None and seed != transport.seed:
             raise ValueError("pass the identity seed to the transport, not to the node as well")
         if transport is None and seed is None and self.config.identity is not None:
@@ -81,6 +85,7 @@ class Node:
             log=self.log,
             on_escalate=self._escalated,
             bind=self._bind_actor,
+            clock=self.clock.monotonic,
         )
         self._topics: set[str] = set()
         self._started = False
@@ -117,13 +122,14 @@ class Node:
 
         #: this peer's key as a Multiauth signer (the same key as its libp2p identity)
         self.auth_signer = Ed25519Signer.from_seed(self.identity_seed)
-        self.auth_revocations = Revocations()
+        self.auth_revocations = Revocations(clock=self.clock.now)
         self.auth_tokens: dict[str, Any] = {}  # delegations this peer holds, by CID
         self.router.guard = Guard(
             self.auth_signer.did,
             revoked=self.auth_revocations.is_revoked,
             known=self.auth_tokens.get,
             trusted=lambda: frozenset(self.config.auth.trusted),
+            clock=self.clock.now,
         )
         self.spawn(partial(AuthActor, self.auth_revocations), name="auth")
 
@@ -154,7 +160,10 @@ class Node:
         cfg = self.config.rendezvous
         if cfg.server:
             self.rendezvous_registry = Registry()
-            self.spawn(partial(RendezvousServer, self.rendezvous_registry), name="rendezvous")
+            self.spawn(
+                partial(RendezvousServer, self.rendezvous_registry, clock=self.clock.monotonic),
+                name="rendezvous",
+            )
         if cfg.namespaces or cfg.prefer:
             self.spawn(
                 partial(RendezvousClient, list(cfg.namespaces), list(cfg.prefer), cfg.ttl),
@@ -173,7 +182,10 @@ class Node:
         from .naming.keeper import NameKeeper
 
         self.name_watchers = Watchers()
-        self.naming_ref = self.spawn(partial(NamingActor, self.name_watchers), name="naming")
+        self.naming_ref = self.spawn(
+            partial(NamingActor, self.name_watchers, clock=partial(utc, self.clock)),
+            name="naming",
+        )
         self.spawn(NameKeeper, name="name-keeper")
 
     @property
@@ -193,7 +205,8 @@ class Node:
         path = self._path(cfg.path) if backend == "sqlite" else None
         self.store = open_store(backend, path)
         self.storage_ref = self.spawn(
-            partial(StorageActor, self.store, gc_grace=cfg.gc_grace), name="storage"
+            partial(StorageActor, self.store, gc_grace=cfg.gc_grace, clock=self.clock.now),
+            name="storage",
         )
         self.spawn(partial(Fetcher, self.store), name="fetcher")
 

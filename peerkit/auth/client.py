@@ -44,6 +44,7 @@ class AuthClient:
             self.node.auth_tokens[t.cid] = t
 
     def delegate(self, audience: str, caps: list[Capability], **kwargs: Any) -> Token:
+        kwargs.setdefault("now", int(self.node.clock.now()))
         token = delegate(kwargs.pop("signer", self.signer), audience=audience, caps=caps, **kwargs)
         self.remember(token, *kwargs.get("proofs", ()))
         return token
@@ -89,6 +90,7 @@ class AuthClient:
             capability=capability,
             args=digest(msg),
             proof=proof,
+            now=int(self.node.clock.now()),
         )
         return pack([inv, *self.chain(proof)])
 
@@ -114,7 +116,7 @@ class AuthClient:
 
     async def revoke(self, delegation: Token, *, signer: Signer | None = None) -> Token:
         """Revoke ``delegation`` (signed by its issuer), here and on every peer listening."""
-        rev = revoke(signer or self.signer, delegation)
+        rev = revoke(signer or self.signer, delegation, now=int(self.node.clock.now()))
         await self.node.actor("auth").ask(
             Revoke(revocation=rev.to_bytes(), delegation=delegation.to_bytes())
         )

@@ -6,13 +6,14 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from ..clock import utc
 from ..errors import PeerkitError
 from ..storage.blocks import parse_cid
 from ..storage.errors import BlockNotFound
@@ -43,7 +44,7 @@ class NamingClient:
         self.ref = node.naming_ref
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return utc(self.node.clock)
 
     async def publish(
         self,

@@ -9,7 +9,6 @@ stops when the delegation expires or is revoked.
 from __future__ import annotations
 
 import asyncio
-import time
 
 from ..actor import Actor, handler
 from ..auth.guard import name_owner
@@ -40,7 +39,7 @@ class NameKeeper(Actor):
 
     def kept(self) -> dict[str, Token]:
         """Name -> the delegation that lets this peer republish it (valid now)."""
-        me, now = self.node.auth.did, time.time()
+        me, now = self.node.auth.did, self.node.clock.now()
         out: dict[str, Token] = {}
         for token in list(self.node.auth_tokens.values()):
             d = token.payload

@@ -15,6 +15,7 @@ Peers run in one process on the in-memory transport (fast), or on real libp2p wi
 """
 
 from .kit import (
+    FakeClock,
     FakeNode,
     PeerSet,
     Published,
@@ -26,6 +27,7 @@ from .kit import (
 )
 
 __all__ = [
+    "FakeClock",
     "FakeNode",
     "PeerSet",
     "Published",

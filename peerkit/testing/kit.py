@@ -17,6 +17,25 @@ from ..node import Node
 A = TypeVar("A", bound=Actor)
 
 
+class FakeClock:
+    """A clock for tests that moves only when told (``Node(config, clock=FakeClock())``):
+    expiry, TTLs and block ages without sleeping."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01 UTC
+        self._wall = start
+        self._mono = 1_000.0
+
+    def now(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        self._wall += seconds
+        self._mono += seconds
+
+
 class WaitTimeout(PeerkitError, AssertionError):
     """A waiter gave up; the message says what it was waiting for."""
 
