@@ -25,6 +25,7 @@ from peerkit import Node, PeerConfig
 from peerkit._transport.memory import MemoryNetwork, MemoryTransport
 from peerkit.dcs.crypto import Identity
 from peerkit.dcs.doc import SharedDoc
+from peerkit.dcs.extension import DcsExtension
 from peerkit.dcs.messages import DcsUpdate
 from peerkit.log import configure_logging
 
@@ -114,7 +115,7 @@ async def actor_apply(source: SharedDoc, entries: list) -> float:  # type: ignor
         state = source.state()
         state["members"][reader.id] = reader.box_public.hex()
         doc.adopt(state)
-        node.dcs_shelf.docs["bench"] = doc
+        node.extension(DcsExtension).shelf.docs["bench"] = doc
         ref = node.actor("dcs")
         with Timer() as t:
             for e in entries:

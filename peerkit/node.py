@@ -14,16 +14,15 @@ import importlib
 import os
 import random
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import structlog
 
 from ._transport.base import Transport
 from .actor import Actor, ActorRef
-from .clock import Clock, SystemClock, utc
+from .clock import Clock, SystemClock
 from .config import PeerConfig, load_config
 from .errors import (
     ConfigError,
@@ -33,6 +32,7 @@ from .errors import (
     SupervisorEscalation,
     TransportError,
 )
+from .extension import BUILTIN, Extension, installable
 from .identity import load_or_create_identity
 from .messages import Event, Message, topic_of
 from .router import Router
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from .naming.client import NamingClient
     from .rendezvous.client import RendezvousApi
     from .storage.client import StorageClient
-    from .storage.store import BlockStore
+
+E = TypeVar("E", bound=Extension)
 
 
 #: the identity file of a peer run from a peer.yaml that names none
@@ -67,7 +68,7 @@ class Node:
         if transport is not None and seed is not None and seed != transport.seed:
             raise ValueError("pass the identity seed to the transport, not to the node as well")
         if transport is None and seed is None and self.config.identity is not None:
-            seed = load_or_create_identity(self._path(self.config.identity))
+            seed = load_or_create_identity(self.path(self.config.identity))
         #: the node's secret seed (its peer key, on either transport), from which other
         #: identities are derived
         self.identity_seed = transport.seed if transport is not None else seed or os.urandom(32)
@@ -99,123 +100,63 @@ class Node:
         self.router.failure_listeners.append(self._fail)
         self.gateway: Gateway | None = None
         self.gateway_url = ""
-        self.store: BlockStore | None = None
-        self.storage_ref: ActorRef | None = None
-        self.naming_ref: ActorRef | None = None
-        if self.config.storage.enabled:
-            self._start_storage()
-            self._start_naming()
-        self._start_rendezvous()
-        self._start_dcs()
-        self._start_auth()
+        self._on_stopped: list[Callable[[], None]] = []
+        #: the installed families, by name (peerkit.extension); they hold the family state
+        self.extensions: dict[str, Extension] = {}
+        for ext in installable(BUILTIN, self.config):
+            ext.install(self)
+            self.extensions[ext.name] = ext
 
-    def _path(self, relative: str) -> Path:
+    def path(self, relative: str) -> Path:
         """A path from the config, relative to its peer.yaml's folder (cwd for code-built)."""
         base = Path(self.config.source).resolve().parent if self.config.source else Path.cwd()
         return base / relative
 
-    def _start_auth(self) -> None:
-        from .auth.actor import AuthActor
-        from .auth.guard import Guard
-        from .auth.principals import Ed25519Signer
-        from .auth.revocations import Revocations
+    def extension(self, kind: type[E]) -> E | None:
+        """The installed extension of this class (None when its family is not enabled)."""
+        ext = self.extensions.get(kind.name)
+        return ext if isinstance(ext, kind) else None
 
-        #: this peer's key as a Multiauth signer (the same key as its libp2p identity)
-        self.auth_signer = Ed25519Signer.from_seed(self.identity_seed)
-        self.auth_revocations = Revocations(clock=self.clock.now)
-        self.auth_tokens: dict[str, Any] = {}  # delegations this peer holds, by CID
-        self.router.guard = Guard(
-            self.auth_signer.did,
-            revoked=self.auth_revocations.is_revoked,
-            known=self.auth_tokens.get,
-            trusted=lambda: frozenset(self.config.auth.trusted),
-            clock=self.clock.now,
-        )
-        self.spawn(partial(AuthActor, self.auth_revocations), name="auth")
+    def on_stopped(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the node has stopped (or failed to start): closing files."""
+        self._on_stopped.append(callback)
 
-    @property
-    def auth(self) -> AuthClient:
-        """Multiauth: delegate capabilities, invoke with them, revoke them."""
-        from .auth.client import AuthClient
-
-        return AuthClient(self)
-
-    def _start_dcs(self) -> None:
-        from .dcs.actor import DcsActor, DocShelf
-
-        self.dcs_shelf = DocShelf()
-        self.spawn(partial(DcsActor, self.dcs_shelf), name="dcs")
-
-    @property
-    def dcs(self) -> DcsClient:
-        """Shared documents: create, invite, edit, watch, revoke."""
-        from .dcs.client import DcsClient
-
-        return DcsClient(self)
-
-    def _start_rendezvous(self) -> None:
-        from .rendezvous.actor import RendezvousClient, RendezvousServer
-        from .rendezvous.registry import Registry
-
-        cfg = self.config.rendezvous
-        if cfg.server:
-            self.rendezvous_registry = Registry()
-            self.spawn(
-                partial(RendezvousServer, self.rendezvous_registry, clock=self.clock.monotonic),
-                name="rendezvous",
+    def client(self, name: str) -> Any:
+        """The client of the family called ``name`` (what ``node.<name>`` returns)."""
+        ext = self.extensions.get(name)
+        if ext is None:
+            raise PeerkitError(
+                f"{name} is not enabled on {self.config.name}",
+                hint=f"enable it in peer.yaml (see docs/{name}.md)",
             )
-        if cfg.namespaces or cfg.prefer:
-            self.spawn(
-                partial(RendezvousClient, list(cfg.namespaces), list(cfg.prefer), cfg.ttl),
-                name="rendezvous-client",
-            )
+        return ext.client(self)
 
-    @property
-    def rendezvous(self) -> RendezvousApi:
-        """Discovery at the node's rendezvous points."""
-        from .rendezvous.client import RendezvousApi
-
-        return RendezvousApi(self)
-
-    def _start_naming(self) -> None:
-        from .naming.actor import NamingActor, Watchers
-        from .naming.keeper import NameKeeper
-
-        self.name_watchers = Watchers()
-        self.naming_ref = self.spawn(
-            partial(NamingActor, self.name_watchers, clock=partial(utc, self.clock)),
-            name="naming",
-        )
-        self.spawn(NameKeeper, name="name-keeper")
-
-    @property
-    def naming(self) -> NamingClient:
-        """Names: publish, resolve, watch, revoke; login and the Me DAG."""
-        from .naming.client import NamingClient
-
-        return NamingClient(self)
-
-    def _start_storage(self) -> None:
-        from .storage.actor import Fetcher, StorageActor, open_store
-
-        cfg = self.config.storage
-        backend = cfg.backend
-        if backend == "auto":
-            backend = "sqlite" if self.config.source else "memory"
-        path = self._path(cfg.path) if backend == "sqlite" else None
-        self.store = open_store(backend, path)
-        self.storage_ref = self.spawn(
-            partial(StorageActor, self.store, gc_grace=cfg.gc_grace, clock=self.clock.now),
-            name="storage",
-        )
-        self.spawn(partial(Fetcher, self.store), name="fetcher")
+    # --- the families' clients (each is its extension's client) ---------------------------
 
     @property
     def storage(self) -> StorageClient:
         """Blocks, files, pins and DAG fetching on this peer (see peerkit.storage.client)."""
-        from .storage.client import StorageClient
+        return self.client("storage")
 
-        return StorageClient(self)
+    @property
+    def naming(self) -> NamingClient:
+        """Names: publish, resolve, watch, revoke; login and the Me DAG."""
+        return self.client("naming")
+
+    @property
+    def rendezvous(self) -> RendezvousApi:
+        """Discovery at the node's rendezvous points."""
+        return self.client("rendezvous")
+
+    @property
+    def dcs(self) -> DcsClient:
+        """Shared documents: create, invite, edit, watch, revoke."""
+        return self.client("dcs")
+
+    @property
+    def auth(self) -> AuthClient:
+        """Multiauth: delegate capabilities, invoke with them, revoke them."""
+        return self.client("auth")
 
     @classmethod
     def from_config_file(cls, path: str | Path) -> Node:
@@ -315,8 +256,7 @@ class Node:
         if self._transport_up:
             await self.transport.close()
             self._transport_up = False
-        if self.store is not None:
-            self.store.close()
+        self._closed()
 
     async def _start(self) -> None:
         await self.transport.start(self.router)
@@ -349,10 +289,14 @@ class Node:
             await asyncio.gather(self._bootstrap_task, return_exceptions=True)
         await self.supervisor.stop()
         await self.transport.close()
-        if self.store is not None:
-            self.store.close()
+        self._closed()
         self._stopped.set()
         self.log.info("node.stopped")
+
+    def _closed(self) -> None:
+        callbacks, self._on_stopped = self._on_stopped, []
+        for callback in callbacks:
+            callback()
 
     async def __aenter__(self) -> Node:
         await self.start()

@@ -35,6 +35,7 @@ import msgspec
 
 from .actor import LOCAL, Actor, Context
 from .errors import ConfigError, HandlerFailed, NotImplementedHandler, ValidationFailed
+from .extension import extension_names
 from .messages import Message, Request
 from .router import Ack
 
@@ -45,14 +46,16 @@ Next = Callable[[Message, Context], Awaitable[Any]]
 Middleware = Callable[["Service", Message, Context, Next], Awaitable[Any]]
 
 
-#: what a service's ``__init__`` may ask for, by parameter name -> how the node provides it
+def _family(name: str) -> Callable[[Node], Any]:
+    return lambda node: node.client(name)
+
+
+#: what a service's ``__init__`` may ask for, by parameter name -> how the node provides it:
+#: the node, its config, and the client of every built-in family (peerkit.extension.BUILTIN)
 PROVIDERS: dict[str, Callable[[Node], Any]] = {
     "node": lambda node: node,
     "config": lambda node: getattr(node, "config"),  # noqa: B009 (Actor declares no config)
-    "storage": lambda node: node.storage,
-    "naming": lambda node: node.naming,
-    "dcs": lambda node: node.dcs,
-    "rendezvous": lambda node: node.rendezvous,
+    **{name: _family(name) for name in extension_names()},
 }
 
 

@@ -32,7 +32,7 @@ class AuthActor(Actor):
 
     async def on_start(self) -> None:
         self.node.router.peer_listeners.append(self._peer_changed)
-        if self.node.storage_ref is None:
+        if "storage" not in self.node.extensions:
             return
         storage = self.node.storage
         for pin in await storage.pins():
@@ -76,7 +76,7 @@ class AuthActor(Actor):
             return
         revoked = rev.payload.revoke
         self.log.info("auth.revoked", delegation=revoked[:16], by=rev.iss[-12:])
-        if self.node.storage_ref is not None:
+        if "storage" in self.node.extensions:
             block = make_block({"revocation": revocation, "delegation": delegation})
             await self.node.storage.put_blocks([block], pin=PIN_PREFIX + revoked)
         if spread:
@@ -102,12 +102,12 @@ class AuthActor(Actor):
             raise WrongAudience(
                 f"the first delegation is for {tokens[0].payload.aud}, not this peer"
             )
-        held = self.node.auth_tokens
+        held = self.node.auth.ext.tokens
         if len(held) + len(tokens) > MAX_HELD:
             raise AuthError(f"this peer holds {len(held)} delegations already (at most {MAX_HELD})")
         fresh = [t for t in tokens if t.cid not in held]
         self.node.auth.remember(*tokens)
-        if fresh and self.node.storage_ref is not None:
+        if fresh and "storage" in self.node.extensions:
             block = make_block({"tokens": [t.to_bytes() for t in tokens]})
             await self.node.storage.put_blocks([block], pin=HELD_PREFIX + tokens[0].cid)
         self.log.info("auth.holding", delegation=tokens[0].cid[:16], by=(ctx.sender or "")[-8:])

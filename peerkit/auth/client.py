@@ -18,16 +18,21 @@ if TYPE_CHECKING:
 
 class AuthClient:
     def __init__(self, node: Node) -> None:
+        from .extension import AuthExtension
+
+        ext = node.extension(AuthExtension)
+        assert ext is not None  # the node builds this client only when auth is installed
         self.node = node
+        self.ext = ext
 
     @property
     def signer(self) -> Signer:
         """This peer's own key (its libp2p identity) as a signer."""
-        return self.node.auth_signer
+        return self.ext.signer
 
     @property
     def did(self) -> str:
-        return self.node.auth_signer.did
+        return self.ext.signer.did
 
     def did_of(self, peer_id: str) -> str:
         """The DID of another peer (for a delegation's audience)."""
@@ -41,7 +46,7 @@ class AuthClient:
     def remember(self, *tokens: Token) -> None:
         """Keep delegations so that chains through them resolve (ours and ones we hold)."""
         for t in tokens:
-            self.node.auth_tokens[t.cid] = t
+            self.ext.tokens[t.cid] = t
 
     def delegate(self, audience: str, caps: list[Capability], **kwargs: Any) -> Token:
         kwargs.setdefault("now", int(self.node.clock.now()))
@@ -68,7 +73,7 @@ class AuthClient:
                 continue
             out.append(t)
             for cid in getattr(t.payload, "prf", []):
-                parent = self.node.auth_tokens.get(cid)
+                parent = self.ext.tokens.get(cid)
                 if parent is not None:
                     todo.append(parent)
         return out
@@ -128,7 +133,7 @@ class AuthClient:
         from ..errors import RequestTimeout
 
         try:
-            await asyncio.wait_for(self.node.auth_revocations.wait(cid), timeout)
+            await asyncio.wait_for(self.ext.revocations.wait(cid), timeout)
         except TimeoutError:
             raise RequestTimeout(f"no revocation of {cid} arrived within {timeout}s") from None
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from ..naming.records import name_for
-from ..storage.blocks import make_block, parse_cid
+from ..storage.blocks import make_block
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
 from .doc import Entry, SharedDoc, restore_doc, save_doc
 from .messages import (
@@ -92,7 +92,7 @@ class DcsActor(Actor):
         ).derive(self.shelf.me.signing.private_bytes_raw())
 
     async def _load(self) -> None:
-        if self.node.storage_ref is None:
+        if "storage" not in self.node.extensions:
             return
         for pin in await self.node.storage.pins():
             if not pin.name.startswith("dcs/"):
@@ -106,7 +106,7 @@ class DcsActor(Actor):
             self.shelf.docs[doc.doc_id] = doc
 
     async def save(self, doc: SharedDoc) -> None:
-        if self.node.storage_ref is None:
+        if "storage" not in self.node.extensions:
             return
         block = make_block(save_doc(doc, self._sealing_key()))
         await self.node.storage.put_blocks([block], pin=f"dcs/{doc.doc_id}")
@@ -116,7 +116,7 @@ class DcsActor(Actor):
         """Store my stream as a block and point my stream's name at it (when it grew)."""
         assert self.shelf.me is not None
         mine = doc.log.get(self.shelf.me.id, [])
-        if not mine or not doc.secret or self.node.naming_ref is None:
+        if not mine or not doc.secret or "naming" not in self.node.extensions:
             return
         if self.shelf.published.get(doc.doc_id) == len(mine):
             return
@@ -143,7 +143,7 @@ class DcsActor(Actor):
                 if record is None:
                     continue
                 cid = record.value.decode().removeprefix("/ipfs/")
-                if self.node.store is None or not self.node.store.has(parse_cid(cid)):
+                if not self.node.storage.has(cid):
                     await self.node.storage.fetch(cid, timeout=10)
                 block = await self.node.storage.get(cid)
                 entries = [decoder.decode(raw) for raw in block["entries"]]

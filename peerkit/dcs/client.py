@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 
 class DcsClient:
     def __init__(self, node: Node) -> None:
+        from .extension import DcsExtension
+
+        ext = node.extension(DcsExtension)
+        assert ext is not None  # the node builds this client only when dcs is installed
         self.node = node
-        self.shelf: DocShelf = node.dcs_shelf
+        self.shelf: DocShelf = ext.shelf
 
     async def use_identity(self, identity: Identity) -> str:
         """Collaborate as ``identity`` (e.g. ``Identity.from_seed(master.derive("dcs"))``)."""

@@ -38,10 +38,14 @@ class MeDagError(PeerkitError):
 
 class NamingClient:
     def __init__(self, node: Node) -> None:
-        if node.naming_ref is None:
-            raise PeerkitError("naming is disabled on this peer")
+        from .extension import NamingExtension
+
+        ext = node.extension(NamingExtension)
+        if ext is None:
+            raise PeerkitError("naming is disabled on this peer (it needs storage)")
         self.node = node
-        self.ref = node.naming_ref
+        self.ref = ext.ref
+        self.watchers = ext.watchers
 
     def now(self) -> datetime:
         return utc(self.node.clock)
@@ -120,7 +124,7 @@ class NamingClient:
     async def watch(self, name: str) -> AsyncIterator[NameRecord]:
         """Every new head record of ``name`` as it arrives (until the caller stops)."""
         queue: asyncio.Queue[NameRecord] = asyncio.Queue()
-        watchers = self.node.name_watchers
+        watchers = self.watchers
         watchers.queues[name].add(queue)
         try:
             while True:
@@ -184,7 +188,7 @@ class Session:
             return None
         cid = parse_cid(record.value.decode().removeprefix("/ipfs/"))
         storage = self.naming.node.storage
-        if not self.naming.node.store or not self.naming.node.store.has(cid):
+        if not storage.has(cid):
             try:
                 await storage.fetch(cid, pin=f"me/{self.me_name}")
             except BlockNotFound:

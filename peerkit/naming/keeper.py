@@ -41,11 +41,12 @@ class NameKeeper(Actor):
         """Name -> the delegation that lets this peer republish it (valid now)."""
         me, now = self.node.auth.did, self.node.clock.now()
         out: dict[str, Token] = {}
-        for token in list(self.node.auth_tokens.values()):
+        auth = self.node.auth.ext
+        for token in list(auth.tokens.values()):
             d = token.payload
             if token.kind != DELEGATION or d.aud != me or d.exp < now or d.nbf > now + 30:
                 continue
-            if self.node.auth_revocations.is_revoked(token.cid):
+            if auth.revocations.is_revoked(token.cid):
                 continue
             for cap in token.caps():
                 name = cap.with_.removeprefix("name:")

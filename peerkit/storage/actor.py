@@ -201,8 +201,7 @@ class Fetcher(Actor):
     async def fetch(self, msg: FetchDag) -> Fetched:
         root = parse_cid(msg.root)
         peers = msg.peers or self.node.peers()
-        storage_ref = self.node.storage_ref
-        assert storage_ref is not None  # the Fetcher only runs beside the storage actor
+        storage_ref = self.node.storage.ref  # the Fetcher only runs beside the storage actor
 
         async def want(peer: str, cids: list[CID]) -> list[tuple[bytes, bytes]]:
             got: list[tuple[bytes, bytes]] = []

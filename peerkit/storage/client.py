@@ -40,13 +40,21 @@ class StorageDisabled(PeerkitError):
 
 class StorageClient:
     def __init__(self, node: Node) -> None:
-        if node.storage_ref is None:
+        from .extension import StorageExtension
+
+        ext = node.extension(StorageExtension)
+        if ext is None:
             raise StorageDisabled(
                 "storage is disabled in this peer's config",
                 hint="set storage.enabled: true in peer.yaml",
             )
         self.node = node
-        self.ref = node.storage_ref
+        self.ref = ext.ref
+        self._store = ext.store
+
+    def has(self, cid: CID | str) -> bool:
+        """Whether this peer holds the block (a read: it does not wait on the actor)."""
+        return self._store.has(parse_cid(cid))
 
     async def put_blocks(self, blocks: list[Block], *, pin: str | None = None) -> None:
         """Store blocks; with ``pin``, pin the last one (the root) in the same step."""

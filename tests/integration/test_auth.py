@@ -123,7 +123,7 @@ async def test_revocations_survive_a_restart(tmp_path):
             node.auth.did, [Capability("x:*", "x/*")], signer=issuer, expires_in=60
         )
         await node.auth.revoke(grant, signer=issuer)
-        assert grant.cid in node.auth_revocations
+        assert grant.cid in node.auth.ext.revocations
     async with Node(config) as again:
         await again.supervisor.settled()
         await again.auth.wait_revoked(grant.cid)  # reloaded from its pinned block

@@ -71,7 +71,7 @@ async def test_every_guarded_builtin_refuses_one_way_delivery(make_nodes, kind):
         await refused_one_way(stranger, server, EXAMPLES[tag])
     pins = [p.name for p in await server.storage.pins()]
     assert pins == ["mine"]  # no pin added, none removed
-    assert not server.store.has(BLOCK.cid)  # no block written
+    assert not server.storage.has(BLOCK.cid)  # no block written
     assert server.router.guard.accepted == 0
 
 

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from peerkit.dcs.crypto import Identity
+from peerkit.dcs.extension import DcsExtension
 from tests.conftest import TRANSPORTS
 
 
@@ -58,7 +59,7 @@ async def test_revoked_member_reads_nothing_new_and_is_ignored(make_nodes, kind)
     final = await carol.dcs.wait_for(doc, lambda t: t.endswith("99 "))
     assert final.startswith("before 0 1 2")
     assert bob.dcs.text(doc) == "before "  # decrypted none of the 100
-    assert bob.dcs_shelf.rejected >= 100
+    assert bob.extension(DcsExtension).shelf.rejected >= 100
     await bob.dcs.insert(doc, 0, "bob-after-revoke ")  # Bob still writes locally...
     await alice.dcs.insert(doc, 0, "x")
     await carol.dcs.wait_for(doc, lambda t: t.startswith("x"))

@@ -14,8 +14,14 @@ import pytest
 
 from peerkit.storage.blocks import make_block, raw_block
 from peerkit.storage.errors import BlockNotFound, CorruptBlock
+from peerkit.storage.extension import StorageExtension
 from peerkit.storage.store import SQLiteBlockStore
 from tests.conftest import TRANSPORTS
+
+
+def store_of(node):
+    """The node's block store (the storage extension keeps it)."""
+    return node.extension(StorageExtension).store
 
 
 def tree(tag: str, fanout: int = 4, depth: int = 2):
@@ -46,7 +52,7 @@ async def test_fetch_a_dag_from_a_peer_and_pin_it(make_nodes, kind):
     assert result.blocks == len(blocks)
     assert result.from_peers == [a.peer_id]
     assert [p.name for p in await b.storage.pins()] == ["copy"]
-    assert b.store.missing(root.cid) == []
+    assert store_of(b).missing(root.cid) == []
     # a second fetch finds everything local and asks nobody
     again = await b.storage.fetch(root.cid)
     assert again.blocks == 0
@@ -60,7 +66,7 @@ async def test_half_fetched_dag_is_completed(make_nodes, kind):
     await b.storage.put_blocks([root])  # b has the root but none of its children
     result = await b.storage.fetch(root.cid)
     assert result.blocks == len(blocks) - 1
-    assert b.store.missing(root.cid) == []
+    assert store_of(b).missing(root.cid) == []
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)
@@ -72,10 +78,10 @@ async def test_missing_blocks_and_corrupt_blocks(make_nodes, kind):
     await a.storage.put_blocks(blocks)
     # a serves a leaf whose bytes do not match its CID
     leaf = blocks[0]
-    a.store._blocks[leaf.cid.cid_bytes] = (a.store._blocks[leaf.cid.cid_bytes][0], b"evil")
+    store_of(a)._blocks[leaf.cid.cid_bytes] = (store_of(a)._blocks[leaf.cid.cid_bytes][0], b"evil")
     with pytest.raises(CorruptBlock, match="corrupt"):
         await b.storage.fetch(root.cid, timeout=10)
-    assert not b.store.has(leaf.cid)  # nothing corrupt is stored
+    assert not store_of(b).has(leaf.cid)  # nothing corrupt is stored
 
 
 @pytest.mark.libp2p
@@ -113,7 +119,7 @@ async def test_gc_racing_pins_and_writes_through_the_actor(make_nodes, seed):
     await asyncio.gather(writer(0), writer(1), writer(2), collector())
     await a.storage.gc()
     for name, root in pinned.items():
-        assert a.store.missing(root) == [], name
+        assert store_of(a).missing(root) == [], name
 
 
 WRITER = textwrap.dedent(

@@ -1,0 +1,29 @@
+"""The collaboration family as an extension: the document shelf and its actor."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from ..extension import Extension
+
+if TYPE_CHECKING:
+    from ..node import Node
+    from .actor import DocShelf
+    from .client import DcsClient
+
+
+class DcsExtension(Extension):
+    name = "dcs"
+    shelf: DocShelf
+
+    def install(self, node: Node) -> None:
+        from .actor import DcsActor, DocShelf
+
+        self.shelf = DocShelf()
+        node.spawn(partial(DcsActor, self.shelf), name="dcs")
+
+    def client(self, node: Node) -> DcsClient:
+        from .client import DcsClient
+
+        return DcsClient(node)

@@ -1,0 +1,41 @@
+"""The naming family as an extension: verified record logs, watchers, the name keeper."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from ..clock import utc
+from ..extension import Extension
+
+if TYPE_CHECKING:
+    from ..actor import ActorRef
+    from ..config import PeerConfig
+    from ..node import Node
+    from .actor import Watchers
+    from .client import NamingClient
+
+
+class NamingExtension(Extension):
+    name = "naming"
+    needs = ("storage",)  # record logs are persisted as blocks
+    ref: ActorRef
+    watchers: Watchers
+
+    def enabled(self, config: PeerConfig) -> bool:
+        return config.storage.enabled
+
+    def install(self, node: Node) -> None:
+        from .actor import NamingActor, Watchers
+        from .keeper import NameKeeper
+
+        self.watchers = Watchers()
+        self.ref = node.spawn(
+            partial(NamingActor, self.watchers, clock=partial(utc, node.clock)), name="naming"
+        )
+        node.spawn(NameKeeper, name="name-keeper")
+
+    def client(self, node: Node) -> NamingClient:
+        from .client import NamingClient
+
+        return NamingClient(node)
