@@ -32,7 +32,7 @@ from .mailbox import Mailbox
 from .messages import Message
 
 if TYPE_CHECKING:
-    from .node import Node
+    from .context import NodeContext
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _HANDLER_ATTR = "__peerkit_handler__"
@@ -102,8 +102,8 @@ class Actor:
     name: str = ""
     log: Any = structlog.get_logger()
     ref: ActorRef | None = None
-    #: the node the actor runs on (set by Node.spawn; absent in plain unit tests)
-    node: Node
+    #: what the actor sees of its node (set by Node.spawn; a FakeNode in unit tests)
+    node: NodeContext
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -157,8 +157,17 @@ class Actor:
         if exc is not None and self._report_crash is not None:
             self._report_crash(exc)
 
+    def watch_peers(self, listener: Callable[[str, bool], None]) -> None:
+        """Call ``listener(peer, connected)`` on every connection change of the node, until
+        this actor stops or restarts (it must not block: start a task for real work)."""
+        unwatch = self.node.watch_peers(listener)
+        self.__dict__.setdefault("_unwatch", []).append(unwatch)
+
     async def stop_tasks(self) -> None:
-        """Cancel and await every task started with :meth:`start_task` (the runtime calls it)."""
+        """Stop peer watching and cancel and await every task started with
+        :meth:`start_task` (the runtime calls it before ``on_stop``)."""
+        for unwatch in self.__dict__.pop("_unwatch", []):
+            unwatch()
         tasks = self.__dict__.get("_tasks", set())
         for task in list(tasks):
             task.cancel()

@@ -117,6 +117,20 @@ class Node:
         ext = self.extensions.get(kind.name)
         return ext if isinstance(ext, kind) else None
 
+    def has(self, family: str) -> bool:
+        return family in self.extensions
+
+    def watch_peers(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
+        """Call ``listener(peer, connected)`` on every connection change; returns the call
+        that stops it."""
+        self.router.peer_listeners.append(listener)
+
+        def unwatch() -> None:
+            if listener in self.router.peer_listeners:
+                self.router.peer_listeners.remove(listener)
+
+        return unwatch
+
     def on_stopped(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the node has stopped (or failed to start): closing files."""
         self._on_stopped.append(callback)

@@ -31,8 +31,8 @@ class AuthActor(Actor):
         self.revocations = revocations
 
     async def on_start(self) -> None:
-        self.node.router.peer_listeners.append(self._peer_changed)
-        if "storage" not in self.node.extensions:
+        self.watch_peers(self._peer_changed)
+        if not self.node.has("storage"):
             return
         storage = self.node.storage
         for pin in await storage.pins():
@@ -50,10 +50,6 @@ class AuthActor(Actor):
                     await storage.unpin(pin.name)  # its delegation expired: no longer needed
                 except (PeerkitError, KeyError, TypeError) as exc:
                     self.log.warning("auth.stored_revocation_rejected", error=str(exc))
-
-    async def on_stop(self) -> None:
-        if self._peer_changed in self.node.router.peer_listeners:
-            self.node.router.peer_listeners.remove(self._peer_changed)
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         if connected:
@@ -76,7 +72,7 @@ class AuthActor(Actor):
             return
         revoked = rev.payload.revoke
         self.log.info("auth.revoked", delegation=revoked[:16], by=rev.iss[-12:])
-        if "storage" in self.node.extensions:
+        if self.node.has("storage"):
             block = make_block({"revocation": revocation, "delegation": delegation})
             await self.node.storage.put_blocks([block], pin=PIN_PREFIX + revoked)
         if spread:
@@ -107,7 +103,7 @@ class AuthActor(Actor):
             raise AuthError(f"this peer holds {len(held)} delegations already (at most {MAX_HELD})")
         fresh = [t for t in tokens if t.cid not in held]
         self.node.auth.remember(*tokens)
-        if fresh and "storage" in self.node.extensions:
+        if fresh and self.node.has("storage"):
             block = make_block({"tokens": [t.to_bytes() for t in tokens]})
             await self.node.storage.put_blocks([block], pin=HELD_PREFIX + tokens[0].cid)
         self.log.info("auth.holding", delegation=tokens[0].cid[:16], by=(ctx.sender or "")[-8:])

@@ -75,7 +75,7 @@ class DcsActor(Actor):
         self.shelf = shelf
 
     async def on_start(self) -> None:
-        self.node.router.peer_listeners.append(self._peer_changed)
+        self.watch_peers(self._peer_changed)
         self.shelf.save_soon = self._schedule_save
         if self.shelf.me is None:
             # By default a peer collaborates as an identity derived from its own key.
@@ -92,7 +92,7 @@ class DcsActor(Actor):
         ).derive(self.shelf.me.signing.private_bytes_raw())
 
     async def _load(self) -> None:
-        if "storage" not in self.node.extensions:
+        if not self.node.has("storage"):
             return
         for pin in await self.node.storage.pins():
             if not pin.name.startswith("dcs/"):
@@ -106,7 +106,7 @@ class DcsActor(Actor):
             self.shelf.docs[doc.doc_id] = doc
 
     async def save(self, doc: SharedDoc) -> None:
-        if "storage" not in self.node.extensions:
+        if not self.node.has("storage"):
             return
         block = make_block(save_doc(doc, self._sealing_key()))
         await self.node.storage.put_blocks([block], pin=f"dcs/{doc.doc_id}")
@@ -116,7 +116,7 @@ class DcsActor(Actor):
         """Store my stream as a block and point my stream's name at it (when it grew)."""
         assert self.shelf.me is not None
         mine = doc.log.get(self.shelf.me.id, [])
-        if not mine or not doc.secret or "naming" not in self.node.extensions:
+        if not mine or not doc.secret or not self.node.has("naming"):
             return
         if self.shelf.published.get(doc.doc_id) == len(mine):
             return
@@ -171,23 +171,20 @@ class DcsActor(Actor):
     @handler
     async def new_doc(self, msg: NewDoc, ctx: Context) -> DocRef:
         self._allowed(ctx)
-        from .client import DcsClient
 
-        return DocRef(doc=await DcsClient(self.node).create())
+        return DocRef(doc=await self.node.dcs.create())
 
     @handler
     async def invite_member(self, msg: InviteMember, ctx: Context) -> None:
         self._allowed(ctx)
-        from .client import DcsClient
 
-        await DcsClient(self.node).invite(msg.doc, {"id": msg.card.id, "box": msg.card.box})
+        await self.node.dcs.invite(msg.doc, {"id": msg.card.id, "box": msg.card.box})
 
     @handler
     async def edit_doc(self, msg: EditDoc, ctx: Context) -> None:
         self._allowed(ctx)
-        from .client import DcsClient
 
-        client = DcsClient(self.node)
+        client = self.node.dcs
         if msg.delete:
             await client.delete(msg.doc, msg.index, msg.delete)
         if msg.text:
@@ -209,9 +206,8 @@ class DcsActor(Actor):
     @handler
     async def revoke_member(self, msg: RevokeMember, ctx: Context) -> None:
         self._allowed(ctx)
-        from .client import DcsClient
 
-        await DcsClient(self.node).revoke(msg.doc, msg.member)
+        await self.node.dcs.revoke(msg.doc, msg.member)
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         if connected and self.shelf.docs:
@@ -265,9 +261,6 @@ class DcsActor(Actor):
                     self.log.debug("dcs.save_skipped", doc=doc_id[:8], error=str(exc))
 
     async def on_stop(self) -> None:
-        # A restart builds a new instance: this one must stop hearing about peers.
-        if self._peer_changed in self.node.router.peer_listeners:
-            self.node.router.peer_listeners.remove(self._peer_changed)
         self.shelf.save_soon = None
         # The storage actor stops after us (reverse start order): flush what is unsaved (the
         # pending save task was cancelled with the other background tasks before on_stop).

@@ -31,11 +31,7 @@ class KeepNow(Request, tag="naming.KeepNow", reply=KeptNames):
 
 class NameKeeper(Actor):
     async def on_start(self) -> None:
-        self.node.router.peer_listeners.append(self._peer_changed)
-
-    async def on_stop(self) -> None:
-        if self._peer_changed in self.node.router.peer_listeners:
-            self.node.router.peer_listeners.remove(self._peer_changed)
+        self.watch_peers(self._peer_changed)
 
     def kept(self) -> dict[str, Token]:
         """Name -> the delegation that lets this peer republish it (valid now)."""

@@ -115,6 +115,9 @@ class FakeNode:
     published: list[Published] = field(default_factory=list)
     sent: list[tuple[str, Message]] = field(default_factory=list)
     requests: list[tuple[str, Message]] = field(default_factory=list)
+    peer_listeners: list[Callable[[str, bool], None]] = field(default_factory=list)
+    subscribed: list[str] = field(default_factory=list)
+    clock: Any = field(default_factory=lambda: FakeClock())
 
     @property
     def config(self) -> PeerConfig:
@@ -126,7 +129,9 @@ class FakeNode:
     async def send(self, peer: str, msg: Message, *, auth: bytes = b"") -> None:
         self.sent.append((peer, msg))
 
-    async def request(self, peer: str, msg: Message, *, timeout: float | None = None) -> Any:
+    async def request(
+        self, peer: str, msg: Message, *, timeout: float | None = None, auth: bytes = b""
+    ) -> Any:
         self.requests.append((peer, msg))
         answer = self.replies.get(type(msg))
         if answer is None:
@@ -138,6 +143,20 @@ class FakeNode:
 
     def peers(self) -> list[str]:
         return []
+
+    def addrs(self) -> list[str]:
+        return []
+
+    def has(self, family: str) -> bool:
+        return False  # a fake node has no families installed
+
+    def watch_peers(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
+        """Peer events never happen on a fake node; the listener is kept for tests to call."""
+        self.peer_listeners.append(listener)
+        return lambda: self.peer_listeners.remove(listener)
+
+    async def subscribe(self, topic: str) -> None:
+        self.subscribed.append(topic)
 
     def events(self, event_type: type[Event]) -> list[Event]:
         return [p.event for p in self.published if isinstance(p.event, event_type)]

@@ -1,0 +1,76 @@
+"""What an actor sees of its node: the narrow context (a Protocol), not the whole ``Node``.
+
+``Actor.node`` is typed as :class:`NodeContext`, so mypy keeps actors to it: talking to peers,
+pubsub, peer events, the clock, the config, and the clients of the installed families. The
+router, the supervisor, the transport and other families' state stay the node's business.
+``peerkit.testing.FakeNode`` stands in for it in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .auth.client import AuthClient
+    from .clock import Clock
+    from .config import PeerConfig
+    from .dcs.client import DcsClient
+    from .messages import Event, Message
+    from .naming.client import NamingClient
+    from .rendezvous.client import RendezvousApi
+    from .storage.client import StorageClient
+
+
+class NodeContext(Protocol):
+    @property
+    def peer_id(self) -> str: ...
+
+    config: PeerConfig
+    clock: Clock
+    #: the node's secret seed (derive identities from it, never send it)
+    identity_seed: bytes
+
+    def addrs(self) -> list[str]: ...
+
+    def peers(self) -> list[str]: ...
+
+    async def connect(self, addr: str, *, timeout: float = 10.0) -> str: ...
+
+    async def request(
+        self, peer: str, msg: Message, *, timeout: float | None = None, auth: bytes = b""
+    ) -> Any: ...
+
+    async def send(self, peer: str, msg: Message, *, auth: bytes = b"") -> None: ...
+
+    async def publish(self, event: Event, topic: str | None = None) -> None: ...
+
+    async def subscribe(self, topic: str) -> None: ...
+
+    async def wait_for_subscribers(
+        self, topic: str | type[Event], count: int = 1, *, timeout: float = 10.0
+    ) -> list[str]: ...
+
+    def watch_peers(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
+        """Call ``listener(peer, connected)`` on every connection change; returns the call
+        that stops it (call it in ``on_stop``)."""
+        ...
+
+    def has(self, family: str) -> bool:
+        """Whether the family called ``family`` is installed on this node."""
+        ...
+
+    @property
+    def storage(self) -> StorageClient: ...
+
+    @property
+    def naming(self) -> NamingClient: ...
+
+    @property
+    def auth(self) -> AuthClient: ...
+
+    @property
+    def dcs(self) -> DcsClient: ...
+
+    @property
+    def rendezvous(self) -> RendezvousApi: ...
