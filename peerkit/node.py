@@ -256,10 +256,11 @@ class Node:
         try:
             await self._start()
         except BaseException:
-            await self._undo_start()
+            await self._teardown()
             raise
 
-    async def _undo_start(self) -> None:
+    async def _teardown(self) -> None:
+        """Stop whatever has started, in reverse order (stop, and a start that failed)."""
         self._started = False
         if self.gateway is not None:
             await self.gateway.stop()
@@ -270,7 +271,9 @@ class Node:
         if self._transport_up:
             await self.transport.close()
             self._transport_up = False
-        self._closed()
+        callbacks, self._on_stopped = self._on_stopped, []
+        for callback in callbacks:
+            callback()
 
     async def _start(self) -> None:
         await self.transport.start(self.router)
@@ -295,22 +298,9 @@ class Node:
     async def stop(self) -> None:
         if not self._started:
             return
-        self._started = False
-        if self.gateway is not None:
-            await self.gateway.stop()
-        if self._bootstrap_task is not None:
-            self._bootstrap_task.cancel()
-            await asyncio.gather(self._bootstrap_task, return_exceptions=True)
-        await self.supervisor.stop()
-        await self.transport.close()
-        self._closed()
+        await self._teardown()
         self._stopped.set()
         self.log.info("node.stopped")
-
-    def _closed(self) -> None:
-        callbacks, self._on_stopped = self._on_stopped, []
-        for callback in callbacks:
-            callback()
 
     async def __aenter__(self) -> Node:
         await self.start()
