@@ -45,8 +45,14 @@ class Extension:
         return True
 
     def install(self, node: Node) -> None:
-        """Spawn the family's actors and build its state (kept on ``self``). No I/O that can
-        wait: the node is not started yet."""
+        """Spawn the family's actors and build its state (kept on ``self``). No I/O: the node
+        is being constructed; open files and connections in :meth:`start`."""
+
+    async def start(self, node: Node) -> None:
+        """Open what the family needs (files, databases) before its actors start."""
+
+    async def stop(self, node: Node) -> None:
+        """Close what :meth:`start` opened, after the family's actors have stopped."""
 
     def client(self, node: Node) -> Any:
         """What ``node.<name>`` returns (the family's API for app code and services)."""

@@ -100,7 +100,7 @@ class Node:
         self.router.failure_listeners.append(self._fail)
         self.gateway: Gateway | None = None
         self.gateway_url = ""
-        self._on_stopped: list[Callable[[], None]] = []
+        self._extensions_up: list[Extension] = []  # started, in order (stopped in reverse)
         #: the installed families, by name (peerkit.extension); they hold the family state
         self.extensions: dict[str, Extension] = {}
         for ext in installable(BUILTIN, self.config):
@@ -130,10 +130,6 @@ class Node:
                 self.router.peer_listeners.remove(listener)
 
         return unwatch
-
-    def on_stopped(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once the node has stopped (or failed to start): closing files."""
-        self._on_stopped.append(callback)
 
     def client(self, name: str) -> Any:
         """The client of the family called ``name`` (what ``node.<name>`` returns)."""
@@ -271,11 +267,13 @@ class Node:
         if self._transport_up:
             await self.transport.close()
             self._transport_up = False
-        callbacks, self._on_stopped = self._on_stopped, []
-        for callback in callbacks:
-            callback()
+        while self._extensions_up:
+            await self._extensions_up.pop().stop(self)
 
     async def _start(self) -> None:
+        for ext in self.extensions.values():
+            await ext.start(self)
+            self._extensions_up.append(ext)
         await self.transport.start(self.router)
         self._transport_up = True
         self.log = self.log.bind(peer_id=self.peer_id[-8:])

@@ -50,11 +50,11 @@ class StorageClient:
             )
         self.node = node
         self.ref = ext.ref
-        self._store = ext.store
+        self._ext = ext
 
     def has(self, cid: CID | str) -> bool:
         """Whether this peer holds the block (a read: it does not wait on the actor)."""
-        return self._store.has(parse_cid(cid))
+        return self._ext.store.has(parse_cid(cid))
 
     async def put_blocks(self, blocks: list[Block], *, pin: str | None = None) -> None:
         """Store blocks; with ``pin``, pin the last one (the root) in the same step."""

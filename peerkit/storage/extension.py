@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..extension import Extension
 
 if TYPE_CHECKING:
-    from ..actor import ActorRef
+    from ..actor import Actor, ActorRef
     from ..config import PeerConfig
     from ..node import Node
     from .client import StorageClient
@@ -24,21 +24,48 @@ class StorageExtension(Extension):
         return config.storage.enabled
 
     def install(self, node: Node) -> None:
-        from .actor import Fetcher, StorageActor, open_store
+        from .actor import Fetcher, StorageActor
+
+        cfg = node.config.storage
+        # The factories read self.store when the supervisor builds the actors, after start()
+        # has opened it: the node's constructor opens no file.
+        self.ref = node.spawn(
+            _Build(
+                StorageActor,
+                lambda: StorageActor(self.store, gc_grace=cfg.gc_grace, clock=node.clock.now),
+            ),
+            name="storage",
+        )
+        node.spawn(_Build(Fetcher, lambda: Fetcher(self.store)), name="fetcher")
+
+    async def start(self, node: Node) -> None:
+        from .actor import open_store
 
         cfg = node.config.storage
         backend = cfg.backend
         if backend == "auto":
             backend = "sqlite" if node.config.source else "memory"
         self.store = open_store(backend, node.path(cfg.path) if backend == "sqlite" else None)
-        self.ref = node.spawn(
-            partial(StorageActor, self.store, gc_grace=cfg.gc_grace, clock=node.clock.now),
-            name="storage",
-        )
-        node.spawn(partial(Fetcher, self.store), name="fetcher")
-        node.on_stopped(self.store.close)
+
+    async def stop(self, node: Node) -> None:
+        store = self.__dict__.pop("store", None)
+        if store is not None:
+            store.close()
 
     def client(self, node: Node) -> StorageClient:
+        """Storage's API. Valid once the node has started (the store opens in start)."""
         from .client import StorageClient
 
         return StorageClient(node)
+
+
+class _Build:
+    """A factory the supervisor can call, naming the actor type it builds (without building one
+    to find out: that would need the store before it is open)."""
+
+    def __init__(self, actor_type: type, build: Callable[[], Actor]) -> None:
+        self.actor_type = actor_type
+        self._build = build
+
+    def __call__(self) -> Actor:
+        return self._build()
