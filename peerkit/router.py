@@ -322,16 +322,19 @@ class Router:
     def _charge_open_write(self, sender: str, msg: Message) -> None:
         """Spend ``sender``'s open-write quota (count and bytes) and the shared one."""
         size = len(encode_envelope(EVENT, 0, msg))
-        if not self._writes.take(sender):
-            reason, wait = "open_writes_per_peer", self._writes.retry_after(sender)
-        elif not self._write_bytes.take(sender, size):
-            reason, wait = "open_write_bytes_per_peer", self._write_bytes.retry_after(sender, size)
-        elif not self._all_writes.take("all"):
-            reason, wait = "open_writes_total", self._all_writes.retry_after("all")
-        else:
-            return
-        self.limited[reason] += 1
-        raise PeerBusy(f"busy: write quota used up ({reason}); retry in {wait:.0f}s")
+        quotas = [
+            ("open_writes_per_peer", self._writes, sender, 1),
+            ("open_write_bytes_per_peer", self._write_bytes, sender, size),
+            ("open_writes_total", self._all_writes, "all", 1),
+        ]
+        # Check all before spending any: a refused write costs no quota.
+        for reason, buckets, key, amount in quotas:
+            wait = buckets.retry_after(key, amount)
+            if wait > 0:
+                self.limited[reason] += 1
+                raise PeerBusy(f"busy: write quota used up ({reason}); retry in {wait:.0f}s")
+        for _, buckets, key, amount in quotas:
+            buckets.take(key, amount)
 
     def _dispatch_event(self, sender: str, env: Envelope, topic: str | None) -> None:
         self.messages_in[self._label(env.tag)] += 1
@@ -366,7 +369,15 @@ class Router:
                 ref.tell_nowait(msg, ctx)
             except MailboxFull as exc:
                 self.dropped[self._label(env.tag)] += 1
-                self.log.warning("event.dropped", actor=ref.name, tag=env.tag, error=str(exc))
+                suppressed = self.throttle.allow("event.dropped")
+                if suppressed is not None:  # a flood fills mailboxes: say so, boundedly
+                    self.log.warning(
+                        "event.dropped",
+                        actor=ref.name,
+                        tag=env.tag,
+                        error=str(exc),
+                        suppressed=suppressed,
+                    )
             except ActorStopped:
                 self.log.debug("event.dropped_on_shutdown", actor=ref.name, tag=env.tag)
 
@@ -414,24 +425,31 @@ class Router:
         if not isinstance(result, Message) or (
             isinstance(expected, type) and not isinstance(result, expected | Ack)
         ):
-            err = HandlerFailed(
+            self._handler_failed(
+                channel,
+                rid,
+                "handler.bad_reply",
                 f"handler for {tag_of(req_type)} returned {type(result).__name__},"
-                f" expected {getattr(expected, '__name__', 'a Message')}"
+                f" expected {getattr(expected, '__name__', 'a Message')}",
             )
-            self.log.error("handler.bad_reply", tag=tag_of(req_type), error=str(err))
-            self._reply_error(channel, rid, err.code, str(err))
             return
         body = encode_envelope(REPLY, rid, result)
         if len(body) > self.transport.max_frame:
             # the asker would reset the stream on it (and lose every other reply on it)
-            err = HandlerFailed(
+            self._handler_failed(
+                channel,
+                rid,
+                "handler.reply_too_large",
                 f"the reply to {tag_of(req_type)} is {len(body)} bytes, over the"
-                f" {self.transport.max_frame}-byte frame limit"
+                f" {self.transport.max_frame}-byte frame limit",
             )
-            self.log.error("handler.reply_too_large", tag=tag_of(req_type), size=len(body))
-            self._reply_error(channel, rid, err.code, str(err))
             return
         self._send(channel, body)
+
+    def _handler_failed(self, channel: Channel, rid: int, event: str, message: str) -> None:
+        """The handler's answer cannot be sent: say so to the asker, and in the log."""
+        self.log.error(event, error=message)
+        self._reply_error(channel, rid, HandlerFailed.code, message)
 
     def _reply_error(self, channel: Channel, rid: int, code: str, message: str) -> None:
         self._send(channel, encode_error(rid, code, message))

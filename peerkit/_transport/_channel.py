@@ -128,16 +128,17 @@ class Libp2pChannel(Channel):
     async def _read_loop(self, inbound: Inbound) -> PeerkitError | None:
         decoder = FrameDecoder(self.transport.max_frame)
         limits = self.transport.limits
-        frame_deadline: float | None = None  # when the frame being read must be complete
+        frame_started: float | None = None  # when the first byte of the frame being read came
         while True:
             if decoder.in_frame:
-                if frame_deadline is None:
-                    # slack, plus time for the frame at 64 KiB/s (a slow home uplink)
-                    frame_deadline = trio.current_time() + limits.frame_timeout
-                    frame_deadline += decoder.frame_length / (64 * 1024)
-                wait = frame_deadline - trio.current_time()
+                if frame_started is None:
+                    frame_started = trio.current_time()
+                # slack, plus time for the frame at 64 KiB/s (a slow home uplink); the length
+                # counts once its prefix is in, however the prefix was split
+                deadline = frame_started + limits.frame_timeout + decoder.frame_length / 65536
+                wait = deadline - trio.current_time()
             else:
-                frame_deadline = None
+                frame_started = None
                 wait = limits.idle_stream_timeout
             data = None
             with trio.move_on_after(max(wait, 0)):

@@ -113,7 +113,7 @@ class Guards:
 
     # --- liveness -------------------------------------------------------------------------
 
-    async def keepalive(self, host: Any, on_dead: Callable[[ID, bool], None]) -> None:
+    async def keepalive(self, host: Any, on_dead: Callable[[ID], None]) -> None:
         """Ping every connection each interval; close one that does not answer in time (a
         partition is otherwise noticed only when TCP gives up, after many minutes)."""
         service = PingService(host)
@@ -124,16 +124,19 @@ class Guards:
                     nursery.start_soon(self._ping_or_close, host, service, peer, on_dead)
 
     async def _ping_or_close(
-        self, host: Any, service: Any, peer: ID, on_dead: Callable[[ID, bool], None]
+        self, host: Any, service: Any, peer: ID, on_dead: Callable[[ID], None]
     ) -> None:
         with trio.move_on_after(self.limits.keepalive_timeout) as waited:
             try:
                 await service.ping(peer)
-                return
             except Exception:
-                pass  # a reset or refused ping stream: as dead as a silent one
+                # It answered, if only to refuse ping (some peers do not speak it), or the
+                # connection is already gone (the swarm reports that itself): alive or moot.
+                pass
+        if not waited.cancelled_caught:
+            return
         self.refused["keepalive"] += 1
-        on_dead(peer, waited.cancelled_caught)
+        on_dead(peer)
         with trio.move_on_after(2):
             try:
                 await host.disconnect(peer)

@@ -186,13 +186,12 @@ class Libp2pTransport(Transport):
             self._host_done.set()
             started.set()  # start() reads self.failure
 
-    def _unresponsive(self, peer: ID, timed_out: bool) -> None:
+    def _unresponsive(self, peer: ID) -> None:
         log = getattr(self._inbound, "log", None)
         if log is not None and not self._closing:
             log.info(
                 "peer.unresponsive",
                 remote=peer.to_base58(),
-                timed_out=timed_out,
                 closed_after=self.limits.keepalive_timeout,
             )
 

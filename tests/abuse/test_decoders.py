@@ -232,3 +232,22 @@ def test_dag_cbor_of_any_value(value):
 @given(st.text(max_size=400))
 def test_any_text_as_peer_yaml(text):
     total(parse_config, text)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 100_000])
+def test_links_of_a_deep_fetched_block_are_refused(depth):
+    from peerkit.storage.blocks import DAG_CBOR, Block, cid_for, links
+    from peerkit.storage.errors import NotCanonical
+
+    data = nested(depth, container=b"\x81")
+    with pytest.raises(NotCanonical, match="nests deeper"):
+        links(Block(cid_for(data, DAG_CBOR), data))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=130), st.sampled_from([b"\x81", b"\xa1\x61k"]))
+def test_the_cheap_depth_precheck_never_lets_a_deep_value_through(depth, container):
+    # decode skips the walk when the bytes cannot hold deep nesting: it must agree with the walk
+    data = nested(depth, container=container)
+    deep = too_deep(cbrrr.decode_dag_cbor(data))
+    assert (total(decode_dag_cbor, data) is None) == deep
