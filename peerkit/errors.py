@@ -62,6 +62,12 @@ class Refused(PeerkitError):
     code = "refused"
 
 
+class FamilyDisabled(PeerkitError):
+    """A family (storage, naming, ...) was asked for on a peer whose config does not enable it."""
+
+    code = "family_disabled"
+
+
 # --- configuration --------------------------------------------------------------------------
 
 

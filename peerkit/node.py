@@ -27,6 +27,7 @@ from .config import PeerConfig, load_config
 from .errors import (
     ConfigError,
     DialFailed,
+    FamilyDisabled,
     PeerkitError,
     RequestTimeout,
     SupervisorEscalation,
@@ -135,9 +136,11 @@ class Node:
         """The client of the family called ``name`` (what ``node.<name>`` returns)."""
         ext = self.extensions.get(name)
         if ext is None:
-            raise PeerkitError(
+            raise FamilyDisabled(
                 f"{name} is not enabled on {self.config.name}",
-                hint=f"enable it in peer.yaml (see docs/{name}.md)",
+                hint="naming needs storage: set storage.enabled: true in peer.yaml"
+                if name in ("storage", "naming")
+                else f"see docs/{name}.md",
             )
         return ext.client(self)
 

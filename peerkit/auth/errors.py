@@ -3,7 +3,7 @@ asking peer learns exactly which rule its request broke."""
 
 from __future__ import annotations
 
-from ..errors import RemoteError, register_wire_error
+from ..errors import RemoteError
 
 
 class AuthError(RemoteError):
@@ -67,22 +67,3 @@ class Revoked(AuthError):
 
 class Replayed(AuthError):
     code = "auth_replayed"
-
-
-for _cls in (
-    AuthError,
-    AuthMissing,
-    TokenMalformed,
-    BadSignature,
-    WrongContext,
-    Expired,
-    NotYetValid,
-    WrongAudience,
-    CapabilityWidened,
-    BrokenChain,
-    ProofUnresolvable,
-    NotGranted,
-    Revoked,
-    Replayed,
-):
-    register_wire_error(_cls)

@@ -41,8 +41,7 @@ class NamingClient:
         from .extension import NamingExtension
 
         ext = node.extension(NamingExtension)
-        if ext is None:
-            raise PeerkitError("naming is disabled on this peer (it needs storage)")
+        assert ext is not None  # built by node.naming, which raises FamilyDisabled without it
         self.node = node
         self.ref = ext.ref
         self.watchers = ext.watchers

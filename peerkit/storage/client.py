@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Any
 
-from ..errors import PeerkitError
 from .blocks import CID, Block, decode, make_block, parse_cid, raw_block
 from .files import file_blocks, file_chunks
 from .messages import (
@@ -34,20 +33,12 @@ if TYPE_CHECKING:
     from ..node import Node
 
 
-class StorageDisabled(PeerkitError):
-    code = "storage_disabled"
-
-
 class StorageClient:
     def __init__(self, node: Node) -> None:
         from .extension import StorageExtension
 
         ext = node.extension(StorageExtension)
-        if ext is None:
-            raise StorageDisabled(
-                "storage is disabled in this peer's config",
-                hint="set storage.enabled: true in peer.yaml",
-            )
+        assert ext is not None  # built by node.storage, which raises FamilyDisabled without it
         self.node = node
         self.ref = ext.ref
         self._ext = ext

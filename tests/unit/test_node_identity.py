@@ -20,3 +20,16 @@ def test_identity_in_code_and_in_a_file(tmp_path, monkeypatch):
     cfg = parse_config("name: c\n", source=str(source))
     assert Node.from_config(cfg).peer_id == Node.from_config(cfg).peer_id
     assert (source.parent / "identity.key").exists()  # the default beside peer.yaml
+
+
+def test_a_disabled_family_is_a_typed_error():
+    import pytest
+
+    from peerkit.config import StorageConfig
+    from peerkit.errors import FamilyDisabled
+
+    node = Node(PeerConfig(name="bare", transport="memory", storage=StorageConfig(enabled=False)))
+    for family in ("storage", "naming"):
+        with pytest.raises(FamilyDisabled, match=f"{family} is not enabled"):
+            getattr(node, family)
+    assert node.dcs is not None  # the others are there
