@@ -32,6 +32,7 @@ from .errors import (
     RemoteError,
     RequestTimeout,
     UnknownMessageType,
+    UsageError,
     ValidationFailed,
     error_from_code,
     wire_code,
@@ -206,7 +207,7 @@ class Router:
         """One-way delivery to the actor that handles ``msg`` on ``peer`` (not for requests:
         a peer refuses a request type sent one way). ``auth`` as for :meth:`request`."""
         if isinstance(msg, Request):
-            raise TypeError(f"{tag_of(type(msg))} is a request: use request(), not send()")
+            raise UsageError(f"{tag_of(type(msg))} is a request: use request(), not send()")
         channel = await self.transport.channel(peer)
         channel.send(encode_envelope(EVENT, 0, msg, auth))
         self.messages_out[tag_of(type(msg))] += 1

@@ -14,6 +14,7 @@ from peerkit.auth.guard import Requires
 from peerkit.auth.principals import WalletSigner
 from peerkit.auth.tokens import Capability
 from peerkit.config import AuthConfig
+from peerkit.errors import UsageError
 from peerkit.naming.keys import EthereumWallet
 from peerkit.naming.messages import Republish
 from peerkit.storage.blocks import make_block
@@ -83,7 +84,7 @@ async def test_a_request_type_is_never_run_one_way(make_nodes, kind):
     grant = app.auth.delegate(
         app.auth.did, [Capability("pin:*", "storage/unpin")], signer=operator, expires_in=60
     )
-    with pytest.raises(TypeError, match="is a request"):
+    with pytest.raises(UsageError, match="is a request"):
         await app.auth.send(server.peer_id, PinRm(name="mine"), grant)
     auth = app.auth.authorization(server.peer_id, PinRm(name="mine"), grant)
     await refused_one_way(app, server, PinRm(name="mine"), auth=auth)
