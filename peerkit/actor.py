@@ -40,6 +40,7 @@ _REQUIRES_ATTR = "__peerkit_requires__"
 
 
 _OPEN_WRITE_ATTR = "__peerkit_open_write__"
+_LOCAL_ATTR = "__peerkit_local__"
 
 
 def handler(
@@ -49,6 +50,7 @@ def handler(
     handles: type[Message] | None = None,
     requires: Any = None,
     open_write: bool = False,
+    local: bool = False,
 ) -> Any:
     """Mark a method as the handler of a message type (taken from its first annotation).
 
@@ -56,6 +58,9 @@ def handler(
     runs, that a remote request carries a delegation chain granting that capability.
     ``open_write=True`` marks a handler that stores what anyone sends (no delegation needed):
     the router charges each remote sender's open-write quota (``limits`` in peer.yaml) first.
+    ``local=True`` keeps the type off the router: only the node's own code (a family's client,
+    holding the actor's ref) can send it; a peer that sends it gets ``no_handler``. Use it for
+    the commands a client gives its actor, which may carry secrets.
     Only records metadata; the method stays a plain coroutine function.
     """
 
@@ -65,6 +70,8 @@ def handler(
             setattr(f, _REQUIRES_ATTR, requires)
         if open_write:
             setattr(f, _OPEN_WRITE_ATTR, True)
+        if local:
+            setattr(f, _LOCAL_ATTR, True)
         return f
 
     return mark(fn) if fn is not None else mark
@@ -89,6 +96,8 @@ class HandlerSpec:
     requires: Any = None
     #: stores what any peer sends: charged to the sender's open-write quota
     open_write: bool = False
+    #: only the node's own code sends it (never routed to peers)
+    local: bool = False
 
 
 class Actor:
@@ -120,6 +129,7 @@ class Actor:
                 wants_context,
                 getattr(fn, _REQUIRES_ATTR, None),
                 getattr(fn, _OPEN_WRITE_ATTR, False),
+                getattr(fn, _LOCAL_ATTR, False),
             )
         cls._handlers = table
 

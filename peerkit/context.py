@@ -28,8 +28,12 @@ class NodeContext(Protocol):
 
     config: PeerConfig
     clock: Clock
-    #: the node's secret seed (derive identities from it, never send it)
-    identity_seed: bytes
+    #: the node's structlog logger (the peer bound); actors have their own ``self.log``
+    log: Any
+    @property
+    def identity_seed(self) -> bytes:
+        """The node's secret seed (derive identities from it, never send it)."""
+        ...
 
     def addrs(self) -> list[str]: ...
 

@@ -68,14 +68,12 @@ class Node:
         self.clock: Clock = clock or SystemClock()
         if transport is not None and seed is not None and seed != transport.seed:
             raise ValueError("pass the identity seed to the transport, not to the node as well")
-        if transport is None and seed is None and self.config.identity is not None:
-            seed = load_or_create_identity(self.path(self.config.identity))
-        #: the node's secret seed (its peer key, on either transport), from which other
-        #: identities are derived
-        self.identity_seed = transport.seed if transport is not None else seed or os.urandom(32)
-        self.transport = transport or self._make_transport(self.identity_seed)
+        # The identity file is read (or created) when the seed is first needed, by start() at
+        # the latest: the constructor touches no file.
+        self._seed = transport.seed if transport is not None else seed
+        self._transport = transport
         self.log = structlog.get_logger().bind(peer=self.config.name)
-        self.router = Router(self.transport, log=self.log, limits=self.config.limits)
+        self.router = Router(transport, log=self.log, limits=self.config.limits)
         sup = self.config.supervision
         self.supervisor = Supervisor(
             name=self.config.name,
@@ -202,6 +200,28 @@ class Node:
         )
 
     # --- identity -------------------------------------------------------------------------
+
+    @property
+    def identity_seed(self) -> bytes:
+        """The node's secret seed (its peer key, on either transport), from which other
+        identities are derived: the ``identity`` file's key (created if missing), else
+        random for this run."""
+        if self._seed is None:
+            identity = self.config.identity
+            self._seed = (
+                load_or_create_identity(self.path(identity))
+                if identity is not None
+                else os.urandom(32)
+            )
+        return self._seed
+
+    @property
+    def transport(self) -> Transport:
+        """The network side (built from the config and the identity when first needed)."""
+        if self._transport is None:
+            self._transport = self._make_transport(self.identity_seed)
+            self.router.bind(self._transport)
+        return self._transport
 
     @property
     def peer_id(self) -> str:

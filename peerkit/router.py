@@ -91,13 +91,14 @@ def _topic_matches(declared: str | None, topic: str) -> bool:
 class Router:
     def __init__(
         self,
-        transport: Transport,
+        transport: Transport | None = None,
         *,
         registry: Registry = default_registry,
         log: Any = None,
         limits: LimitsConfig | None = None,
     ) -> None:
-        self.transport = transport
+        #: set now or by :meth:`bind` (a node builds its transport when first needed)
+        self._transport = transport
         self.limits = limits = limits or LimitsConfig()
         self.registry = registry
         self.log = log if log is not None else structlog.get_logger()
@@ -125,12 +126,24 @@ class Router:
         #: the node (peerkit.auth.Guard). Without one such requests are refused.
         self.guard: Any = None
 
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            raise UsageError("the router has no transport yet: bind() one first")
+        return self._transport
+
+    def bind(self, transport: Transport) -> None:
+        self._transport = transport
+
     # --- the routing table (pure) ---------------------------------------------------------
 
     def add(self, ref: ActorRef) -> list[str]:
         """Route every type ``ref``'s actor handles to it; returns the topics it needs."""
         topics = []
         for msg_type in ref.actor_type.handled_types():
+            spec = ref.actor_type._handlers[msg_type]
+            if spec.local:
+                continue  # the node's own commands to its actor: no peer reaches them
             tag = tag_of(msg_type)
             old = self._routes.get(tag)
             is_event = issubclass(msg_type, Event)
@@ -141,7 +154,6 @@ class Router:
                 )
             actors = (*(old.actors if old else ()), ref)
             topic = topic_of(msg_type) if is_event else None  # type: ignore[arg-type]
-            spec = ref.actor_type._handlers[msg_type]
             requires = spec.requires
             if requires is not None:
                 requires.check_fields(msg_type)

@@ -3,7 +3,7 @@ guard the router asks before every handler that declares ``requires=``."""
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from ..extension import Extension
@@ -17,21 +17,30 @@ if TYPE_CHECKING:
 
 class AuthExtension(Extension):
     name = "auth"
-    #: this peer's key as a Multiauth signer (the same key as its libp2p identity)
-    signer: Ed25519Signer
     revocations: Revocations
     #: delegations this peer holds, by CID
     tokens: dict[str, Any]
 
     def install(self, node: Node) -> None:
         from .actor import AuthActor
-        from .guard import Guard
-        from .principals import Ed25519Signer
         from .revocations import Revocations
 
-        self.signer = Ed25519Signer.from_seed(node.identity_seed)
+        self._node = node
         self.revocations = Revocations(clock=node.clock.now)
         self.tokens = {}
+        node.spawn(partial(AuthActor, self.revocations), name="auth")
+
+    @cached_property
+    def signer(self) -> Ed25519Signer:
+        """This peer's key as a Multiauth signer (the same key as its libp2p identity); read
+        when first needed, not at install: installing touches no file."""
+        from .principals import Ed25519Signer
+
+        return Ed25519Signer.from_seed(self._node.identity_seed)
+
+    async def start(self, node: Node) -> None:
+        from .guard import Guard
+
         node.router.guard = Guard(
             self.signer.did,
             revoked=self.revocations.is_revoked,
@@ -39,7 +48,6 @@ class AuthExtension(Extension):
             trusted=lambda: frozenset(node.config.auth.trusted),
             clock=node.clock.now,
         )
-        node.spawn(partial(AuthActor, self.revocations), name="auth")
 
     def client(self, node: Node) -> AuthClient:
         from .client import AuthClient

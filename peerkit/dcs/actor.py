@@ -11,17 +11,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
+from ..feed import Feed
 from ..naming.records import name_for
 from ..storage.blocks import make_block
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
@@ -36,22 +39,31 @@ from .messages import (
     EditDoc,
     Entries,
     GetCard,
+    Invitation,
     InviteMember,
     NewDoc,
     RevokeMember,
     ShowDoc,
+    UseIdentity,
     inbox_topic,
 )
+
+if TYPE_CHECKING:
+    from ..context import NodeContext
 
 
 @dataclass
 class DocShelf:
+    """The documents of this peer. Owned by the extension (it survives restarts of the actor);
+    only the DCS actor changes it, clients read it."""
+
     me: Identity | None = None
     docs: dict[str, SharedDoc] = field(default_factory=dict)
     #: envelope ids already taken (replay protection), the newest 100,000 (invitations are
     #: open writes: anyone may send them, so the set must not grow without end)
     seen_envelopes: dict[bytes, None] = field(default_factory=dict)
-    watchers: dict[str, set[asyncio.Queue[str]]] = field(default_factory=lambda: defaultdict(set))
+    #: the text of each document after every change, for local watchers (node.dcs.watch)
+    changes: Feed[str, str] = field(default_factory=Feed)
     rejected: int = 0
     published: dict[str, int] = field(default_factory=dict)  # doc -> my stream length named
     dirty: set[str] = field(default_factory=set)
@@ -61,8 +73,8 @@ class DocShelf:
 
     def changed(self, doc: SharedDoc) -> None:
         """A document changed (locally or from others): tell watchers, save it soon."""
-        for q in list(self.watchers.get(doc.doc_id, ())):
-            q.put_nowait(doc.content())
+        if self.changes.watching(doc.doc_id):
+            self.changes.put(doc.doc_id, doc.content())
         self.dirty.add(doc.doc_id)
         if self.save_soon is not None:
             self.save_soon()
@@ -73,6 +85,7 @@ class DcsActor(Actor):
 
     def __init__(self, shelf: DocShelf) -> None:
         self.shelf = shelf
+        self._catching_up: set[str] = set()  # peers a catch-up is running with
 
     async def on_start(self) -> None:
         self.watch_peers(self._peer_changed)
@@ -97,10 +110,15 @@ class DcsActor(Actor):
         for pin in await self.node.storage.pins():
             if not pin.name.startswith("dcs/"):
                 continue
+            if pin.name.removeprefix("dcs/") in self.shelf.docs:
+                continue
             try:
                 saved = await self.node.storage.get(pin.root)
                 doc = restore_doc(saved, self.shelf.me, self._sealing_key())  # type: ignore[arg-type]
-            except (PeerkitError, ValueError, KeyError, InvalidTag) as exc:
+            except InvalidTag:  # saved by another identity of this peer: not ours to open
+                self.log.debug("dcs.load_skipped", pin=pin.name)
+                continue
+            except (PeerkitError, ValueError, KeyError) as exc:
                 self.log.warning("dcs.load_failed", pin=pin.name, error=str(exc))
                 continue
             self.shelf.docs[doc.doc_id] = doc
@@ -153,7 +171,7 @@ class DcsActor(Actor):
             applied += len(self._receive_all(doc, entries))
         return applied
 
-    # --- control requests -----------------------------------------------------------------
+    # --- commands: from node.dcs (local) or, when the config allows, from other peers ----
 
     def _allowed(self, ctx: Context) -> None:
         if ctx.sender is not None and not self.node.config.dcs.remote_control:
@@ -162,40 +180,103 @@ class DcsActor(Actor):
                 " (its peer.yaml would need dcs: {remote_control: true})"
             )
 
+    def _me(self) -> Identity:
+        if self.shelf.me is None:
+            raise DcsError("no collaboration identity yet", hint="call node.dcs.use_identity()")
+        return self.shelf.me
+
+    def _doc(self, doc_id: str) -> SharedDoc:
+        doc = self.shelf.docs.get(doc_id)
+        if doc is None:
+            raise DcsError(f"no document {doc_id[:12]} on this peer")
+        return doc
+
+    def _owned(self, doc_id: str, action: str) -> SharedDoc:
+        doc = self._doc(doc_id)
+        if doc.owner != self._me().id:
+            raise DcsError(f"only the owner {action}")
+        return doc
+
+    async def _publish(self, doc: SharedDoc, entry: Entry | None) -> None:
+        if entry is not None:
+            self.shelf.changed(doc)
+            await self.node.publish(DcsUpdate(entry=entry))
+
+    def _deliver_later(self, ctx: Context, invitation: Invitation) -> Invitation:
+        """A remote controller cannot deliver our envelopes: we do, in the background."""
+        if ctx.sender is not None and invitation.envelopes:
+            self.start_task(deliver(self.node, invitation), name="deliver")
+        return invitation
+
+    @handler(local=True)
+    async def use_identity(self, msg: UseIdentity) -> DocCard:
+        me = Identity(
+            Ed25519PrivateKey.from_private_bytes(msg.signing),
+            X25519PrivateKey.from_private_bytes(msg.box),
+        )
+        if self.shelf.me is None or self.shelf.me.id != me.id:
+            self.shelf.me = me
+            await self.node.subscribe(inbox_topic(me.id))
+            await self._load()  # the documents saved under this identity
+        return DocCard(id=me.id, box=me.box_public.hex())
+
     @handler
     async def get_card(self, msg: GetCard, ctx: Context) -> DocCard:
         self._allowed(ctx)
-        assert self.shelf.me is not None
-        return DocCard(id=self.shelf.me.id, box=self.shelf.me.box_public.hex())
+        me = self._me()
+        return DocCard(id=me.id, box=me.box_public.hex())
 
     @handler
     async def new_doc(self, msg: NewDoc, ctx: Context) -> DocRef:
         self._allowed(ctx)
-
-        return DocRef(doc=await self.node.dcs.create())
+        me = self._me()
+        doc = SharedDoc.create(me)
+        self.shelf.docs[doc.doc_id] = doc
+        await self._publish(doc, doc.edit(lambda d: d.meta.__setitem__("owner", me.id)))
+        return DocRef(doc=doc.doc_id)
 
     @handler
-    async def invite_member(self, msg: InviteMember, ctx: Context) -> None:
+    async def invite_member(self, msg: InviteMember, ctx: Context) -> Invitation:
         self._allowed(ctx)
+        doc = self._owned(msg.doc, "invites")
+        try:
+            box = bytes.fromhex(msg.card.box)
+            if len(box) != 32 or len(bytes.fromhex(msg.card.id)) != 32:
+                raise ValueError("wrong length")
+        except ValueError:
+            raise DcsError(
+                "a collaborator card has an `id` and a `box`, each 64 hex digits",
+                hint="get one with `peerkit doc card` or node.dcs.card()",
+            ) from None
+        member = msg.card.id
+        doc.add_member(member, box)
+        await self._publish(doc, doc.edit(lambda d: d.meta.__setitem__("member:" + member, True)))
+        envelopes = [make_envelope("invite", doc, member, box)]
+        envelopes += self._refreshes(doc, skip={member})
+        return self._deliver_later(ctx, Invitation(envelopes=envelopes))
 
-        await self.node.dcs.invite(msg.doc, {"id": msg.card.id, "box": msg.card.box})
+    def _refreshes(self, doc: SharedDoc, skip: set[str]) -> list[DcsEnvelope]:
+        """The current membership and keys, sealed to every other member."""
+        me = self._me().id
+        return [
+            make_envelope("refresh", doc, m.id, m.box)
+            for m in list(doc.members.values())
+            if m.id != me and m.id not in skip
+        ]
 
     @handler
     async def edit_doc(self, msg: EditDoc, ctx: Context) -> None:
         self._allowed(ctx)
-
-        client = self.node.dcs
+        doc = self._doc(msg.doc)
         if msg.delete:
-            await client.delete(msg.doc, msg.index, msg.delete)
+            await self._publish(doc, doc.delete(msg.index, msg.delete))
         if msg.text:
-            await client.insert(msg.doc, msg.index, msg.text)
+            await self._publish(doc, doc.insert(msg.index, msg.text))
 
     @handler
     async def show_doc(self, msg: ShowDoc, ctx: Context) -> DocText:
         self._allowed(ctx)
-        doc = self.shelf.docs.get(msg.doc)
-        if doc is None:
-            raise DcsError(f"no document {msg.doc[:12]} on this peer")
+        doc = self._doc(msg.doc)
         return DocText(
             text=doc.content(),
             epoch=doc.epoch,
@@ -204,14 +285,25 @@ class DcsActor(Actor):
         )
 
     @handler
-    async def revoke_member(self, msg: RevokeMember, ctx: Context) -> None:
+    async def revoke_member(self, msg: RevokeMember, ctx: Context) -> Invitation:
+        """Write the deletion, start a new key epoch, send the new keys to the others only."""
         self._allowed(ctx)
-
-        await self.node.dcs.revoke(msg.doc, msg.member)
+        doc = self._owned(msg.doc, "revokes")
+        await self._publish(doc, doc.edit(lambda d: d.meta.pop("member:" + msg.member, None)))
+        doc.revoke(msg.member)
+        self.shelf.changed(doc)
+        return self._deliver_later(ctx, Invitation(envelopes=self._refreshes(doc, skip=set())))
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         if connected and self.shelf.docs:
-            self.start_task(self._catch_up_from(peer), name="catch-up")
+            self._catch_up_soon(peer)
+
+    def _catch_up_soon(self, peer: str) -> None:
+        if peer in self._catching_up:
+            return
+        self._catching_up.add(peer)
+        task = self.start_task(self._catch_up_from(peer), name="catch-up")
+        task.add_done_callback(lambda _: self._catching_up.discard(peer))
 
     async def _catch_up_from(self, peer: str) -> None:
         for doc in list(self.shelf.docs.values()):
@@ -274,7 +366,8 @@ class DcsActor(Actor):
         before = sum(len(q) for q in doc.pending.values())
         self._receive_all(doc, [msg.entry])
         if ctx.sender and sum(len(q) for q in doc.pending.values()) > before:
-            await self._catch_up_from(ctx.sender)  # a gap: ask the sender for what is missing
+            # a gap: ask the sender for what is missing (in the background, once at a time)
+            self._catch_up_soon(ctx.sender)
 
     @handler
     async def catch_up(self, msg: CatchUp) -> Entries:
@@ -315,6 +408,7 @@ class DcsActor(Actor):
             self.shelf.rejected += 1
             self.log.warning("dcs.envelope_rejected", kind=msg.kind, error=str(exc))
             return
+        self.shelf.changed(doc)
         seen = self.shelf.seen_envelopes
         seen[msg.envelope_id] = None
         if len(seen) > MAX_SEEN_ENVELOPES:
@@ -340,6 +434,20 @@ def _context(msg: DcsEnvelope) -> bytes:
     return f"{msg.kind}\x00{msg.doc}\x00{msg.to}".encode()
 
 
+async def deliver(node: NodeContext, invitation: Invitation, *, invite_wait: float = 10.0) -> None:
+    """Publish each envelope on its recipient's inbox topic. Gossip reaches only subscribers
+    we know of, so an invitation first gives its invitee up to ``invite_wait`` seconds to be
+    seen subscribed (it is published anyway: the mesh may still carry it)."""
+    for env in invitation.envelopes:
+        topic = inbox_topic(env.to)
+        if env.kind == "invite":
+            try:
+                await node.wait_for_subscribers(topic, 1, timeout=invite_wait)
+            except PeerkitError:
+                pass
+        await node.publish(env, topic=topic)
+
+
 def make_envelope(kind: str, doc: SharedDoc, to: str, box: bytes) -> DcsEnvelope:
     envelope_id = os.urandom(16)
     draft = DcsEnvelope(
@@ -351,4 +459,4 @@ def make_envelope(kind: str, doc: SharedDoc, to: str, box: bytes) -> DcsEnvelope
     )
 
 
-__all__ = ["DcsActor", "DcsError", "DocShelf", "make_envelope"]
+__all__ = ["DcsActor", "DcsError", "DocShelf", "deliver", "make_envelope"]

@@ -1,19 +1,36 @@
-"""``node.dcs``: create, invite, edit, watch, revoke shared documents."""
+"""``node.dcs``: create, invite, edit, watch, revoke shared documents.
+
+The client only asks the DCS actor, which alone changes documents; reads (``text``, ``status``,
+``doc``) look at the actor's shelf without changing it. Delivering invitations waits on other
+peers, so it happens here, in the caller's task, not in the actor's mailbox.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PeerkitError
-from .actor import DocShelf, make_envelope
+from .actor import DocShelf, deliver
 from .crypto import DcsError, Identity
-from .doc import Entry, SharedDoc
-from .messages import DcsUpdate, inbox_topic
+from .doc import SharedDoc
+from .messages import (
+    DocCard,
+    DocRef,
+    EditDoc,
+    Invitation,
+    InviteMember,
+    NewDoc,
+    RevokeMember,
+    UseIdentity,
+)
 
 if TYPE_CHECKING:
+    from ..actor import ActorRef
     from ..node import Node
+
+#: how long a command to the DCS actor may take (it publishes the change before answering)
+ASK_TIMEOUT = 30.0
 
 
 class DcsClient:
@@ -23,13 +40,17 @@ class DcsClient:
         ext = node.extension(DcsExtension)
         assert ext is not None  # the node builds this client only when dcs is installed
         self.node = node
+        self.ref: ActorRef = ext.ref
         self.shelf: DocShelf = ext.shelf
 
     async def use_identity(self, identity: Identity) -> str:
-        """Collaborate as ``identity`` (e.g. ``Identity.from_seed(master.derive("dcs"))``)."""
-        self.shelf.me = identity
-        await self.node.subscribe(inbox_topic(identity.id))
-        return identity.id
+        """Collaborate as ``identity`` (e.g. ``Identity.from_seed(master.derive("dcs"))``);
+        the documents saved under it are loaded."""
+        msg = UseIdentity(
+            signing=identity.signing.private_bytes_raw(), box=identity.box.private_bytes_raw()
+        )
+        card: DocCard = await self.ref.ask(msg, timeout=ASK_TIMEOUT)
+        return card.id
 
     @property
     def me(self) -> Identity:
@@ -42,72 +63,43 @@ class DcsClient:
         return {"id": self.me.id, "box": self.me.box_public.hex()}
 
     def doc(self, doc_id: str) -> SharedDoc:
+        """The document as this peer holds it (read it; change it through this client)."""
         try:
             return self.shelf.docs[doc_id]
         except KeyError:
             raise DcsError(f"no document {doc_id[:12]} on this peer") from None
 
     async def create(self) -> str:
-        doc = SharedDoc.create(self.me)
-        self.shelf.docs[doc.doc_id] = doc
-        await self._publish(doc, doc.edit(lambda d: d.meta.__setitem__("owner", self.me.id)))
-        return doc.doc_id
+        ref: DocRef = await self.ref.ask(NewDoc(), timeout=ASK_TIMEOUT)
+        return ref.doc
 
     async def invite(self, doc_id: str, card: dict[str, str], *, invite_wait: float = 10.0) -> None:
-        """Add a member and send them a sealed invitation on their own inbox topic."""
-        doc = self.doc(doc_id)
-        if doc.owner != self.me.id:
-            raise DcsError("only the owner invites")
+        """Add a member and send them a sealed invitation on their own inbox topic (waiting up
+        to ``invite_wait`` seconds to see them subscribed); the others get the new keys."""
         try:
-            box = bytes.fromhex(card["box"])
-            if len(box) != 32 or len(bytes.fromhex(card["id"])) != 32:
-                raise ValueError("wrong length")
-        except (KeyError, ValueError, TypeError):
+            member = DocCard(id=card["id"], box=card["box"])
+        except (KeyError, TypeError):
             raise DcsError(
                 "a collaborator card has an `id` and a `box`, each 64 hex digits",
                 hint="get one with `peerkit doc card` or node.dcs.card()",
             ) from None
-        doc.add_member(card["id"], box)
-        await self._publish(
-            doc, doc.edit(lambda d: d.meta.__setitem__("member:" + card["id"], True))
+        sent: Invitation = await self.ref.ask(
+            InviteMember(doc=doc_id, card=member), timeout=ASK_TIMEOUT
         )
-        topic = inbox_topic(card["id"])
-        try:  # gossip delivers only to subscribers we know of: give the invitee a moment
-            await self.node.wait_for_subscribers(topic, 1, timeout=invite_wait)
-        except PeerkitError:
-            pass  # publish anyway: the invitee may be reached through the mesh
-        await self.node.publish(make_envelope("invite", doc, card["id"], box), topic=topic)
-        await self._refresh_members(doc, skip=frozenset({card["id"]}))
-
-    async def _refresh_members(self, doc: SharedDoc, skip: frozenset[str] = frozenset()) -> None:
-        """Send the current membership and keys to every other member (sealed to each)."""
-        for m in list(doc.members.values()):
-            if m.id != self.me.id and m.id not in skip:
-                await self.node.publish(
-                    make_envelope("refresh", doc, m.id, m.box), topic=inbox_topic(m.id)
-                )
+        await deliver(self.node, sent, invite_wait=invite_wait)
 
     async def insert(self, doc_id: str, index: int, text: str) -> None:
-        doc = self.doc(doc_id)
-        await self._publish(doc, doc.insert(index, text))
+        await self.ref.ask(EditDoc(doc=doc_id, index=index, text=text), timeout=ASK_TIMEOUT)
 
     async def delete(self, doc_id: str, index: int, length: int) -> None:
-        doc = self.doc(doc_id)
-        await self._publish(doc, doc.delete(index, length))
-
-    async def _publish(self, doc: SharedDoc, entry: Entry | None) -> None:
-        if entry is not None:
-            self.shelf.changed(doc)
-            await self.node.publish(DcsUpdate(entry=entry))
+        await self.ref.ask(EditDoc(doc=doc_id, index=index, delete=length), timeout=ASK_TIMEOUT)
 
     async def revoke(self, doc_id: str, member_id: str) -> None:
         """Write the deletion, start a new key epoch, send the new keys to the others only."""
-        doc = self.doc(doc_id)
-        if doc.owner != self.me.id:
-            raise DcsError("only the owner revokes")
-        await self._publish(doc, doc.edit(lambda d: d.meta.pop("member:" + member_id, None)))
-        doc.revoke(member_id)
-        await self._refresh_members(doc)
+        sent: Invitation = await self.ref.ask(
+            RevokeMember(doc=doc_id, member=member_id), timeout=ASK_TIMEOUT
+        )
+        await deliver(self.node, sent)
 
     def text(self, doc_id: str) -> str:
         return self.doc(doc_id).content()
@@ -127,23 +119,25 @@ class DcsClient:
         }
 
     async def watch(self, doc_id: str) -> AsyncIterator[str]:
-        """The document's text after every change that reaches this peer."""
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        self.shelf.watchers[doc_id].add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self.shelf.watchers[doc_id].discard(queue)
+        """The document's text after every change that reaches this peer (a slow reader skips
+        to the newest text)."""
+        async for text in self.shelf.changes.watch(doc_id):
+            yield text
 
-    async def wait_for(self, doc_id: str, predicate: Any, timeout: float = 20.0) -> str:
-        """Wait until the text satisfies ``predicate`` (or the document arrives)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            doc = self.shelf.docs.get(doc_id)
-            if doc is not None and predicate(doc.content()):
-                return doc.content()
-            if loop.time() > deadline:
-                raise DcsError(f"document {doc_id[:12]} did not reach the expected state")
-            await asyncio.sleep(0.01)
+    async def wait_for(
+        self, doc_id: str, predicate: Callable[[str], bool], timeout: float = 20.0
+    ) -> str:
+        """Wait until the text satisfies ``predicate`` (or the document arrives): woken by
+        every change the actor reports, DcsError after ``timeout`` seconds."""
+        with self.shelf.changes.subscription(doc_id) as changes:
+            try:
+                async with asyncio.timeout(timeout):
+                    while True:
+                        doc = self.shelf.docs.get(doc_id)
+                        if doc is not None and predicate(doc.content()):
+                            return doc.content()
+                        await changes.get()
+            except TimeoutError:
+                raise DcsError(
+                    f"document {doc_id[:12]} did not reach the expected state in {timeout}s"
+                ) from None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..extension import Extension
 
 if TYPE_CHECKING:
+    from ..actor import ActorRef
     from ..node import Node
     from .actor import DocShelf
     from .client import DcsClient
@@ -16,12 +17,13 @@ if TYPE_CHECKING:
 class DcsExtension(Extension):
     name = "dcs"
     shelf: DocShelf
+    ref: ActorRef
 
     def install(self, node: Node) -> None:
         from .actor import DcsActor, DocShelf
 
         self.shelf = DocShelf()
-        node.spawn(partial(DcsActor, self.shelf), name="dcs")
+        self.ref = node.spawn(partial(DcsActor, self.shelf), name="dcs")
 
     def client(self, node: Node) -> DcsClient:
         from .client import DcsClient

@@ -63,7 +63,13 @@ class NewDoc(Request, tag="dcs.NewDoc", reply=DocRef):
     pass
 
 
-class InviteMember(Request, tag="dcs.InviteMember"):
+class Invitation(Message, tag="dcs.Invitation"):
+    """The sealed envelopes an invitation or a revocation sends (to each one's ``to``)."""
+
+    envelopes: list[DcsEnvelope] = []
+
+
+class InviteMember(Request, tag="dcs.InviteMember", reply=Invitation):
     doc: str
     card: DocCard
 
@@ -88,6 +94,13 @@ class ShowDoc(Request, tag="dcs.ShowDoc", reply=DocText):
     doc: str
 
 
-class RevokeMember(Request, tag="dcs.RevokeMember"):
+class RevokeMember(Request, tag="dcs.RevokeMember", reply=Invitation):
     doc: str
     member: str
+
+
+class UseIdentity(Request, tag="dcs.UseIdentity", reply=DocCard):
+    """Local only (it carries private keys): collaborate as this identity from now on."""
+
+    signing: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+    box: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]

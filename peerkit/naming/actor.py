@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from ..actor import Actor, Context, handler
 from ..auth.guard import Requires, name_owner
 from ..errors import PeerkitError
+from ..feed import Feed
 from ..storage.blocks import make_block
 from .log import NameLog
 from .messages import (
     History,
+    LearnRecord,
     NameHistory,
     NameRecordPublished,
     PublishRecord,
@@ -25,21 +24,13 @@ from .messages import (
 )
 from .records import NameRecord, RecordError, verify_record
 
-__all__ = ["NamingActor", "Watchers"]
+__all__ = ["NameHeads", "NamingActor"]
+
+#: new head records per name, for local watchers (``node.naming.watch``)
+NameHeads = Feed[str, NameRecord]
 
 LOG_TYPE = "peerkit/name-log"
 PIN_PREFIX = "naming/"
-
-
-class Watchers:
-    """Queues of local watchers per name. Owned by the node, so it survives actor restarts."""
-
-    def __init__(self) -> None:
-        self.queues: dict[str, set[asyncio.Queue[NameRecord]]] = defaultdict(set)
-
-    def notify(self, record: NameRecord) -> None:
-        for q in list(self.queues.get(record.name, ())):
-            q.put_nowait(record)
 
 
 def utc_now() -> datetime:
@@ -49,8 +40,8 @@ def utc_now() -> datetime:
 class NamingActor(Actor):
     mailbox_size = 4096
 
-    def __init__(self, watchers: Watchers, clock: Callable[[], datetime] = utc_now) -> None:
-        self.watchers = watchers
+    def __init__(self, heads: NameHeads, clock: Callable[[], datetime] = utc_now) -> None:
+        self.heads = heads  # owned by the extension: watchers survive restarts
         self.clock = clock
         self.logs: dict[str, NameLog] = {}
 
@@ -84,7 +75,7 @@ class NamingActor(Actor):
         if is_new:
             await self._persist(log)
         if is_head:
-            self.watchers.notify(record)
+            self.heads.put(name, record)
             self.log.info(
                 "name.updated", name=name[:16], sequence=record.sequence, revoked=record.revoked
             )
@@ -115,33 +106,19 @@ class NamingActor(Actor):
             self.log.warning("name.announcement_rejected", remote=ctx.sender, error=str(exc))
 
     @handler
-    async def resolve(self, msg: ResolveName, ctx: Context) -> Resolved:
+    async def resolve(self, msg: ResolveName) -> Resolved:
+        """What this peer holds (``local_only`` is the asker's business: asking other peers
+        is the client's, outside this mailbox)."""
         log = self.logs.get(msg.name)
         if msg.at is not None:
             rec = log.at(msg.at) if log else None
-            return Resolved(record=rec.raw if rec else None)
-        head = log.head() if log else None
-        if head is None and not msg.local_only and ctx.sender is None:
-            head = await self._ask_peers(msg.name)
-        return Resolved(record=head.raw if head else None)
+        else:
+            rec = log.head() if log else None
+        return Resolved(record=rec.raw if rec else None)
 
-    async def _ask_peers(self, name: str) -> NameRecord | None:
-        peers = self.node.peers()
-        replies: list[Any] = await asyncio.gather(
-            *(
-                self.node.request(p, ResolveName(name=name, local_only=True), timeout=5)
-                for p in peers
-            ),
-            return_exceptions=True,
-        )
-        for reply in replies:
-            if isinstance(reply, Resolved) and reply.record is not None:
-                try:
-                    await self._accept(name, reply.record, announce=False)
-                except PeerkitError as exc:
-                    self.log.warning("name.peer_record_rejected", error=str(exc))
-        log = self.logs.get(name)
-        return log.head() if log else None
+    @handler(local=True)
+    async def learn(self, msg: LearnRecord) -> RecordAccepted:
+        return await self._accept(msg.name, msg.record, announce=False)
 
     @handler
     async def history(self, msg: NameHistory) -> History:

@@ -18,7 +18,7 @@ from ..errors import PeerkitError
 from ..storage.blocks import parse_cid
 from ..storage.errors import BlockNotFound
 from .keys import ME_NAME, KdfParams, MasterKey, Wallet, derive_master_key, name_key
-from .messages import History, NameHistory, PublishRecord, Resolved, ResolveName
+from .messages import History, LearnRecord, NameHistory, PublishRecord, Resolved, ResolveName
 from .records import REVOKED_VALUE, NameRecord, create_record, name_for, verify_record
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class NamingClient:
         assert ext is not None  # built by node.naming, which raises FamilyDisabled without it
         self.node = node
         self.ref = ext.ref
-        self.watchers = ext.watchers
+        self.heads = ext.heads
 
     def now(self) -> datetime:
         return utc(self.node.clock)
@@ -105,12 +105,31 @@ class NamingClient:
     async def resolve(
         self, name: str, *, at: int | None = None, local_only: bool = False
     ) -> NameRecord | None:
-        reply: Resolved = await self.ref.ask(
-            ResolveName(name=name, at=at, local_only=local_only), timeout=15
-        )
+        """The newest record of ``name`` (or the one with sequence ``at``) held here; when
+        none is, and not ``local_only``, the connected peers are asked (here, in the caller's
+        task: the naming actor's mailbox never waits on the network)."""
+        reply: Resolved = await self.ref.ask(ResolveName(name=name, at=at), timeout=15)
+        if reply.record is None and at is None and not local_only:
+            await self._learn_from_peers(name)
+            reply = await self.ref.ask(ResolveName(name=name), timeout=15)
         if reply.record is None:
             return None
         return verify_record(name, reply.record, now=self.now(), check_expiry=at is not None)
+
+    async def _learn_from_peers(self, name: str) -> None:
+        ask = ResolveName(name=name, local_only=True)
+        replies: list[Any] = await asyncio.gather(
+            *(self.node.request(p, ask, timeout=5) for p in self.node.peers()),
+            return_exceptions=True,
+        )
+        for reply in replies:
+            if isinstance(reply, Resolved) and reply.record is not None:
+                try:  # the actor verifies it and keeps it only if it is newer
+                    await self.ref.ask(LearnRecord(name=name, record=reply.record))
+                except PeerkitError as exc:
+                    self.node.log.warning(
+                        "name.peer_record_rejected", name=name[:16], error=str(exc)
+                    )
 
     async def history(self, name: str, *, peer: str | None = None) -> list[NameRecord]:
         """The verified records of ``name`` this peer holds (or ``peer`` holds), oldest first."""
@@ -122,14 +141,8 @@ class NamingClient:
 
     async def watch(self, name: str) -> AsyncIterator[NameRecord]:
         """Every new head record of ``name`` as it arrives (until the caller stops)."""
-        queue: asyncio.Queue[NameRecord] = asyncio.Queue()
-        watchers = self.watchers
-        watchers.queues[name].add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            watchers.queues[name].discard(queue)
+        async for record in self.heads.watch(name):
+            yield record
 
     # --- identity and the Me DAG ----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The naming family as an extension: verified record logs, watchers, the name keeper."""
+"""The naming family as an extension: verified record logs, head watchers, the name keeper."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..actor import ActorRef
     from ..config import PeerConfig
     from ..node import Node
-    from .actor import Watchers
+    from .actor import NameHeads
     from .client import NamingClient
 
 
@@ -20,18 +20,18 @@ class NamingExtension(Extension):
     name = "naming"
     needs = ("storage",)  # record logs are persisted as blocks
     ref: ActorRef
-    watchers: Watchers
+    heads: NameHeads
 
     def enabled(self, config: PeerConfig) -> bool:
         return config.storage.enabled
 
     def install(self, node: Node) -> None:
-        from .actor import NamingActor, Watchers
+        from .actor import NameHeads, NamingActor
         from .keeper import NameKeeper
 
-        self.watchers = Watchers()
+        self.heads = NameHeads()
         self.ref = node.spawn(
-            partial(NamingActor, self.watchers, clock=partial(utc, node.clock)), name="naming"
+            partial(NamingActor, self.heads, clock=partial(utc, node.clock)), name="naming"
         )
         node.spawn(NameKeeper, name="name-keeper")
 

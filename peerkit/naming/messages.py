@@ -37,12 +37,20 @@ class Resolved(Message, tag="naming.Resolved"):
 
 
 class ResolveName(Request, tag="naming.ResolveName", reply=Resolved):
-    """The best record for a name (or the one with sequence ``at``). ``local_only`` stops the
-    receiving peer from asking further peers."""
+    """The best record for a name (or the one with sequence ``at``) the receiving peer holds.
+    ``local_only`` is kept for older peers: a peer never asks further peers on another's behalf
+    (``node.naming.resolve`` asks the connected peers itself when it holds nothing)."""
 
     name: str
     at: int | None = None
     local_only: bool = False
+
+
+class LearnRecord(Request, tag="naming.LearnRecord", reply=RecordAccepted):
+    """Local only: keep a record another peer served (verified, not announced again)."""
+
+    name: str
+    record: RecordBytes
 
 
 class History(Message, tag="naming.History"):

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+import structlog
+
 from ..actor import Actor
 from ..config import PeerConfig
 from ..errors import PeerkitError
@@ -118,6 +120,7 @@ class FakeNode:
     peer_listeners: list[Callable[[str, bool], None]] = field(default_factory=list)
     subscribed: list[str] = field(default_factory=list)
     clock: Any = field(default_factory=lambda: FakeClock())
+    log: Any = field(default_factory=lambda: structlog.get_logger().bind(peer="fake"))
 
     @property
     def config(self) -> PeerConfig:
@@ -171,8 +174,6 @@ def make_actor(
     ``dependencies`` (``make_actor(Notes, storage=fake_storage)``), else from the node's
     attribute of the same name (``FakeNode.config``...).
     """
-    import structlog
-
     from ..service import Service
 
     fake: Any = node if node is not None else FakeNode()  # duck-types the parts of Node used

@@ -6,6 +6,7 @@ import pytest
 
 from peerkit.dcs.crypto import Identity
 from peerkit.dcs.extension import DcsExtension
+from peerkit.testing import wait_for
 from tests.conftest import TRANSPORTS
 
 
@@ -59,7 +60,8 @@ async def test_revoked_member_reads_nothing_new_and_is_ignored(make_nodes, kind)
     final = await carol.dcs.wait_for(doc, lambda t: t.endswith("99 "))
     assert final.startswith("before 0 1 2")
     assert bob.dcs.text(doc) == "before "  # decrypted none of the 100
-    assert bob.extension(DcsExtension).shelf.rejected >= 100
+    bob_shelf = bob.extension(DcsExtension).shelf
+    await wait_for(lambda: bob_shelf.rejected >= 100, what="bob to reject all 100 updates")
     await bob.dcs.insert(doc, 0, "bob-after-revoke ")  # Bob still writes locally...
     await alice.dcs.insert(doc, 0, "x")
     await carol.dcs.wait_for(doc, lambda t: t.startswith("x"))
@@ -189,3 +191,42 @@ async def test_bad_commands_get_typed_errors_and_the_actor_keeps_running(make_no
     with pytest.raises(DcsError, match="no document"):
         await ref.ask(EditDoc(doc="nope", index=0, text="x"))
     assert alice.supervisor.restarts(ref) == 0
+
+
+async def test_a_wallet_identity_finds_its_documents_after_a_restart(tmp_path):
+    """Documents saved under node.dcs.use_identity(...) load when that identity is set again
+    (before: loading ran at start under the default identity and failed)."""
+    from peerkit import Node, PeerConfig
+    from peerkit.config import StorageConfig
+
+    config = PeerConfig(
+        name="w",
+        transport="memory",
+        storage=StorageConfig(backend="sqlite", path=str(tmp_path / "w.db")),
+    )
+    wallet = Identity.from_seed(b"\x07" * 32)
+    async with Node(config) as node:
+        await node.dcs.use_identity(wallet)
+        doc = await node.dcs.create()
+        await node.dcs.insert(doc, 0, "kept across restarts")
+    async with Node(config) as node:
+        with pytest.raises(Exception, match="no document"):
+            node.dcs.doc(doc)  # the default identity cannot open it
+        await node.dcs.use_identity(wallet)
+        assert node.dcs.text(doc) == "kept across restarts"
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_peer_cannot_send_a_local_command(make_nodes, kind):
+    """UseIdentity carries private keys: it is never routed, whatever the config says."""
+    from peerkit import NoHandler
+    from peerkit.dcs.messages import UseIdentity
+    from peerkit.naming.messages import LearnRecord
+
+    from peerkit.config import DcsConfig
+
+    a, b = await make_nodes(2, kind, dcs=DcsConfig(remote_control=True))
+    with pytest.raises(NoHandler):
+        await b.request(a.peer_id, UseIdentity(signing=b"\x01" * 32, box=b"\x02" * 32))
+    with pytest.raises(NoHandler):
+        await b.request(a.peer_id, LearnRecord(name="x", record=b"y"))

@@ -11,6 +11,8 @@ from peerkit.config import parse_config
 def test_identity_in_code_and_in_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     first = Node(PeerConfig(name="a", identity="keys/a.key"))
+    assert not (tmp_path / "keys").exists()  # the constructor touches no file...
+    assert first.peer_id  # ...the key is read (here: created) when first needed
     again = Node(PeerConfig(name="a", identity="keys/a.key"))
     assert first.peer_id == again.peer_id  # the same key file, the same peer
     assert stat.S_IMODE((tmp_path / "keys/a.key").stat().st_mode) == 0o600

@@ -84,6 +84,14 @@ def render_messages_doc() -> str:
     for info in pkgutil.walk_packages(peerkit.__path__, "peerkit."):
         if not info.name.endswith("__main__") and ".cli" not in info.name:
             importlib.import_module(info.name)
+    from peerkit.actor import Actor
+
+    local = {
+        t
+        for actor in _subclasses(Actor)
+        for t, spec in actor._handlers.items()
+        if spec.local
+    }
     families: dict[str, list[str]] = {}
     for tag in sorted(default_registry.tags()):
         t = default_registry.get(tag)
@@ -98,6 +106,8 @@ def render_messages_doc() -> str:
             kind += f" -> `{reply or 'peerkit.Ack'}`"
         elif kind == "event":
             kind += f" on `{topic_of(t)}`"
+        if t in local:
+            kind += " (local only: peers cannot send it)"
         fields = ", ".join(
             f"{f.name}: {_type_name(f.type)}{'' if f.required else '?'}"
             for f in msgspec.inspect.type_info(t).fields
@@ -108,6 +118,13 @@ def render_messages_doc() -> str:
         out += [f"## {family}", "", "| tag | kind | fields |", "| --- | --- | --- |"]
         out += [*families[family], ""]
     return "\n".join(out)
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
 
 
 def test_every_built_in_message_type_is_documented():
