@@ -30,6 +30,7 @@ class NodeContext(Protocol):
     clock: Clock
     #: the node's structlog logger (the peer bound); actors have their own ``self.log``
     log: Any
+
     @property
     def identity_seed(self) -> bytes:
         """The node's secret seed (derive identities from it, never send it)."""

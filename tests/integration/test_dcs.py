@@ -220,10 +220,9 @@ async def test_a_wallet_identity_finds_its_documents_after_a_restart(tmp_path):
 async def test_a_peer_cannot_send_a_local_command(make_nodes, kind):
     """UseIdentity carries private keys: it is never routed, whatever the config says."""
     from peerkit import NoHandler
+    from peerkit.config import DcsConfig
     from peerkit.dcs.messages import UseIdentity
     from peerkit.naming.messages import LearnRecord
-
-    from peerkit.config import DcsConfig
 
     a, b = await make_nodes(2, kind, dcs=DcsConfig(remote_control=True))
     with pytest.raises(NoHandler):

@@ -86,12 +86,7 @@ def render_messages_doc() -> str:
             importlib.import_module(info.name)
     from peerkit.actor import Actor
 
-    local = {
-        t
-        for actor in _subclasses(Actor)
-        for t, spec in actor._handlers.items()
-        if spec.local
-    }
+    local = {t for actor in _subclasses(Actor) for t, spec in actor._handlers.items() if spec.local}
     families: dict[str, list[str]] = {}
     for tag in sorted(default_registry.tags()):
         t = default_registry.get(tag)
