@@ -4,6 +4,7 @@
 - put: encode + CID + SQLite store, batched, vs a raw batched sqlite3 insert (goal >= 0.5x)
 - get: read + verify + decode vs a raw sqlite3 select (goal >= 0.5x)
 - DAG fetch between two peers over libp2p vs raw py-libp2p stream throughput (goal >= 0.7x)
+- the event loop's longest stall during durable writes: on the store's I/O thread vs on the loop
 """
 
 from __future__ import annotations
@@ -140,6 +141,39 @@ def pins_with_100k(folder: Path) -> None:
     db.close()
 
 
+async def loop_stalls(folder: Path, *, on_loop: bool) -> float:
+    """The longest the event loop went without running while 20 durable writes of 500 blocks
+    each were made: on the store's I/O thread (what the storage actor does), or on the loop
+    itself (as before)."""
+    store = SQLiteBlockStore(folder / f"stall-{random.random()}.db")
+    loop = asyncio.get_running_loop()
+    longest = 0.0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = loop.time()
+        while not done:
+            await asyncio.sleep(0)
+            now = loop.time()
+            longest = max(longest, now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    for start in range(0, 10_000, 500):
+        batch = BLOCKS[start : start + 500]
+        if on_loop:
+            store.put_many(batch, 1.0)
+        else:
+            await store.run(store.put_many, batch, 1.0)
+        await asyncio.sleep(0)
+    done = True
+    await tick
+    store.close()
+    return longest * 1000
+
+
 def main() -> None:
     configure_logging("warning")
     print(f"# bench_storage ({load()})")
@@ -160,6 +194,19 @@ def main() -> None:
         store.close()
         db.close()
         pins_with_100k(folder)
+        ours, base = paired(
+            3,
+            lambda: asyncio.run(loop_stalls(folder, on_loop=False)),
+            lambda: asyncio.run(loop_stalls(folder, on_loop=True)),
+        )
+        report(
+            "longest loop stall, 20 writes of 500 blocks",
+            ours,
+            base,
+            "ms",
+            "lower (writes on the I/O thread vs on the loop)",
+            higher_is_better=False,
+        )
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_libp2p import raw
 

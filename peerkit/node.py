@@ -22,7 +22,7 @@ import structlog
 
 from ._transport.base import Transport
 from .actor import Actor, ActorRef
-from .clock import Clock, SystemClock
+from .clock import Clock, SystemClock, wait_or_sleep
 from .config import PeerConfig, load_config
 from .errors import (
     ConfigError,
@@ -86,6 +86,7 @@ class Node:
             on_escalate=self._escalated,
             bind=self._bind_actor,
             clock=self.clock.monotonic,
+            sleep=self.clock.sleep,
         )
         self._topics: set[str] = set()
         self._started = False
@@ -434,10 +435,7 @@ class Node:
             if delay is None:
                 await self._lost.wait()  # all connected: sleep until a connection drops
             else:
-                try:
-                    await asyncio.wait_for(self._lost.wait(), delay)
-                except TimeoutError:
-                    pass
+                await wait_or_sleep(self.clock, self._lost, delay)  # backoff on the node's clock
 
 
 def import_actor(spec: str, *, source: str | None = None) -> type[Actor]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -67,6 +67,7 @@ class Supervisor:
         backoff: float = 0.01,
         backoff_max: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         log: Any = None,
         on_escalate: Callable[[SupervisorEscalation], None] | None = None,
         bind: Callable[[Actor], None] | None = None,
@@ -78,6 +79,7 @@ class Supervisor:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self._clock = clock
+        self._sleep = sleep  # restart backoff waits on the node's clock
         self.log = log if log is not None else structlog.get_logger().bind(supervisor=name)
         self._on_escalate = on_escalate
         self._bind = bind
@@ -336,7 +338,7 @@ class Supervisor:
             return False
         delay = min(self.backoff * 2 ** (len(self._recent) - 1), self.backoff_max)
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
         await self._restart(cell)
         return True
 

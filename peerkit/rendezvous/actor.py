@@ -3,7 +3,6 @@ its registrations and keeps connections to the app's own nodes it discovers."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -68,10 +67,10 @@ class RendezvousClient(Actor):
             try:
                 await self.round()
                 backoff = 0.25
-                await asyncio.sleep(max(1.0, self.ttl / 3))
+                await self.node.clock.sleep(max(1.0, self.ttl / 3))  # renew well before TTL
             except PeerkitError as exc:
                 self.log.info("rendezvous.retry", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
+                await self.node.clock.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
     async def round(self) -> None:

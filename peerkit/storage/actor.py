@@ -93,29 +93,26 @@ class StorageActor(Actor):
         self.index = QuadIndex()
 
     async def on_start(self) -> None:
-        # The quad index is derived state: rebuilt from the pinned quad sets at every start.
-        for pin in self.store.pins():
-            root = (
-                decode(self.store.get(pin.root).data) if pin.root.cid_bytes[1] == DAG_CBOR else None
-            )
-            if isinstance(root, dict) and root.get("type") == QUADS_TYPE:
-                self.index.add(quads_from_blocks(root, lambda c: self.store.get(c).data))
+        # The quad index is derived state: rebuilt from the pinned quad sets at every start
+        # (read on the store's I/O thread: a big store takes a while).
+        for quads in await self.store.run(_pinned_quad_sets, self.store):
+            self.index.add(quads)
 
     @handler(requires=Requires("storage/put", on="storage:documents", trusted=True))
     async def put_document(self, msg: PutDocument) -> DocumentStored:
         vocab = vocabulary(msg.vocab)
         quads = to_quads(msg.document, vocab)
         root, chunks = quads_to_blocks(quads, vocab)
-        self.store.put_many([*chunks, root], self.clock())
+        await self.store.run(self.store.put_many, [*chunks, root], self.clock())
         if msg.pin is not None:
-            self.store.add_pin(msg.pin, root.cid)
+            await self.store.run(self.store.add_pin, msg.pin, root.cid)
         self.index.add(quads)
         return DocumentStored(root=root.cid.cid_bytes, quads=len(quads))
 
     @handler
     async def get_document(self, msg: GetDocument) -> Document:
         root = decode(self.store.get(parse_cid(msg.root)).data)
-        quads = quads_from_blocks(root, lambda c: self.store.get(c).data)
+        quads = await self.store.run(quads_from_blocks, root, lambda c: self.store.get(c).data)
         return Document(document=from_quads(quads, vocabulary(root["vocab"])))
 
     @handler
@@ -136,10 +133,10 @@ class StorageActor(Actor):
             blocks.append(
                 verify(parse_cid(b.cid), b.data) if ctx.sender else Block(parse_cid(b.cid), b.data)
             )
-        new = self.store.put_many(blocks, self.clock())
+        new = await self.store.run(self.store.put_many, blocks, self.clock())
         if msg.pin is not None and blocks:
-            # put + pin in one step: no GC can run in between
-            self.store.add_pin(msg.pin, blocks[-1].cid)
+            # put + pin in one step: no GC can run in between (it would run in this mailbox)
+            await self.store.run(self.store.add_pin, msg.pin, blocks[-1].cid)
         return Stored(cids=[b.cid.cid_bytes for b in blocks], new=new)
 
     @handler
@@ -168,13 +165,13 @@ class StorageActor(Actor):
 
     @handler(requires=Requires("storage/pin", on=_cid_resource, trusted=True))
     async def pin_add(self, msg: PinAdd) -> PinList:
-        pin = self.store.add_pin(msg.name, parse_cid(msg.root))
+        pin = await self.store.run(self.store.add_pin, msg.name, parse_cid(msg.root))
         self.log.info("pin.added", name=pin.name, root=pin.root.encode())
         return PinList(pins=[PinInfo(pin.name, pin.root.cid_bytes)])
 
     @handler(requires=Requires("storage/unpin", on="pin:{name}", trusted=True))
     async def pin_rm(self, msg: PinRm) -> None:
-        self.store.remove_pin(msg.name)
+        await self.store.run(self.store.remove_pin, msg.name)
 
     @handler
     async def pin_ls(self, msg: PinLs) -> PinList:
@@ -182,9 +179,19 @@ class StorageActor(Actor):
 
     @handler(requires=Requires("storage/gc", on="storage:blocks", trusted=True))
     async def gc(self, msg: RunGC) -> GCDone:
-        result = self.store.gc(written_before=self.clock() - self.gc_grace)
+        result = await self.store.run(self.store.gc, self.clock() - self.gc_grace)
         self.log.info("gc.done", removed=result.removed, freed=result.freed_bytes)
         return GCDone(removed=result.removed, freed_bytes=result.freed_bytes)
+
+
+def _pinned_quad_sets(store: BlockStore) -> list[list[Any]]:
+    """The quads of every pinned quad set (what the storage actor indexes at start)."""
+    out = []
+    for pin in store.pins():
+        root = decode(store.get(pin.root).data) if pin.root.cid_bytes[1] == DAG_CBOR else None
+        if isinstance(root, dict) and root.get("type") == QUADS_TYPE:
+            out.append(quads_from_blocks(root, lambda c: store.get(c).data))
+    return out
 
 
 class Fetcher(Actor):

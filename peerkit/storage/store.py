@@ -1,6 +1,7 @@
 """Block stores: embedded SQLite (the default) and in-memory, with named recursive pins and GC.
 
-Pure and synchronous: the storage actor serialises every write, pin and GC through its mailbox.
+Synchronous: the storage actor serialises every write, pin and GC through its mailbox and hands
+them to :meth:`BlockStore.run` (SQLite: one I/O thread, so the event loop never waits on disk).
 That alone does not make "put, then pin" safe (Kubo lost data to exactly this): a GC can run
 between the two. So GC only deletes blocks written more than ``grace`` seconds before it (the
 caller passes the time: no clock in here), blocks written during GC are never its candidates,
@@ -13,17 +14,23 @@ acknowledged write survives a crash of the process or the machine.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ..private_files import PRIVATE_FILE, make_private
 from .blocks import CID, Block, links, parse_cid
 from .errors import BlockNotFound, NotPinned, StorageError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,11 @@ class GCResult:
 
 
 class BlockStore(ABC):
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(*args)`` (a method of this store) where it may block: here for the
+        memory store, on the store's own I/O thread for SQLite (see there)."""
+        return work(*args)
+
     # --- blocks ---------------------------------------------------------------------------
 
     @abstractmethod
@@ -299,7 +311,23 @@ class SQLiteBlockStore(BlockStore):
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot open block store {self.path}: {exc}") from None
-        self._lock = threading.Lock()  # the actor may hand big jobs to a thread
+        self._lock = threading.Lock()  # writes come from the I/O thread, one at a time
+        # Reads on the event loop (has, get) use their own connection: with WAL they never
+        # wait for a write's fsync on the writer connection, and see only committed blocks.
+        try:
+            self._reader = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False
+            )
+            self._reader.execute("PRAGMA query_only=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot open block store {self.path}: {exc}") from None
+        # One thread for every write, pin and GC: they stay in the actor's order, and a
+        # durable commit (an fsync, milliseconds) never stalls the event loop or libp2p.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix=f"peerkit-store-{self.path.name}")
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._io, partial(work, *args))
 
     def put_many(self, blocks: Iterable[Block], now: float = 0.0) -> int:
         rows = [(b.cid.cid_bytes, b.data, now) for b in blocks]
@@ -322,12 +350,14 @@ class SQLiteBlockStore(BlockStore):
             return new
 
     def get_data(self, cid: CID) -> bytes | None:
-        row = self._db.execute("SELECT data FROM blocks WHERE cid = ?", (cid.cid_bytes,)).fetchone()
+        row = self._reader.execute(
+            "SELECT data FROM blocks WHERE cid = ?", (cid.cid_bytes,)
+        ).fetchone()
         return None if row is None else bytes(row[0])
 
     def has(self, cid: CID) -> bool:
         return (
-            self._db.execute("SELECT 1 FROM blocks WHERE cid = ?", (cid.cid_bytes,)).fetchone()
+            self._reader.execute("SELECT 1 FROM blocks WHERE cid = ?", (cid.cid_bytes,)).fetchone()
             is not None
         )
 
@@ -338,10 +368,10 @@ class SQLiteBlockStore(BlockStore):
             )
 
     def stats(self) -> StoreStats:
-        n, size = self._db.execute(
+        n, size = self._reader.execute(
             "SELECT count(*), coalesce(sum(length(data)), 0) FROM blocks"
         ).fetchone()
-        (pins,) = self._db.execute("SELECT count(*) FROM pins").fetchone()
+        (pins,) = self._reader.execute("SELECT count(*) FROM pins").fetchone()
         return StoreStats(n, size, pins)
 
     def _block_ids(self, written_before: float) -> Iterator[tuple[int, bytes]]:
@@ -385,12 +415,14 @@ class SQLiteBlockStore(BlockStore):
             return self._db.execute("DELETE FROM pins WHERE name = ?", (name,)).rowcount > 0
 
     def pins(self) -> list[Pin]:
-        rows = self._db.execute("SELECT name, root FROM pins ORDER BY name").fetchall()
+        rows = self._reader.execute("SELECT name, root FROM pins ORDER BY name").fetchall()
         return [Pin(n, CID(bytes(r))) for n, r in rows]
 
     def pin(self, name: str) -> Pin | None:
-        row = self._db.execute("SELECT root FROM pins WHERE name = ?", (name,)).fetchone()
+        row = self._reader.execute("SELECT root FROM pins WHERE name = ?", (name,)).fetchone()
         return None if row is None else Pin(name, CID(bytes(row[0])))
 
     def close(self) -> None:
+        self._io.shutdown(wait=True)  # what was handed to the I/O thread finishes first
+        self._reader.close()
         self._db.close()

@@ -26,6 +26,7 @@ class FakeClock:
     def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01 UTC
         self._wall = start
         self._mono = 1_000.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def now(self) -> float:
         return self._wall
@@ -33,9 +34,29 @@ class FakeClock:
     def monotonic(self) -> float:
         return self._mono
 
+    async def sleep(self, seconds: float) -> None:
+        """Returns once :meth:`advance` has moved the clock ``seconds`` on."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._mono + seconds, wake))
+        try:
+            await wake
+        finally:
+            self._sleepers = [s for s in self._sleepers if s[1] is not wake]
+
+    def sleeping(self) -> int:
+        """How many tasks wait on this clock (a test can wait for a timer to be set)."""
+        return sum(not f.done() for _, f in self._sleepers)
+
     def advance(self, seconds: float) -> None:
+        """Move both clocks on, and wake every sleeper whose time has come."""
         self._wall += seconds
         self._mono += seconds
+        for due, wake in self._sleepers:
+            if due <= self._mono and not wake.done():
+                wake.set_result(None)
 
 
 class WaitTimeout(PeerkitError, AssertionError):

@@ -79,3 +79,84 @@ async def test_delegations_expire_on_the_nodes_clock():
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
+    """The client re-registers every ttl/3 of the node's clock: 200 fake seconds pass (the
+    TTL is 60) without sleeping, and the point still lists the peer."""
+    from peerkit.config import RendezvousConfig
+    from peerkit.rendezvous.extension import RendezvousExtension
+    from peerkit.testing import wait_for
+
+    clock = FakeClock()
+    network = MemoryNetwork()
+    point = Node(
+        PeerConfig(name="point", transport="memory", rendezvous=RendezvousConfig(server=True)),
+        transport=MemoryTransport(name="point", network=network),
+        clock=clock,
+    )
+    await point.start()
+    member = Node(
+        PeerConfig(
+            name="member",
+            transport="memory",
+            bootstrap=[point.addrs()[0]],
+            rendezvous=RendezvousConfig(namespaces=["app"], ttl=60),
+        ),
+        transport=MemoryTransport(name="member", network=network),
+        clock=clock,
+    )
+    await member.start()
+    registry = point.extension(RendezvousExtension).registry
+
+    def expires() -> float:
+        found, _ = registry.discover("app", clock.monotonic())
+        return max((r.expires for r in found if r.peer == member.peer_id), default=0.0)
+
+    def registered() -> bool:
+        if expires():
+            return True
+        if clock.sleeping():  # a first attempt before the bootstrap dial: its retry waits
+            clock.advance(0.5)  # on the clock too
+        return False
+
+    try:
+        await wait_for(registered, what="the first registration")
+        for _ in range(10):  # 10 x 20 s: each renewal is due after 20 s of fake time
+            before = expires()
+            await wait_for(clock.sleeping, what="the client to wait for its next renewal")
+            clock.advance(20)
+            await wait_for(lambda b=before: expires() > b, what="a renewal")
+        assert expires() > clock.monotonic()  # still registered, 200 s after the first
+    finally:
+        await member.stop()
+        await point.stop()
+
+
+async def test_restart_backoff_waits_on_the_nodes_clock():
+    """An actor that crashed is restarted only after its backoff of clock time has passed."""
+    from peerkit.actor import Actor, handler
+    from peerkit.config import SupervisionConfig
+    from peerkit.testing import wait_for
+    from tests.messages import Crash
+
+    class Fragile(Actor):
+        @handler(handles=Crash)
+        async def crash(self, msg: Crash) -> None:
+            raise RuntimeError("boom")
+
+    clock = FakeClock()
+    config = PeerConfig(
+        name="f", transport="memory", supervision=SupervisionConfig(backoff=30, backoff_max=30)
+    )
+    node = Node(config, clock=clock)
+    ref = node.spawn(Fragile)
+    await node.start()
+    try:
+        await ref.tell(Crash())
+        await wait_for(clock.sleeping, what="the supervisor to wait out its backoff")
+        assert node.supervisor.restarts(ref) == 0  # waiting: 30 s of this clock, not the loop's
+        clock.advance(30)
+        await wait_for(lambda: node.supervisor.restarts(ref) == 1, what="the restart")
+    finally:
+        await node.stop()
