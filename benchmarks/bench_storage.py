@@ -24,8 +24,8 @@ import cbrrr
 from _common import Timer, load, paired, report
 
 from peerkit import Node, PeerConfig
+from peerkit.blocks import decode, make_block, verify
 from peerkit.log import configure_logging
-from peerkit.storage.blocks import decode, make_block, verify
 from peerkit.storage.store import SQLiteBlockStore
 
 N = 10_000

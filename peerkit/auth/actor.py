@@ -5,8 +5,8 @@ persists them as pinned blocks so a restarted peer still refuses revoked chains.
 from __future__ import annotations
 
 from ..actor import Actor, Context, handler
+from ..blocks import make_block
 from ..errors import PeerkitError
-from ..storage.blocks import make_block
 from .errors import AuthError, Expired, WrongAudience
 from .messages import (
     CheckRevoked,

@@ -21,9 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..dcs.crypto import ENVELOPE_DOMAIN, UPDATE_DOMAIN
-from ..naming.keys import NAME_KEY_DOMAIN
-from ..naming.records import SIGNATURE_PREFIX
+from .. import domains
 from .errors import (
     BadSignature,
     BrokenChain,
@@ -61,10 +59,10 @@ def check_signature(token: Token) -> None:
         return
     body = token.signed[len(DOMAINS[token.kind]) :]
     others = {f"a {kind}": domain for kind, domain in DOMAINS.items() if kind != token.kind}
-    others["a name record"] = SIGNATURE_PREFIX
-    others["a DCS envelope"] = ENVELOPE_DOMAIN
-    others["a DCS update"] = UPDATE_DOMAIN
-    others["a name key"] = NAME_KEY_DOMAIN
+    others["a name record"] = domains.NAME_RECORD
+    others["a DCS envelope"] = domains.DCS_ENVELOPE
+    others["a DCS update"] = domains.DCS_UPDATE
+    others["a name key"] = domains.NAME_KEY
     for what, domain in others.items():
         if verify(token.iss, token.alg, domain + body, token.sig):
             raise WrongContext(

@@ -20,9 +20,9 @@ from typing import Any
 
 import msgspec
 
+from ..blocks import NotCanonical, decode, encode
 from ..messages import Message, tag_of
-from ..naming.records import RecordError, pubkey_of
-from ..storage.blocks import NotCanonical, decode, encode
+from ..names import RecordError, pubkey_of
 from .chain import ReplayCache, Request, authorize
 from .errors import AuthMissing, TokenMalformed
 from .principals import did_for_ed25519, did_for_peer

@@ -17,7 +17,7 @@ from nacl.signing import VerifyKey
 
 from ..errors import PeerkitError
 from ..identity import B58, encode_base, peer_id_for_public
-from ..naming.keys import EthereumWallet, KeyError_
+from ..wallets import EthereumWallet, KeyError_
 
 ED25519_PUB = b"\xed\x01"  # multicodec ed25519-pub, varint
 DID_KEY = "did:key:z"

@@ -25,8 +25,9 @@ from typing import Annotated, Any
 import msgspec
 from cbrrr import CID
 
+from .. import domains
+from ..blocks import NotCanonical, cid_for, decode, encode, make_block
 from ..errors import WireError
-from ..storage.blocks import NotCanonical, cid_for, decode, encode, make_block
 from ..wire import decode_uvarint, encode_uvarint
 from .errors import TokenMalformed
 from .principals import PrincipalError, Signer, check_did
@@ -36,7 +37,7 @@ INVOCATION = "invocation"
 REVOCATION = "revocation"
 CODES = {DELEGATION: 0x300D01, INVOCATION: 0x300D02, REVOCATION: 0x300D03}
 KINDS = {code: kind for kind, code in CODES.items()}
-DOMAINS = {kind: f"peerkit/auth/{kind}/v1\n".encode() for kind in CODES}
+DOMAINS = {kind: domains.auth_token(kind) for kind in CODES}
 MAX_TOKEN = 16 * 1024
 MAX_PROOFS = 8
 

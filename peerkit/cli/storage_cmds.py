@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..blocks import CID, RAW, decode, parse_cid
 from ..config import load_config
 from ..errors import ConfigError
-from ..storage.blocks import CID, RAW, decode, parse_cid
 from ..storage.car import read_car, write_car
 from ..storage.files import FILE_TYPE, file_blocks, iter_file
 from ..storage.store import SQLiteBlockStore

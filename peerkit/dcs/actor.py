@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..actor import Actor, Context, handler
+from ..blocks import make_block
 from ..errors import PeerkitError
 from ..feed import Feed
-from ..naming.records import name_for
-from ..storage.blocks import make_block
+from ..names import name_for
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
 from .doc import Entry, SharedDoc, restore_doc, save_doc
 from .messages import (

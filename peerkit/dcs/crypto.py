@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from .. import domains
 from ..errors import Refused, RemoteError
 
-ENVELOPE_DOMAIN = b"peerkit/dcs/envelope/v1\x00"
-UPDATE_DOMAIN = b"peerkit/dcs/update/v1\x00"
+ENVELOPE_DOMAIN = domains.DCS_ENVELOPE
+UPDATE_DOMAIN = domains.DCS_UPDATE
 
 
 class DcsError(RemoteError):

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from ..actor import Actor, Context, handler
 from ..auth.guard import Requires, name_owner
+from ..blocks import make_block
 from ..errors import PeerkitError
 from ..feed import Feed
-from ..storage.blocks import make_block
 from .log import NameLog
 from .messages import (
     History,

@@ -13,9 +13,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from ..blocks import parse_cid
 from ..clock import utc
 from ..errors import PeerkitError
-from ..storage.blocks import parse_cid
 from ..storage.errors import BlockNotFound
 from .keys import ME_NAME, KdfParams, MasterKey, Wallet, derive_master_key, name_key
 from .messages import History, LearnRecord, NameHistory, PublishRecord, Resolved, ResolveName

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 class NamingExtension(Extension):
     name = "naming"
-    needs = ("storage",)  # record logs are persisted as blocks
+    # record logs are persisted as blocks; republishing for an owner is a delegated capability
+    needs = ("auth", "storage")
     ref: ActorRef
     heads: NameHeads
 

@@ -4,8 +4,9 @@
     s = h(p, m)                          h: Argon2id (memory-hard) then HKDF-SHA256; m: the app's
     k = kfs(s)                           an Ed25519 key from the 32-byte seed s
 
-Wallets: :class:`EthereumWallet` (secp256k1, EIP-191 ``personal_sign``, RFC 6979 deterministic
-signatures, checked against eth-account in the tests) and :class:`Ed25519Wallet`.
+Wallets (``peerkit.wallets``, re-exported here): :class:`EthereumWallet` (secp256k1, EIP-191
+``personal_sign``, RFC 6979 deterministic signatures, checked against eth-account in the tests)
+and :class:`Ed25519Wallet`.
 
 Some hardware wallets sign non-deterministically, which would silently create a new identity.
 So login stores a **key-check value** (the master public key); a later login that derives a
@@ -20,91 +21,37 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Protocol
 
-import coincurve
-from Crypto.Hash import keccak
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..errors import PeerkitError
+from .. import domains
 from ..identity import public_bytes  # noqa: F401 (re-exported: keys' raw public bytes)
+from ..wallets import Ed25519Wallet, EthereumWallet, KeyError_, Wallet
 
-NAME_KEY_DOMAIN = b"peerkit/name-key/v1\x00"
+__all__ = [
+    "ME_NAME",
+    "Ed25519Wallet",
+    "EthereumWallet",
+    "KdfParams",
+    "KeyDrift",
+    "KeyError_",
+    "MasterKey",
+    "Wallet",
+    "derive_master_key",
+    "name_key",
+]
+
+NAME_KEY_DOMAIN = domains.NAME_KEY
 ME_NAME = "peerkit/me"
-
-
-class KeyError_(PeerkitError):
-    code = "keys"
 
 
 class KeyDrift(KeyError_):
     """The wallet gave a different signature than at the first login."""
 
     code = "key_drift"
-
-
-class Wallet(Protocol):
-    def sign(self, message: bytes) -> bytes: ...
-
-    @property
-    def address(self) -> str: ...
-
-
-class EthereumWallet:
-    """A local secp256k1 wallet signing like MetaMask's ``personal_sign`` (EIP-191)."""
-
-    def __init__(self, private_key: bytes) -> None:
-        if len(private_key) != 32:
-            raise KeyError_("an Ethereum private key is 32 bytes")
-        self._key = coincurve.PrivateKey(private_key)
-
-    @staticmethod
-    def eip191_hash(message: bytes) -> bytes:
-        prefix = b"\x19Ethereum Signed Message:\n" + str(len(message)).encode()
-        return keccak.new(digest_bits=256, data=prefix + message).digest()
-
-    def sign(self, message: bytes) -> bytes:
-        """65 bytes r || s || v (v = 27 or 28), deterministic (RFC 6979)."""
-        sig = self._key.sign_recoverable(self.eip191_hash(message), hasher=None)
-        return sig[:64] + bytes([sig[64] + 27])
-
-    @property
-    def address(self) -> str:
-        pub = self._key.public_key.format(compressed=False)[1:]
-        raw = keccak.new(digest_bits=256, data=pub).hexdigest()[-40:]
-        return "0x" + _checksum(raw)
-
-    @staticmethod
-    def recover(message: bytes, signature: bytes) -> str:
-        """The address that made ``signature`` over ``message`` (EIP-191)."""
-        if len(signature) != 65 or signature[64] not in (27, 28):
-            raise KeyError_("an EIP-191 signature is 65 bytes ending in 27 or 28")
-        sig = signature[:64] + bytes([signature[64] - 27])
-        pub = coincurve.PublicKey.from_signature_and_message(
-            sig, EthereumWallet.eip191_hash(message), hasher=None
-        )
-        raw = keccak.new(digest_bits=256, data=pub.format(compressed=False)[1:]).hexdigest()
-        return "0x" + _checksum(raw[-40:])
-
-
-def _checksum(hex_address: str) -> str:
-    digest = keccak.new(digest_bits=256, data=hex_address.encode()).hexdigest()
-    return "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hex_address))
-
-
-class Ed25519Wallet:
-    def __init__(self, seed: bytes) -> None:
-        self._key = Ed25519PrivateKey.from_private_bytes(seed)
-
-    def sign(self, message: bytes) -> bytes:
-        return self._key.sign(message)
-
-    @property
-    def address(self) -> str:
-        return "ed25519:" + self._key.public_key().public_bytes_raw().hex()
 
 
 @dataclass(frozen=True)

@@ -21,28 +21,37 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from .. import domains
+from ..blocks import NotCanonical, decode, encode
 from ..errors import PeerkitError
-from ..identity import encode_base, peer_id_for_public, pubkey_proto, public_bytes
-from ..storage.blocks import decode, encode
-from ..storage.errors import NotCanonical
+from ..names import RecordError, name_for, peer_id_for, pubkey_of
+
+# names of keys live in the core (peerkit.names); records are where most callers look for them
+__all__ = [
+    "MAX_RECORD",
+    "REVOKED_VALUE",
+    "BadSignature",
+    "Equivocation",
+    "NameRecord",
+    "RecordError",
+    "RecordExpired",
+    "RecordTooLarge",
+    "create_record",
+    "name_for",
+    "peer_id_for",
+    "pubkey_of",
+    "verify_record",
+]
 from ..wire import decode_uvarint, encode_uvarint
 
 MAX_RECORD = 10 * 1024
-SIGNATURE_PREFIX = b"ipns-signature:"
-LIBP2P_KEY = 0x72
+SIGNATURE_PREFIX = domains.NAME_RECORD
 REVOKED_VALUE = b"/ipfs/bafkqaaa"  # the identity CID of empty data: "nothing here any more"
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$")
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-class RecordError(PeerkitError):
-    """A name record was refused; the message says which rule it broke."""
-
-    code = "bad_record"
 
 
 class RecordTooLarge(RecordError):
@@ -82,48 +91,11 @@ class NameRecord:
 # --- names ---------------------------------------------------------------------------------
 
 
-def name_for(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> str:
-    """The IPNS name (``k51...``) of an Ed25519 public key."""
-    pub = public_bytes(pub)
-    cid = bytes([0x01, LIBP2P_KEY, 0x00, 36]) + pubkey_proto(pub)
-    return "k" + _base36(cid)
-
-
-def peer_id_for(pub: bytes | Ed25519PublicKey | Ed25519PrivateKey) -> str:
-    """The same key as a libp2p peer id (base58btc identity multihash, ``12D3KooW...``)."""
-    return peer_id_for_public(public_bytes(pub))
-
-
-def pubkey_of(name: str) -> bytes:
-    """The Ed25519 public key inlined in a ``k51...`` name. RecordError if it is not one."""
-    if not name.startswith("k"):
-        raise RecordError(f"{name!r} is not an IPNS name (expected base36 k51...)")
-    try:
-        raw = _unbase36(name[1:])
-    except ValueError:
-        raise RecordError(f"{name!r} is not valid base36") from None
-    prefix = bytes([0x01, LIBP2P_KEY, 0x00, 36, 0x08, 0x01, 0x12, 0x20])
-    if len(raw) != len(prefix) + 32 or not raw.startswith(prefix):
-        raise RecordError(f"{name!r} does not inline an Ed25519 key")
-    return raw[len(prefix) :]
-
-
 @functools.lru_cache(maxsize=4096)
 def _verifier(name: str) -> VerifyKey:
     """The verify key of a name, cached: records are verified on every resolve, and PyNaCl
     (libsodium) verifies Ed25519 ~2x faster than cryptography (measured here: 61 vs 123 us)."""
     return VerifyKey(pubkey_of(name))
-
-
-def _base36(data: bytes) -> str:
-    return encode_base(data, _B36)
-
-
-def _unbase36(text: str) -> bytes:
-    zeros = len(text) - len(text.lstrip("0"))
-    n = int(text, 36) if text.lstrip("0") else 0
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * zeros + body
 
 
 # --- time ----------------------------------------------------------------------------------

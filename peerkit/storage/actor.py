@@ -14,8 +14,8 @@ from typing import Any
 
 from ..actor import Actor, Context, handler
 from ..auth.guard import Requires
+from ..blocks import CID, DAG_CBOR, Block, decode, links, parse_cid, verify
 from ..errors import PeerkitError, RequestTimeout
-from .blocks import CID, DAG_CBOR, Block, decode, links, parse_cid, verify
 from .errors import BlockNotFound, BlockTooLarge, StorageError
 from .exchange import FetchLimits, fetch_dag
 from .messages import (

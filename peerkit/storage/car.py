@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from ..blocks import CID, Block, decode, encode, parse_cid, verify
 from ..wire import decode_uvarint, encode_uvarint
-from .blocks import CID, Block, decode, encode, parse_cid, verify
-from .errors import InvalidCID, LimitExceeded, StorageError
+from .errors import BlockError, InvalidCID, LimitExceeded, StorageError
 
 MAX_SECTION = 2 * 1024 * 1024  # larger than any block we accept (1 MiB) plus its CID
 
@@ -42,7 +42,7 @@ def read_car(data: bytes, *, max_section: int = MAX_SECTION) -> tuple[list[CID],
         raise LimitExceeded(f"CAR header of {header_len} bytes is too large")
     try:
         header = decode(data[pos : pos + header_len])
-    except StorageError as exc:
+    except (StorageError, BlockError) as exc:
         raise CarError(f"CAR header is not DAG-CBOR: {exc}") from None
     if not isinstance(header, dict) or header.get("version") != 1:
         raise CarError(

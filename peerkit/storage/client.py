@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Any
 
-from .blocks import CID, Block, decode, make_block, parse_cid, raw_block
+from ..blocks import CID, Block, decode, make_block, parse_cid, raw_block
 from .files import file_blocks, file_chunks
 from .messages import (
     BlockData,

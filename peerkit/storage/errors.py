@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
+from ..blocks import BlockError, CorruptBlock, InvalidCID, NotCanonical
 from ..errors import RemoteError
+
+__all__ = [
+    "BlockError",
+    "BlockNotFound",
+    "BlockTooLarge",
+    "CorruptBlock",
+    "InvalidCID",
+    "LimitExceeded",
+    "NotCanonical",
+    "NotPinned",
+    "StorageError",
+]
 
 
 class StorageError(RemoteError):
     code = "storage"
-
-
-class InvalidCID(StorageError):
-    code = "invalid_cid"
-
-
-class NotCanonical(StorageError):
-    """The data is not strict DAG-CBOR, or holds a value peerkit refuses to hash (NaN, Inf)."""
-
-    code = "not_canonical"
-
-
-class CorruptBlock(StorageError):
-    """A block's bytes do not hash to its CID."""
-
-    code = "corrupt_block"
 
 
 class BlockNotFound(StorageError):

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .blocks import CID, Block, links, verify
+from ..blocks import CID, Block, links, verify
 from .errors import BlockNotFound, BlockTooLarge, CorruptBlock, LimitExceeded
 from .messages import MAX_WANT
 

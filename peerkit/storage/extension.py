@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 class StorageExtension(Extension):
     name = "storage"
+    needs = ("auth",)  # handlers declare requires= (peerkit.auth.guard.Requires)
     store: BlockStore
     ref: ActorRef
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from .blocks import CID, Block, make_block, raw_block
+from ..blocks import CID, Block, make_block, raw_block
 from .errors import LimitExceeded, StorageError
 
 CHUNK = 256 * 1024

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .blocks import CID, Block, decode, make_block
+from ..blocks import CID, Block, decode, make_block
 from .errors import StorageError
 from .vocab import RDF_TYPE, Vocabulary
 

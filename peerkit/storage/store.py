@@ -26,8 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..blocks import CID, Block, links, parse_cid
 from ..private_files import PRIVATE_FILE, make_private
-from .blocks import CID, Block, links, parse_cid
 from .errors import BlockNotFound, NotPinned, StorageError
 
 T = TypeVar("T")

@@ -23,12 +23,12 @@ import peerkit.rendezvous.messages
 import peerkit.storage.messages  # noqa: F401  (registers the built-in message types)
 from peerkit.auth.guard import unpack
 from peerkit.auth.tokens import parse
+from peerkit.blocks import decode as decode_dag_cbor
 from peerkit.bounds import MAX_DEPTH, too_deep
 from peerkit.config import parse_config
 from peerkit.errors import ConfigError, PeerkitError
 from peerkit.messages import default_registry
 from peerkit.naming.records import verify_record
-from peerkit.storage.blocks import decode as decode_dag_cbor
 from peerkit.storage.car import read_car
 from peerkit.wire import (
     EVENT,
@@ -236,7 +236,7 @@ def test_any_text_as_peer_yaml(text):
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 100_000])
 def test_links_of_a_deep_fetched_block_are_refused(depth):
-    from peerkit.storage.blocks import DAG_CBOR, Block, cid_for, links
+    from peerkit.blocks import DAG_CBOR, Block, cid_for, links
     from peerkit.storage.errors import NotCanonical
 
     data = nested(depth, container=b"\x81")

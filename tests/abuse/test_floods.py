@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from peerkit.blocks import raw_block
 from peerkit.config import LimitsConfig
 from peerkit.errors import DialFailed, PeerBusy, PeerDisconnected, RequestTimeout
 from peerkit.naming.messages import PublishRecord
 from peerkit.naming.records import create_record, name_for
-from peerkit.storage.blocks import raw_block
 from peerkit.storage.messages import WantBlocks
 from peerkit.storage.store import SQLiteBlockStore
 from peerkit.wire import EVENT, PUBLISH, REQUEST, encode_envelope, encode_frame

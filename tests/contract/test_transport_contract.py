@@ -166,7 +166,7 @@ async def test_pubsub_burst_reaches_every_subscriber_once(make_nodes, kind):
 
 
 async def test_errors_keep_their_class_across_the_wire(make_nodes, kind):
-    from peerkit.storage.blocks import make_block
+    from peerkit.blocks import make_block
     from peerkit.storage.errors import BlockNotFound
     from peerkit.storage.messages import GetBlock
 

@@ -13,11 +13,11 @@ from peerkit import Actor, Context, Message, handler
 from peerkit.auth.guard import Requires
 from peerkit.auth.principals import WalletSigner
 from peerkit.auth.tokens import Capability
+from peerkit.blocks import make_block
 from peerkit.config import AuthConfig
 from peerkit.errors import UsageError
 from peerkit.naming.keys import EthereumWallet
 from peerkit.naming.messages import Republish
-from peerkit.storage.blocks import make_block
 from peerkit.storage.messages import (
     BlockData,
     FetchDag,

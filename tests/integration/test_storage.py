@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from peerkit.storage.blocks import make_block, raw_block
+from peerkit.blocks import make_block, raw_block
 from peerkit.storage.errors import BlockNotFound, CorruptBlock
 from peerkit.storage.extension import StorageExtension
 from peerkit.storage.store import SQLiteBlockStore
@@ -125,7 +125,7 @@ async def test_gc_racing_pins_and_writes_through_the_actor(make_nodes, seed):
 WRITER = textwrap.dedent(
     """
     import sys
-    from peerkit.storage.blocks import make_block
+    from peerkit.blocks import make_block
     from peerkit.storage.store import SQLiteBlockStore
     store = SQLiteBlockStore(sys.argv[1])
     for i in range(1000):
@@ -154,7 +154,7 @@ def test_acknowledged_writes_survive_sigkill(tmp_path):
     proc.wait()
     acked += [line.strip() for line in proc.stdout if line.strip()]
     store = SQLiteBlockStore(db)
-    from peerkit.storage.blocks import parse_cid
+    from peerkit.blocks import parse_cid
 
     assert len(acked) >= 300
     assert all(store.has(parse_cid(c)) for c in acked)

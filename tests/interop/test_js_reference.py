@@ -21,10 +21,10 @@ from pycrdt import Doc, Text
 
 from peerkit.auth.principals import Ed25519Signer, WalletSigner
 from peerkit.auth.tokens import Capability, delegate, invoke
+from peerkit.blocks import encode, make_block
 from peerkit.dcs.crypto import Identity
 from peerkit.dcs.doc import SharedDoc
 from peerkit.naming.keys import EthereumWallet
-from peerkit.storage.blocks import encode, make_block
 
 JS = Path(__file__).parent / "js"
 pytestmark = pytest.mark.interop

@@ -23,9 +23,9 @@ from peerkit.auth.tokens import (
     parse,
     revoke,
 )
+from peerkit.blocks import make_block
 from peerkit.naming.keys import EthereumWallet
 from peerkit.naming.records import SIGNATURE_PREFIX
-from peerkit.storage.blocks import make_block
 from peerkit.wire import encode_uvarint
 
 NOW = 1_800_000_000
@@ -115,7 +115,7 @@ def forged_signature(token: Token, signer, domain: bytes) -> Token:
 
 
 def parse_payload(token: Token):
-    from peerkit.storage.blocks import decode
+    from peerkit.blocks import decode
 
     return decode(token.body)["p"]
 
@@ -347,7 +347,7 @@ def test_a_payload_with_a_missing_field_is_named():
 
 
 def test_tokens_are_content_addressed_blocks():
-    from peerkit.storage.blocks import cid_for
+    from peerkit.blocks import cid_for
 
     t = delegate(OWNER, audience=APP.did, caps=[REPUBLISH], expires_in=60, now=NOW)
     assert t.cid == cid_for(t.body).encode()  # the CID of the DAG-CBOR body

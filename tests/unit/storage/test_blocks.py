@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peerkit.storage.blocks import (
+from peerkit.blocks import (
     CID,
     cid_for,
     decode,

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from peerkit.storage.blocks import make_block, raw_block
+from peerkit.blocks import make_block, raw_block
 from peerkit.storage.car import CarError, read_car, write_car
 from peerkit.storage.errors import CorruptBlock
 from peerkit.storage.files import file_blocks

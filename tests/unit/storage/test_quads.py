@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peerkit.storage.blocks import decode
+from peerkit.blocks import decode
 from peerkit.storage.quads import (
     FatLink,
     FatLinkViolation,

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from peerkit.storage.blocks import make_block, raw_block
+from peerkit.blocks import make_block, raw_block
 from peerkit.storage.errors import BlockNotFound, NotPinned
 from peerkit.storage.store import MemoryBlockStore, SQLiteBlockStore
 

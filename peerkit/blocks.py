@@ -1,5 +1,8 @@
 """Blocks and CIDs: strict DAG-CBOR and raw, CIDv1 with sha2-256, byte-identical with IPFS.
 
+Core, not storage's: names, tokens and documents are DAG-CBOR too, whether or not this node
+stores blocks.
+
 The codec is ``cbrrr`` (C, strict): it has a real CID type, so a ``bytes`` value is always bytes
 and only a :class:`CID` is a link (``libipld``, faster, encodes any bytes that happen to parse as
 a CID as a link, silently changing the hash). It rejects non-canonical input on decode (map key
@@ -27,8 +30,30 @@ from typing import Any, NamedTuple
 import cbrrr
 from cbrrr import CID
 
-from ..bounds import MAX_DEPTH, too_deep
-from .errors import CorruptBlock, InvalidCID, NotCanonical
+from .bounds import MAX_DEPTH, too_deep
+from .errors import RemoteError
+
+
+class BlockError(RemoteError):
+    """A block or CID that cannot be used as it is (the codec's errors, shared by every family)."""
+
+    code = "block"
+
+
+class InvalidCID(BlockError):
+    code = "invalid_cid"
+
+
+class NotCanonical(BlockError):
+    """The data is not strict DAG-CBOR, or holds a value peerkit refuses to hash (NaN, Inf)."""
+
+    code = "not_canonical"
+
+
+class CorruptBlock(BlockError):
+    """A block's bytes do not hash to its CID."""
+
+    code = "corrupt_block"
 
 DAG_CBOR = 0x71
 RAW = 0x55

@@ -1,0 +1,80 @@
+"""Wallets: the keys users already hold (an Ethereum account, an Ed25519 key) as signers.
+
+Core, not naming's: naming derives a user's master key from a wallet signature, and auth
+accepts a wallet as the root of a delegation chain.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import coincurve
+from Crypto.Hash import keccak
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from .errors import PeerkitError
+
+
+class KeyError_(PeerkitError):
+    code = "keys"
+
+
+class Wallet(Protocol):
+    def sign(self, message: bytes) -> bytes: ...
+
+    @property
+    def address(self) -> str: ...
+
+
+class EthereumWallet:
+    """A local secp256k1 wallet signing like MetaMask's ``personal_sign`` (EIP-191)."""
+
+    def __init__(self, private_key: bytes) -> None:
+        if len(private_key) != 32:
+            raise KeyError_("an Ethereum private key is 32 bytes")
+        self._key = coincurve.PrivateKey(private_key)
+
+    @staticmethod
+    def eip191_hash(message: bytes) -> bytes:
+        prefix = b"\x19Ethereum Signed Message:\n" + str(len(message)).encode()
+        return keccak.new(digest_bits=256, data=prefix + message).digest()
+
+    def sign(self, message: bytes) -> bytes:
+        """65 bytes r || s || v (v = 27 or 28), deterministic (RFC 6979)."""
+        sig = self._key.sign_recoverable(self.eip191_hash(message), hasher=None)
+        return sig[:64] + bytes([sig[64] + 27])
+
+    @property
+    def address(self) -> str:
+        pub = self._key.public_key.format(compressed=False)[1:]
+        raw = keccak.new(digest_bits=256, data=pub).hexdigest()[-40:]
+        return "0x" + _checksum(raw)
+
+    @staticmethod
+    def recover(message: bytes, signature: bytes) -> str:
+        """The address that made ``signature`` over ``message`` (EIP-191)."""
+        if len(signature) != 65 or signature[64] not in (27, 28):
+            raise KeyError_("an EIP-191 signature is 65 bytes ending in 27 or 28")
+        sig = signature[:64] + bytes([signature[64] - 27])
+        pub = coincurve.PublicKey.from_signature_and_message(
+            sig, EthereumWallet.eip191_hash(message), hasher=None
+        )
+        raw = keccak.new(digest_bits=256, data=pub.format(compressed=False)[1:]).hexdigest()
+        return "0x" + _checksum(raw[-40:])
+
+
+def _checksum(hex_address: str) -> str:
+    digest = keccak.new(digest_bits=256, data=hex_address.encode()).hexdigest()
+    return "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hex_address))
+
+
+class Ed25519Wallet:
+    def __init__(self, seed: bytes) -> None:
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    @property
+    def address(self) -> str:
+        return "ed25519:" + self._key.public_key().public_bytes_raw().hex()
