@@ -18,11 +18,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
-# The long abuse run: every attack in tests/abuse/ at full size, decoder fuzzing with 20,000
-# examples per property (minutes, not seconds; not part of `make test`).
+# The long run: every attack in tests/abuse/ at full size, decoder fuzzing with 20,000
+# examples per property, and the growth tests (tests/growth/) at the sizes of years of use
+# (minutes, not seconds; not part of `make test`).
 soak: $(VENV)/.installed
 	PEERKIT_SOAK=1 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -p no:cacheprovider \
-		-o timeout=1800 tests/abuse
+		-o timeout=1800 tests/abuse tests/growth
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

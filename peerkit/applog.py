@@ -41,7 +41,7 @@ LEAF_TYPE = "peerkit/log-leaf"
 NODE_TYPE = "peerkit/log-node"
 
 #: a tail is sealed into a leaf once it holds this many bytes of entries
-LEAF_BYTES = 16 * 1024
+LEAF_BYTES = 4 * 1024
 #: leaves (or nodes) grouped into one node of the level above
 FANOUT = 64
 #: the largest entry (so that a leaf, and a head's tail, stay bounded)
@@ -67,6 +67,15 @@ class LogState:
     tail: list[bytes] = field(default_factory=list)
     tail_bytes: int = 0
     meta: Any = None
+
+    def copy(self) -> LogState:
+        return LogState(
+            self.count,
+            [list(level) for level in self.levels],
+            list(self.tail),
+            self.tail_bytes,
+            self.meta,
+        )
 
     def head_value(self) -> dict[str, Any]:
         return {

@@ -55,6 +55,7 @@ class CorruptBlock(BlockError):
 
     code = "corrupt_block"
 
+
 DAG_CBOR = 0x71
 RAW = 0x55
 _PREFIX = {DAG_CBOR: b"\x01\x71\x12\x20", RAW: b"\x01\x55\x12\x20"}

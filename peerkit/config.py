@@ -39,6 +39,9 @@ class StorageConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     path: str = "blocks.db"
     #: GC keeps unpinned blocks younger than this, so "put, then pin" is safe
     gc_grace: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    #: run GC this often (seconds of the node's clock; 0: only when asked). Logs leave their
+    #: old heads behind on every append: this is what keeps the disk to the data kept.
+    gc_every: Annotated[float, msgspec.Meta(ge=0)] = 600.0
 
 
 class RendezvousConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -49,6 +52,12 @@ class RendezvousConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     #: connect to the peers registered under these namespaces and keep those connections
     prefer: list[str] = msgspec.field(default_factory=list)
     ttl: Annotated[float, msgspec.Meta(ge=5, le=72 * 3600)] = 60.0
+
+
+class NamingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    #: records of each name kept (newest sequences; the head always): what history and
+    #: resolve-at can answer. The stored log is compacted to this when it grows past twice it.
+    history: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
 
 
 class DcsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -171,6 +180,7 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     rendezvous: RendezvousConfig = msgspec.field(default_factory=RendezvousConfig)
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
+    naming: NamingConfig = msgspec.field(default_factory=NamingConfig)
     dcs: DcsConfig = msgspec.field(default_factory=DcsConfig)
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)

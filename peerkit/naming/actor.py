@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from .. import applog
 from ..actor import Actor, Context, handler
+from ..applog import LogState
 from ..auth.guard import Requires, name_owner
-from ..blocks import make_block
 from ..errors import PeerkitError
 from ..feed import Feed
 from .log import NameLog
@@ -29,7 +30,7 @@ __all__ = ["NameHeads", "NamingActor"]
 #: new head records per name, for local watchers (``node.naming.watch``)
 NameHeads = Feed[str, NameRecord]
 
-LOG_TYPE = "peerkit/name-log"
+LEGACY_LOG_TYPE = "peerkit/name-log"
 PIN_PREFIX = "naming/"
 
 
@@ -40,40 +41,73 @@ def utc_now() -> datetime:
 class NamingActor(Actor):
     mailbox_size = 4096
 
-    def __init__(self, heads: NameHeads, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, heads: NameHeads, clock: Callable[[], datetime] = utc_now, *, history: int = 1000
+    ) -> None:
         self.heads = heads  # owned by the extension: watchers survive restarts
         self.clock = clock
+        self.history_cap = history
         self.logs: dict[str, NameLog] = {}
+        self.stored: dict[str, LogState] = {}  # each name's append-only log, as persisted
 
     async def on_start(self) -> None:
-        # Logs are persisted as pinned blocks: reload them so sequences never go backwards.
+        # Each name's records are an append-only log pinned "naming/<name>"; its head carries
+        # the current head record, so a restart reads only the newest `history` entries.
         storage = self.node.storage
         for pin in await storage.pins():
-            if pin.name.startswith(PIN_PREFIX):
-                doc = await storage.get(pin.root)
-                if isinstance(doc, dict) and doc.get("type") == LOG_TYPE:
-                    log = self._log(doc["name"])
-                    for raw in doc["records"]:
-                        try:  # history is kept once expired, but still verified
-                            log.add(
-                                verify_record(log.name, raw, now=self.clock(), check_expiry=False)
-                            )
-                        except RecordError as exc:
-                            self.log.warning("name.stored_record_rejected", error=str(exc))
+            if not pin.name.startswith(PIN_PREFIX):
+                continue
+            name = pin.name.removeprefix(PIN_PREFIX)
+            try:
+                value = await storage.get(pin.root)
+                if isinstance(value, dict) and value.get("type") == LEGACY_LOG_TYPE:
+                    await self._migrate(name, value["records"])
+                    continue
+                state = applog.load(value)
+                raws = [state.meta["head"]] if isinstance(state.meta, dict) else []
+                start = max(0, state.count - self.history_cap)
+                raws += await self._read(state, start)
+            except (PeerkitError, KeyError, TypeError) as exc:
+                self.log.error("name.log_unreadable", name=name[:16], error=str(exc))
+                continue
+            self.stored[name] = state
+            self._restore(name, raws)
+
+    def _restore(self, name: str, raws: list[bytes]) -> None:
+        log = self._log(name)
+        for raw in raws:
+            try:  # history is kept once expired, but still verified
+                log.add(verify_record(name, raw, now=self.clock(), check_expiry=False))
+            except RecordError as exc:
+                self.log.warning("name.stored_record_rejected", name=name[:16], error=str(exc))
+
+    async def _read(self, state: LogState, start: int) -> list[bytes]:
+        return list(applog.read(state, self.node.storage.read_block, start))
+
+    async def _migrate(self, name: str, records: list[bytes]) -> None:
+        """A log written by peerkit before 0.3 (one block rewritten per record)."""
+        self._restore(name, records)
+        log = self.logs[name]
+        await self._persist(name, [r.raw for r in log.history()], log.head(), fresh=True)
+        self.log.info("name.log_migrated", name=name[:16], records=len(records))
 
     def _log(self, name: str) -> NameLog:
         log = self.logs.get(name)
         if log is None:
-            log = self.logs[name] = NameLog(name)
+            log = self.logs[name] = NameLog(name, cap=self.history_cap)
         return log
 
     async def _accept(self, name: str, raw: bytes, *, announce: bool) -> RecordAccepted:
         record = verify_record(name, raw, now=self.clock())
         log = self._log(name)
-        is_new = log.add(record)
-        is_head = is_new and log.head() is record
-        if is_new:
-            await self._persist(log)
+        if not log.check(record):  # held already (or older than the history kept)
+            return RecordAccepted(sequence=record.sequence, head=False)
+        new_head = log.head_after(record)
+        # Stored before it counts: a record that cannot be persisted is an error to the
+        # publisher and never becomes the head (nor survives here only until a restart).
+        await self._persist(name, [raw], new_head)
+        log.add(record)
+        is_head = log.head() is record
         if is_head:
             self.heads.put(name, record)
             self.log.info(
@@ -83,11 +117,19 @@ class NamingActor(Actor):
                 await self.node.publish(NameRecordPublished(name=name, record=raw))
         return RecordAccepted(sequence=record.sequence, head=is_head)
 
-    async def _persist(self, log: NameLog) -> None:
-        block = make_block(
-            {"type": LOG_TYPE, "name": log.name, "records": [r.raw for r in log.history()]}
-        )
-        await self.node.storage.put_blocks([block], pin=PIN_PREFIX + log.name)
+    async def _persist(
+        self, name: str, raws: list[bytes], head: NameRecord | None, *, fresh: bool = False
+    ) -> None:
+        state = self.stored.get(name)
+        if state is None or fresh or state.count >= 2 * self.history_cap:
+            # new, or compacted: a fresh log of the history kept (amortised O(1) per record)
+            log = self.logs.get(name)
+            kept = [r.raw for r in log.history()] if log is not None and not fresh else []
+            state, raws = LogState(), kept + [r for r in raws if r not in kept]
+        draft = state.copy()  # the kept state changes only once the blocks are stored
+        blocks = applog.append(draft, raws, meta={"head": head.raw} if head else None)
+        await self.node.storage.put_blocks(blocks, pin=PIN_PREFIX + name)
+        self.stored[name] = draft
 
     @handler(open_write=True)  # anyone may publish a record signed by a name's key
     async def publish(self, msg: PublishRecord) -> RecordAccepted:

@@ -32,7 +32,13 @@ class NamingExtension(Extension):
 
         self.heads = NameHeads()
         self.ref = node.spawn(
-            partial(NamingActor, self.heads, clock=partial(utc, node.clock)), name="naming"
+            partial(
+                NamingActor,
+                self.heads,
+                clock=partial(utc, node.clock),
+                history=node.config.naming.history,
+            ),
+            name="naming",
         )
         node.spawn(NameKeeper, name="name-keeper")
 

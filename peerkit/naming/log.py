@@ -1,6 +1,13 @@
-"""A verified, append-only history of one name's records (pure; persisted by the naming actor)."""
+"""A verified history of one name's records (pure; persisted by the naming actor on an
+append-only log, peerkit.applog).
+
+The head is kept, not searched for; the history held in memory is capped (the newest
+``cap`` sequences): a name updated for years must not cost memory or time by its age.
+"""
 
 from __future__ import annotations
+
+import bisect
 
 from .records import Equivocation, NameRecord, RecordError
 
@@ -10,14 +17,17 @@ class NameRevoked(RecordError):
 
 
 class NameLog:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, cap: int = 1000) -> None:
         self.name = name
+        self.cap = cap
         self._by_seq: dict[int, NameRecord] = {}
+        self._seqs: list[int] = []  # sorted
+        self._head: NameRecord | None = None
         self.revoked_at: int | None = None
 
-    def add(self, record: NameRecord) -> bool:
-        """Append a verified record; True if it was new. Raises Equivocation for a different
-        record with a sequence already seen, NameRevoked past a revocation."""
+    def check(self, record: NameRecord) -> bool:
+        """Whether ``record`` would be new here (False: already held). Raises what
+        :meth:`add` would raise, and changes nothing (so it can be persisted first)."""
         if record.name != self.name:
             raise RecordError(f"record for {record.name} does not belong in the log of {self.name}")
         existing = self._by_seq.get(record.sequence)
@@ -29,26 +39,47 @@ class NameLog:
             return False
         if self.revoked_at is not None and record.sequence > self.revoked_at:
             raise NameRevoked(f"{self.name} was revoked at sequence {self.revoked_at}")
+        # older than the history kept: nothing to add (a revocation always counts)
+        return record.revoked or record.sequence >= self._floor()
+
+    def head_after(self, record: NameRecord) -> NameRecord | None:
+        """The head once ``record`` (checked new) is added."""
+        head = self._head
+        if record.revoked or head is None or record.better_than(head):
+            return record
+        return head
+
+    def add(self, record: NameRecord) -> bool:
+        """Add a verified record; True if it was new. Raises Equivocation for a different
+        record with a sequence already seen, NameRevoked past a revocation."""
+        if not self.check(record):
+            return False
+        self._head = self.head_after(record)
         self._by_seq[record.sequence] = record
+        bisect.insort(self._seqs, record.sequence)
         if record.revoked:
             self.revoked_at = min(record.sequence, self.revoked_at or record.sequence)
             # records after a revocation that arrived before it are void
-            for seq in [s for s in self._by_seq if s > self.revoked_at]:
-                del self._by_seq[seq]
+            while self._seqs and self._seqs[-1] > self.revoked_at:
+                del self._by_seq[self._seqs.pop()]
+        while len(self._seqs) > self.cap:  # the head has the highest sequence: never dropped
+            del self._by_seq[self._seqs.pop(0)]
         return True
 
+    def _floor(self) -> int:
+        return self._seqs[0] if len(self._seqs) >= self.cap else -1
+
     def head(self) -> NameRecord | None:
-        if not self._by_seq:
-            return None
-        return max(self._by_seq.values(), key=lambda r: (r.sequence, r.validity))
+        return self._head
 
     def at(self, sequence: int) -> NameRecord | None:
         return self._by_seq.get(sequence)
 
     def history(self) -> list[NameRecord]:
-        return [self._by_seq[s] for s in sorted(self._by_seq)]
+        """The records held, oldest sequence first (at most ``cap``)."""
+        return [self._by_seq[s] for s in self._seqs]
 
     @property
     def next_sequence(self) -> int:
-        head = self.head()
+        head = self._head
         return 0 if head is None else head.sequence + 1

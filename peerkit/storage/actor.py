@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..actor import Actor, Context, handler
+from ..actor import Actor, ActorRef, Context, handler
 from ..auth.guard import Requires
 from ..blocks import CID, DAG_CBOR, Block, decode, links, parse_cid, verify
 from ..errors import PeerkitError, RequestTimeout
@@ -85,10 +85,12 @@ class StorageActor(Actor):
         store: BlockStore,
         *,
         gc_grace: float = 60.0,
+        gc_every: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.gc_grace = gc_grace
+        self.gc_every = gc_every
         self.clock = clock
         self.index = QuadIndex()
 
@@ -97,6 +99,15 @@ class StorageActor(Actor):
         # (read on the store's I/O thread: a big store takes a while).
         for quads in await self.store.run(_pinned_quad_sets, self.store):
             self.index.add(quads)
+        if self.gc_every > 0 and self.ref is not None:
+            self.start_task(self._collect_regularly(self.ref), name="gc")
+
+    async def _collect_regularly(self, ref: ActorRef) -> None:
+        """Ask ourselves for a GC now and then: through the mailbox, so it is serialised with
+        writes and pins like any other."""
+        while True:
+            await self.node.clock.sleep(self.gc_every)
+            await ref.ask(RunGC(), timeout=None)
 
     @handler(requires=Requires("storage/put", on="storage:documents", trusted=True))
     async def put_document(self, msg: PutDocument) -> DocumentStored:

@@ -33,7 +33,9 @@ class StorageExtension(Extension):
         self.ref = node.spawn(
             _Build(
                 StorageActor,
-                lambda: StorageActor(self.store, gc_grace=cfg.gc_grace, clock=node.clock.now),
+                lambda: StorageActor(
+                    self.store, gc_grace=cfg.gc_grace, gc_every=cfg.gc_every, clock=node.clock.now
+                ),
             ),
             name="storage",
         )

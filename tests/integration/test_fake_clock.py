@@ -13,7 +13,7 @@ from peerkit.auth import errors as E
 from peerkit.auth.principals import WalletSigner
 from peerkit.auth.tokens import Capability
 from peerkit.clock import utc
-from peerkit.config import AuthConfig
+from peerkit.config import AuthConfig, StorageConfig
 from peerkit.naming.keys import EthereumWallet
 from peerkit.naming.messages import PublishRecord
 from peerkit.naming.records import RecordExpired, create_record, name_for
@@ -81,6 +81,10 @@ async def test_delegations_expire_on_the_nodes_clock():
         await a.stop()
 
 
+#: storage's regular GC off: the rendezvous client is then the only timer on the clock
+NO_TIMERS = StorageConfig(gc_every=0)
+
+
 async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
     """The client re-registers every ttl/3 of the node's clock: 200 fake seconds pass (the
     TTL is 60) without sleeping, and the point still lists the peer."""
@@ -91,7 +95,12 @@ async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
     clock = FakeClock()
     network = MemoryNetwork()
     point = Node(
-        PeerConfig(name="point", transport="memory", rendezvous=RendezvousConfig(server=True)),
+        PeerConfig(
+            name="point",
+            transport="memory",
+            rendezvous=RendezvousConfig(server=True),
+            storage=NO_TIMERS,
+        ),
         transport=MemoryTransport(name="point", network=network),
         clock=clock,
     )
@@ -102,6 +111,7 @@ async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
             transport="memory",
             bootstrap=[point.addrs()[0]],
             rendezvous=RendezvousConfig(namespaces=["app"], ttl=60),
+            storage=NO_TIMERS,
         ),
         transport=MemoryTransport(name="member", network=network),
         clock=clock,
@@ -153,8 +163,11 @@ async def test_restart_backoff_waits_on_the_nodes_clock():
     ref = node.spawn(Fragile)
     await node.start()
     try:
+        asleep = clock.sleeping()  # timers already set (storage's regular GC)
         await ref.tell(Crash())
-        await wait_for(clock.sleeping, what="the supervisor to wait out its backoff")
+        await wait_for(
+            lambda: clock.sleeping() > asleep, what="the supervisor to wait out its backoff"
+        )
         assert node.supervisor.restarts(ref) == 0  # waiting: 30 s of this clock, not the loop's
         clock.advance(30)
         await wait_for(lambda: node.supervisor.restarts(ref) == 1, what="the restart")
