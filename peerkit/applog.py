@@ -45,7 +45,7 @@ LEAF_BYTES = 4 * 1024
 #: leaves (or nodes) grouped into one node of the level above
 FANOUT = 64
 #: the largest entry (so that a leaf, and a head's tail, stay bounded)
-MAX_ENTRY = 64 * 1024
+MAX_ENTRY = 256 * 1024
 #: levels a head may hold: 64^6 leaves of 16 KiB is far more than any store holds
 MAX_LEVELS = 6
 
@@ -214,7 +214,7 @@ def _count(value: Any) -> int:
 
 def _entry(value: Any) -> bytes:
     if not isinstance(value, bytes) or len(value) > MAX_ENTRY:
-        raise LogError("a log entry is not bytes of at most 64 KiB")
+        raise LogError(f"a log entry is not bytes of at most {MAX_ENTRY}")
     return value
 
 

@@ -23,12 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..actor import Actor, Context, handler
-from ..blocks import make_block
+from ..blocks import CID
 from ..errors import PeerkitError
 from ..feed import Feed
 from ..names import name_for
+from . import saved
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
-from .doc import Entry, SharedDoc, restore_doc, save_doc
+from .doc import Entry, SharedDoc
 from .messages import (
     CatchUp,
     DcsEnvelope,
@@ -47,6 +48,7 @@ from .messages import (
     UseIdentity,
     inbox_topic,
 )
+from .saved import SavedStreams
 
 if TYPE_CHECKING:
     from ..context import NodeContext
@@ -65,19 +67,24 @@ class DocShelf:
     #: the text of each document after every change, for local watchers (node.dcs.watch)
     changes: Feed[str, str] = field(default_factory=Feed)
     rejected: int = 0
-    published: dict[str, int] = field(default_factory=dict)  # doc -> my stream length named
+    #: what is on disk of each document (its streams' logs)
+    saved: dict[str, SavedStreams] = field(default_factory=dict)
+    #: doc -> the head of my stream its name points at
+    named: dict[str, CID] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     saver: asyncio.Task[None] | None = None
+    namer: asyncio.Task[None] | None = None
     #: set by the running DCS actor: saves dirty documents soon
     save_soon: Callable[[], None] | None = None
 
-    def changed(self, doc: SharedDoc) -> None:
+    def changed(self, doc: SharedDoc, *, dirty: bool = True) -> None:
         """A document changed (locally or from others): tell watchers, save it soon."""
         if self.changes.watching(doc.doc_id):
             self.changes.put(doc.doc_id, doc.content())
-        self.dirty.add(doc.doc_id)
-        if self.save_soon is not None:
-            self.save_soon()
+        if dirty:
+            self.dirty.add(doc.doc_id)
+            if self.save_soon is not None:
+                self.save_soon()
 
 
 class DcsActor(Actor):
@@ -86,6 +93,7 @@ class DcsActor(Actor):
     def __init__(self, shelf: DocShelf) -> None:
         self.shelf = shelf
         self._catching_up: set[str] = set()  # peers a catch-up is running with
+        self._saving = asyncio.Lock()
 
     async def on_start(self) -> None:
         self.watch_peers(self._peer_changed)
@@ -96,7 +104,7 @@ class DcsActor(Actor):
         await self.node.subscribe(inbox_topic(self.shelf.me.id))
         await self._load()
 
-    # --- persistence: each document as one block, pinned "dcs/<doc>" -----------------------
+    # --- persistence: each author's stream an append-only log, a root pinned "dcs/<doc>" ----
 
     def _sealing_key(self) -> bytes:
         assert self.shelf.me is not None
@@ -107,53 +115,83 @@ class DcsActor(Actor):
     async def _load(self) -> None:
         if not self.node.has("storage"):
             return
-        for pin in await self.node.storage.pins():
+        storage = self.node.storage
+        for pin in await storage.pins():
             if not pin.name.startswith("dcs/"):
                 continue
             if pin.name.removeprefix("dcs/") in self.shelf.docs:
                 continue
             try:
-                saved = await self.node.storage.get(pin.root)
-                doc = restore_doc(saved, self.shelf.me, self._sealing_key())  # type: ignore[arg-type]
+                root = await storage.get(pin.root)
+                doc, streams = saved.restore(
+                    root,
+                    self.shelf.me,  # type: ignore[arg-type]
+                    self._sealing_key(),
+                    storage.read_block,
+                )
             except InvalidTag:  # saved by another identity of this peer: not ours to open
                 self.log.debug("dcs.load_skipped", pin=pin.name)
                 continue
-            except (PeerkitError, ValueError, KeyError) as exc:
-                self.log.warning("dcs.load_failed", pin=pin.name, error=str(exc))
+            except (PeerkitError, ValueError, KeyError, TypeError) as exc:
+                self.log.error("dcs.load_failed", pin=pin.name, error=str(exc))
                 continue
             self.shelf.docs[doc.doc_id] = doc
+            self.shelf.saved[doc.doc_id] = streams
+            if root.get("type") == saved.LEGACY_TYPE:
+                await self.save(doc)  # onto the logs, once
+            self.shelf.changed(doc, dirty=False)
 
     async def save(self, doc: SharedDoc) -> None:
+        """Write what is new in ``doc`` (the entries since the last save, and the root).
+        A failure is raised: the caller's edit, or the next save, tells someone."""
         if not self.node.has("storage"):
             return
-        block = make_block(save_doc(doc, self._sealing_key()))
-        await self.node.storage.put_blocks([block], pin=f"dcs/{doc.doc_id}")
-        await self._publish_stream_head(doc)
+        async with self._saving:  # one save at a time: roots are pinned in the order written
+            before = self.shelf.saved.get(doc.doc_id) or saved.SavedStreams()
+            self.shelf.dirty.discard(doc.doc_id)
+            blocks, after = saved.save(doc, before, self._sealing_key())
+            try:
+                await self.node.storage.put_blocks(blocks, pin=f"dcs/{doc.doc_id}")
+            except BaseException:
+                self.shelf.dirty.add(doc.doc_id)  # still to be written
+                raise
+            self.shelf.saved[doc.doc_id] = after
+        if self.node.has("naming") and doc.secret:
+            self._name_streams_soon()
 
-    async def _publish_stream_head(self, doc: SharedDoc) -> None:
-        """Store my stream as a block and point my stream's name at it (when it grew)."""
-        assert self.shelf.me is not None
-        mine = doc.log.get(self.shelf.me.id, [])
-        if not mine or not doc.secret or not self.node.has("naming"):
-            return
-        if self.shelf.published.get(doc.doc_id) == len(mine):
-            return
-        block = make_block(doc.stream_block(self.shelf.me.id))
-        await self.node.storage.put_blocks([block], pin=f"dcs-stream/{doc.doc_id}")
-        await self.node.naming.publish(doc.stream_key(self.shelf.me.id), block.cid.encode())
-        self.shelf.published[doc.doc_id] = len(mine)
+    def _name_streams_soon(self) -> None:
+        """Point my stream names at my streams' heads, at most once a second (a name update
+        is a durable write too: not one per keystroke)."""
+        if self.shelf.namer is None or self.shelf.namer.done():
+            self.shelf.namer = self.start_task(self._name_streams(), name="stream-names")
+
+    async def _name_streams(self, delay: float = 1.0) -> None:
+        await self.node.clock.sleep(delay)
+        me = self._me().id
+        for doc_id, streams in list(self.shelf.saved.items()):
+            doc = self.shelf.docs.get(doc_id)
+            head = streams.heads.get(me)
+            if doc is None or head is None or self.shelf.named.get(doc_id) == head:
+                continue
+            try:
+                await self.node.naming.publish(doc.stream_key(me), f"/ipfs/{head.encode()}")
+            except PeerkitError as exc:  # tried again after the next save
+                self.log.warning("dcs.stream_name_failed", doc=doc_id[:8], error=str(exc))
+                continue
+            self.shelf.named[doc_id] = head
 
     async def catch_up_by_names(self, doc: SharedDoc) -> int:
-        """Resolve every other member's stream name, fetch the head block, apply its entries.
+        """Resolve every other member's stream name, fetch the blocks of that stream's log this
+        peer lacks, apply the entries it has not applied.
 
         The path that works when an author is offline: any peer holding the record and the
-        block can serve them.
+        blocks can serve them.
         """
-        assert self.shelf.me is not None
+        me = self._me().id
         applied = 0
-        decoder = msgspec.msgpack.Decoder(Entry)
+        storage = self.node.storage
         for member in list(doc.members):
-            if member == self.shelf.me.id or not doc.secret:
+            if member == me or not doc.secret:
                 continue
             name = name_for(doc.stream_key(member))
             try:
@@ -161,10 +199,10 @@ class DcsActor(Actor):
                 if record is None:
                     continue
                 cid = record.value.decode().removeprefix("/ipfs/")
-                if not self.node.storage.has(cid):
-                    await self.node.storage.fetch(cid, timeout=10)
-                block = await self.node.storage.get(cid)
-                entries = [decoder.decode(raw) for raw in block["entries"]]
+                await storage.fetch(cid, timeout=30)  # only the blocks missing here
+                entries = saved.stream_entries(
+                    await storage.get(cid), storage.read_block, doc.applied.get(member, 0)
+                )
             except (PeerkitError, msgspec.MsgspecError, KeyError, TypeError) as exc:
                 self.log.debug("dcs.stream_unavailable", member=member[:8], error=str(exc))
                 continue
@@ -266,12 +304,19 @@ class DcsActor(Actor):
 
     @handler
     async def edit_doc(self, msg: EditDoc, ctx: Context) -> None:
+        """Apply the edit as one update, publish it, and answer once it is stored: an edit
+        that was answered is on disk (a failure to store is this request's error)."""
         self._allowed(ctx)
         doc = self._doc(msg.doc)
-        if msg.delete:
-            await self._publish(doc, doc.delete(msg.index, msg.delete))
-        if msg.text:
-            await self._publish(doc, doc.insert(msg.index, msg.text))
+        patches = [(p[0], p[1], p[2]) for p in msg.patches]
+        if msg.delete or msg.text:
+            patches.insert(0, (msg.index, msg.delete, msg.text))
+        entry = doc.edit_text(patches)
+        if entry is None:
+            return
+        self.shelf.changed(doc)
+        await self.node.publish(DcsUpdate(entry=entry))
+        await self.save(doc)
 
     @handler
     async def show_doc(self, msg: ShowDoc, ctx: Context) -> DocText:
@@ -307,17 +352,20 @@ class DcsActor(Actor):
 
     async def _catch_up_from(self, peer: str) -> None:
         for doc in list(self.shelf.docs.values()):
-            try:
-                reply: Entries = await self.node.request(
-                    peer, CatchUp(doc=doc.doc_id, have=dict(doc.applied)), timeout=10
-                )
-            except PeerkitError as exc:
-                self.log.debug("dcs.catch_up_failed", remote=peer[-8:], error=str(exc))
-                continue
-            fresh = self._receive_all(doc, reply.entries)
-            # Pass on what we learnt: peers that cannot reach the author hear it from us.
-            for entry in fresh:
-                await self.node.publish(DcsUpdate(entry=entry))
+            while True:  # page by page: a reply holds at most CATCH_UP_BYTES of entries
+                try:
+                    reply: Entries = await self.node.request(
+                        peer, CatchUp(doc=doc.doc_id, have=dict(doc.applied)), timeout=30
+                    )
+                except PeerkitError as exc:
+                    self.log.debug("dcs.catch_up_failed", remote=peer[-8:], error=str(exc))
+                    break
+                fresh = self._receive_all(doc, reply.entries)
+                # Pass on what we learnt: peers that cannot reach the author hear it from us.
+                for entry in fresh:
+                    await self.node.publish(DcsUpdate(entry=entry))
+                if not reply.more or not fresh:
+                    break
 
     def _receive_all(self, doc: SharedDoc, entries: list[Entry]) -> list[Entry]:
         applied: list[Entry] = []
@@ -349,8 +397,9 @@ class DcsActor(Actor):
             if doc is not None:
                 try:
                     await self.save(doc)
-                except PeerkitError as exc:  # storage stopping with the node: nothing to do
-                    self.log.debug("dcs.save_skipped", doc=doc_id[:8], error=str(exc))
+                except PeerkitError as exc:  # kept dirty: the next change or stop retries
+                    self.log.error("dcs.save_failed", doc=doc_id[:8], error=str(exc))
+                    return
 
     async def on_stop(self) -> None:
         self.shelf.save_soon = None
@@ -374,13 +423,16 @@ class DcsActor(Actor):
         doc = self.shelf.docs.get(msg.doc)
         if doc is None:
             return Entries(entries=[])
-        # a negative "have" would slice from the end: clamp it
-        out = [
-            e
-            for author, entries in doc.log.items()
-            for e in entries[max(0, msg.have.get(author, 0)) :]
-        ]
-        return Entries(entries=out[:2000])
+        out: list[Entry] = []
+        budget = CATCH_UP_BYTES
+        for author, entries in doc.log.items():
+            # a negative "have" would slice from the end: clamp it
+            for entry in entries[max(0, msg.have.get(author, 0)) :]:
+                budget -= len(entry.ciphertext) + 256
+                if budget < 0 and out:
+                    return Entries(entries=out, more=True)
+                out.append(entry)
+        return Entries(entries=out)
 
     @handler(open_write=True)  # anyone may invite us: charged to the sender's quota
     async def envelope(self, msg: DcsEnvelope, ctx: Context) -> None:
@@ -428,6 +480,8 @@ class DcsActor(Actor):
 
 
 MAX_SEEN_ENVELOPES = 100_000
+#: entries per catch-up reply, in bytes (well inside the frame limit; the asker pages)
+CATCH_UP_BYTES = 1024 * 1024
 
 
 def _context(msg: DcsEnvelope) -> bytes:

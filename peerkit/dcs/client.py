@@ -91,6 +91,11 @@ class DcsClient:
     async def insert(self, doc_id: str, index: int, text: str) -> None:
         await self.ref.ask(EditDoc(doc=doc_id, index=index, text=text), timeout=ASK_TIMEOUT)
 
+    async def edit(self, doc_id: str, patches: list[tuple[int, int, str]]) -> None:
+        """Apply ``(index, deleted, inserted)`` patches (code points, in order) as one update:
+        what an editor sends for a burst of typing. Returns once the update is stored."""
+        await self.ref.ask(EditDoc(doc=doc_id, patches=list(patches)), timeout=ASK_TIMEOUT)
+
     async def delete(self, doc_id: str, index: int, length: int) -> None:
         await self.ref.ask(EditDoc(doc=doc_id, index=index, delete=length), timeout=ASK_TIMEOUT)
 

@@ -30,7 +30,12 @@ from pycrdt import Doc, Map, Text
 
 from .crypto import UPDATE_DOMAIN, DcsError, Identity, Rejected, verify
 
-MAX_UPDATE = 1024 * 1024
+#: the largest update (ciphertext) an entry may carry: an entry must fit an append-only log
+#: entry (peerkit.applog.MAX_ENTRY, 256 KiB) with its header. Bigger edits are refused before
+#: they change anything ("split it").
+MAX_UPDATE = 192 * 1024
+#: what one edit operation may add to an update beyond the text it inserts (Yjs item headers)
+_OP_OVERHEAD = 48
 
 
 class Entry(msgspec.Struct, array_like=True, frozen=True):
@@ -74,6 +79,10 @@ class SharedDoc:
     next_seq: int = 0
     #: the document secret: every member derives every member's stream name from it
     secret: bytes = b""
+    #: whether the text is all ASCII (None: not known since the last remote change). pycrdt
+    #: indexes text by UTF-8 byte; for ASCII text that is the code-point index, so an edit
+    #: costs O(edit), not O(document)
+    _ascii: bool | None = None
 
     @classmethod
     def create(cls, me: Identity, doc_id: str | None = None) -> SharedDoc:
@@ -102,37 +111,81 @@ class SharedDoc:
         """Apply a local change and return it as this author's next sealed entry."""
         if self.me.id not in self.members:
             raise Rejected("you are not a member of this document any more")
-        before = self.crdt.get_state()
-        change(self)
-        update = self.crdt.get_update(before)
-        if update == b"\x00\x00":
+        # One transaction, its update taken from the transaction itself: O(the change), where
+        # diffing against a state vector would scan the whole document on every edit.
+        updates: list[bytes] = []
+        subscription = self.crdt.observe(lambda event: updates.append(event.update))
+        try:
+            with self.crdt.transaction():
+                change(self)
+        finally:
+            self.crdt.unobserve(subscription)
+        update = b"".join(updates[:1])
+        if not update or update == b"\x00\x00":
             return None
         return self._seal(update)
 
     def insert(self, index: int, text: str) -> Entry | None:
-        """Insert at a code-point index (converted to pycrdt's UTF-8 byte offsets)."""
-        current = self.content()
-        if not 0 <= index <= len(current):
-            raise DcsError(f"index {index} is outside the text (0..{len(current)})")
-
-        def change(d: SharedDoc) -> None:
-            d.text.insert(len(current[:index].encode()), text)
-
-        return self.edit(change)
+        """Insert at a code-point index."""
+        return self.edit_text([(index, 0, text)])
 
     def delete(self, index: int, length: int) -> Entry | None:
-        current = self.content()
-        if not (index >= 0 and index + length <= len(current)):
+        """Delete ``length`` code points from ``index``."""
+        return self.edit_text([(index, length, "")])
+
+    def edit_text(self, patches: list[tuple[int, int, str]]) -> Entry | None:
+        """Apply ``(index, deleted, inserted)`` patches in order (code points, each on the
+        text the previous one left) as **one** update: one entry, one signature, one message,
+        however many keystrokes (what an editor sends per burst of typing).
+
+        DcsError, with nothing changed, if a patch runs outside the text or the update would be
+        larger than MAX_UPDATE.
+        """
+        length = self._length()
+        size = 0
+        for index, deleted, inserted in patches:
+            if index < 0 or deleted < 0 or index + deleted > length:
+                raise DcsError(
+                    f"patch ({index}, {deleted}) runs outside the text (0..{length} characters)"
+                )
+            length += len(inserted) - deleted
+            size += len(inserted.encode()) + _OP_OVERHEAD
+        if size > MAX_UPDATE:
             raise DcsError(
-                f"{length} characters from {index} run past the text ({len(current)} characters)"
+                f"this edit would be a {size}-byte update (at most {MAX_UPDATE})",
+                hint="split it into several edits",
             )
-        start = len(current[:index].encode())
-        end = len(current[: index + length].encode())
 
         def change(d: SharedDoc) -> None:
-            del d.text[start:end]
+            text = d.text
+            ascii_text = d._is_ascii()
+            current = None if ascii_text else str(text)
+            for index, deleted, inserted in patches:
+                if ascii_text and inserted.isascii():
+                    start, end = index, index + deleted  # ASCII: bytes are code points
+                else:
+                    if current is None:
+                        current = str(text)
+                    ascii_text = False
+                    start = len(current[:index].encode())
+                    end = start + len(current[index : index + deleted].encode())
+                    current = current[:index] + inserted + current[index + deleted :]
+                if end > start:
+                    del text[start:end]
+                if inserted:
+                    text.insert(start, inserted)
+            d._ascii = ascii_text
 
         return self.edit(change)
+
+    def _is_ascii(self) -> bool:
+        if self._ascii is None:
+            self._ascii = str(self.text).isascii()
+        return self._ascii
+
+    def _length(self) -> int:
+        """The text's length in code points (O(1) for ASCII text)."""
+        return len(self.text) if self._is_ascii() else len(str(self.text))
 
     def _seal(self, update: bytes) -> Entry:
         seq = self.next_seq
@@ -153,6 +206,12 @@ class SharedDoc:
 
         Raises Rejected for anything that fails a check; the document is then unchanged.
         """
+        seen = self.log.get(entry.author, ())
+        if entry.doc == self.doc_id and entry.seq < len(seen) and seen[entry.seq] == entry:
+            return []  # a duplicate of what was verified and applied: not an error, no work
+        waiting = self.pending.get(entry.author, {}).get(entry.seq)
+        if waiting is not None and waiting == entry:
+            return []
         self._check(entry)
         if entry.seq < self.applied.get(entry.author, 0):
             return []  # already applied: a duplicate delivery is not an error
@@ -200,6 +259,7 @@ class SharedDoc:
             raise Rejected(f"update is not a valid Yjs update: {exc}") from None
         self.log.setdefault(entry.author, []).append(entry)
         self.applied[entry.author] = entry.seq + 1
+        self._ascii = None  # someone else's text: known again when next needed
 
     def _rebuild(self) -> None:
         fresh: Doc = Doc()
@@ -237,15 +297,6 @@ class SharedDoc:
         ).derive(self.secret)
         return Ed25519PrivateKey.from_private_bytes(seed)
 
-    def stream_block(self, author: str) -> dict[str, Any]:
-        """An author's stream as a block: the entries in order (already encrypted)."""
-        return {
-            "type": "peerkit/dcs-stream",
-            "doc": self.doc_id,
-            "author": author,
-            "entries": [msgspec.msgpack.encode(e) for e in self.log.get(author, [])],
-        }
-
     def revoke(self, member_id: str) -> bytes:
         """Remove a member: cut their stream at what we have, start a new epoch whose key the
         others receive. Returns the new epoch key."""
@@ -266,35 +317,3 @@ class SharedDoc:
             self.epoch_keys[int(e)] = bytes.fromhex(k)
         self.epoch = max(self.epoch, int(state["epoch"]))
         self.cut.update({k: int(v) for k, v in state["cut"].items()})
-
-
-def save_doc(doc: SharedDoc, key: bytes) -> dict[str, Any]:
-    """The document as a DAG-CBOR-ready value: entries as they are (already encrypted) and the
-    membership and keys sealed with ``key`` (only this collaborator can read them back)."""
-    secret = msgspec.json.encode({**doc.state(), "next_seq": doc.next_seq})
-    nonce = os.urandom(12)
-    return {
-        "type": "peerkit/dcs-doc",
-        "doc": doc.doc_id,
-        "state": nonce + ChaCha20Poly1305(key).encrypt(nonce, secret, doc.doc_id.encode()),
-        "entries": [msgspec.msgpack.encode(e) for es in doc.log.values() for e in es],
-    }
-
-
-def restore_doc(saved: dict[str, Any], me: Identity, key: bytes) -> SharedDoc:
-    if saved.get("type") != "peerkit/dcs-doc":
-        raise ValueError("not a saved document")
-    sealed = saved["state"]
-    state = msgspec.json.decode(
-        ChaCha20Poly1305(key).decrypt(sealed[:12], sealed[12:], saved["doc"].encode())
-    )
-    doc = SharedDoc(saved["doc"], me, state["owner"])
-    doc.adopt(state)
-    decoder = msgspec.msgpack.Decoder(Entry)
-    entries = sorted(
-        (decoder.decode(raw) for raw in saved["entries"]), key=lambda e: (e.author, e.seq)
-    )
-    for entry in entries:
-        doc.receive(entry)
-    doc.next_seq = max(int(state.get("next_seq", 0)), doc.applied.get(me.id, 0))
-    return doc

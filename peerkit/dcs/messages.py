@@ -34,6 +34,8 @@ class DcsEnvelope(Event, tag="dcs.Envelope", topic=INBOX_PREFIX + "*"):
 
 class Entries(Message, tag="dcs.Entries"):
     entries: list[Entry]
+    #: the answer was cut at its size limit: ask again with what you have now
+    more: bool = False
 
 
 class CatchUp(Request, tag="dcs.CatchUp", reply=Entries):
@@ -75,12 +77,15 @@ class InviteMember(Request, tag="dcs.InviteMember", reply=Invitation):
 
 
 class EditDoc(Request, tag="dcs.EditDoc"):
-    """Insert ``text`` at ``index`` (code points), or delete ``delete`` characters there."""
+    """Delete ``delete`` characters at ``index`` (code points) and insert ``text`` there; then
+    apply ``patches``, each ``[index, deleted, inserted]`` on the text the previous left. All
+    of it is one update (one entry), answered once stored."""
 
     doc: str
-    index: Annotated[int, msgspec.Meta(ge=0)]
+    index: Annotated[int, msgspec.Meta(ge=0)] = 0
     text: str = ""
     delete: Annotated[int, msgspec.Meta(ge=0)] = 0
+    patches: Annotated[list[tuple[int, int, str]], msgspec.Meta(max_length=100_000)] = []
 
 
 class DocText(Message, tag="dcs.DocText"):

@@ -140,9 +140,39 @@ class BlockStore(ABC):
             else:
                 yield Block(cid, data)
 
+    #: CIDs whose whole DAG is known to be here (checked by an earlier pin), so pinning a new
+    #: head of a growing log walks only what is new, not the history (a log's heads share
+    #: every sealed subtree). Cleared whenever blocks are deleted.
+    _complete: set[bytes] | None = None
+    _COMPLETE_MAX = 2_000_000
+
     def missing(self, root: CID) -> list[CID]:
         """The CIDs under ``root`` this store lacks (those reachable through present blocks)."""
-        return [cid for cid, data in self._traverse(root) if data is None]
+        if self._complete is None:
+            self._complete = set()
+        complete = self._complete
+        seen: set[bytes] = set()
+        gaps: list[CID] = []
+        stack = [root]
+        while stack:
+            cid = stack.pop()
+            key = cid.cid_bytes
+            if key in seen or key in complete:
+                continue
+            seen.add(key)
+            data = self.get_data(cid)
+            if data is None:
+                gaps.append(cid)
+            else:
+                stack.extend(reversed(links(Block(cid, data))))
+        if not gaps:
+            if len(complete) + len(seen) > self._COMPLETE_MAX:
+                complete.clear()  # bounded memory: the next pins walk again, once
+            complete |= seen
+        return gaps
+
+    def _forget_complete(self) -> None:
+        self._complete = None
 
     def add_pin(self, name: str, root: CID | str) -> Pin:
         """Pin the complete DAG under ``root`` as ``name`` (replacing what ``name`` pinned).
@@ -171,6 +201,7 @@ class BlockStore(ABC):
     def gc(self, written_before: float = float("inf")) -> GCResult:
         """Delete every block no pin reaches, among those present when GC started and written
         before ``written_before`` (now minus the grace period)."""
+        self._forget_complete()
         horizon = self._high_water()
         keep = self._reachable()
         candidates = {
@@ -238,6 +269,7 @@ class MemoryBlockStore(BlockStore):
         return cid.cid_bytes in self._blocks
 
     def delete(self, cid: CID) -> bool:
+        self._forget_complete()
         return self._blocks.pop(cid.cid_bytes, None) is not None
 
     def stats(self) -> StoreStats:
@@ -362,6 +394,7 @@ class SQLiteBlockStore(BlockStore):
         )
 
     def delete(self, cid: CID) -> bool:
+        self._forget_complete()
         with self._lock:
             return (
                 self._db.execute("DELETE FROM blocks WHERE cid = ?", (cid.cid_bytes,)).rowcount > 0

@@ -12,9 +12,7 @@ def test_each_family_may_import_exactly_the_families_it_needs():
     contracts = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
     families = {load(spec).name: load(spec).needs for spec in BUILTIN}
     for name, needs in families.items():
-        contract = next(
-            (c for c in contracts if c["source_modules"] == [f"peerkit.{name}"]), None
-        )
+        contract = next((c for c in contracts if c["source_modules"] == [f"peerkit.{name}"]), None)
         assert contract is not None, f"no import contract for the {name} family"
         forbidden = {m.removeprefix("peerkit.") for m in contract["forbidden_modules"]}
         assert forbidden == set(families) - {name} - set(needs), (

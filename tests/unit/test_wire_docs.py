@@ -50,7 +50,10 @@ def _type_name(t) -> str:
     import msgspec.inspect as mi
 
     if isinstance(t, mi.ListType):
-        return f"list[{_type_name(t.item_type)}]"
+        hi = f"(<={t.max_length})" if t.max_length is not None else ""
+        return f"list{hi}[{_type_name(t.item_type)}]"
+    if isinstance(t, mi.TupleType):
+        return f"[{', '.join(_type_name(i) for i in t.item_types)}]"
     if isinstance(t, mi.UnionType):
         return " | ".join(_type_name(u) for u in t.types)
     if isinstance(t, mi.DictType):

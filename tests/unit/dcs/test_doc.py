@@ -183,6 +183,6 @@ def test_out_of_range_edits_are_typed_errors():
     a.insert(0, "abc")
     with pytest.raises(DcsError, match="outside the text"):
         a.insert(4, "x")
-    with pytest.raises(DcsError, match="run past the text"):
+    with pytest.raises(DcsError, match="runs outside the text"):
         a.delete(1, 5)
     assert a.content() == "abc"

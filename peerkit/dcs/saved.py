@@ -1,0 +1,122 @@
+"""How a shared document is kept on disk (pure: blocks in, blocks out).
+
+Each author's stream is an append-only log (``peerkit.applog``) of its entries (msgpack
+``Entry``, already encrypted and signed), so saving writes only the entries that arrived since
+the last save, never the history. One small root block per document ties them together:
+
+    {"type": "peerkit/dcs-doc/v2", "doc": id,
+     "state": nonce || ChaCha20-Poly1305(membership, keys, next_seq; aad = doc id),
+     "streams": {author: CID of that stream's log head}}
+
+pinned ``dcs/<doc>``. The state is sealed with a key only this collaborator derives, so a peer
+that holds the blocks (an app node keeping them) reads nothing; the entries are encrypted with
+the document's epoch keys anyway. An author's own stream head is what their stream *name*
+points at, so other members fetch a stream (only the blocks they lack) while its author is
+offline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from .. import applog
+from ..applog import LogState
+from ..blocks import CID, Block, decode, make_block
+from .crypto import Identity
+from .doc import Entry, SharedDoc
+
+ROOT_TYPE = "peerkit/dcs-doc/v2"
+LEGACY_TYPE = "peerkit/dcs-doc"
+
+_entry_decoder = msgspec.msgpack.Decoder(Entry)
+
+
+@dataclass
+class SavedStreams:
+    """What has been written of one document: each author's log and how many entries of that
+    author's stream it holds."""
+
+    logs: dict[str, LogState] = field(default_factory=dict)
+    heads: dict[str, CID] = field(default_factory=dict)
+
+    def saved(self, author: str) -> int:
+        log = self.logs.get(author)
+        return 0 if log is None else log.count
+
+
+def save(doc: SharedDoc, saved: SavedStreams, key: bytes) -> tuple[list[Block], SavedStreams]:
+    """The blocks that bring the stored document up to ``doc`` (the root last) and what will
+    have been saved once they are stored. ``saved`` itself is left as it was: the caller keeps
+    the new one only after the write succeeded."""
+    after = SavedStreams(dict(saved.logs), dict(saved.heads))
+    blocks: list[Block] = []
+    for author, entries in doc.log.items():
+        start = saved.saved(author)
+        if start >= len(entries):
+            continue
+        log = (saved.logs.get(author) or LogState()).copy()
+        new = applog.append(log, [msgspec.msgpack.encode(e) for e in entries[start:]])
+        blocks += new
+        after.logs[author] = log
+        after.heads[author] = new[-1].cid
+    secret = msgspec.json.encode({**doc.state(), "next_seq": doc.next_seq})
+    nonce = os.urandom(12)
+    blocks.append(
+        make_block(
+            {
+                "type": ROOT_TYPE,
+                "doc": doc.doc_id,
+                "state": nonce + ChaCha20Poly1305(key).encrypt(nonce, secret, doc.doc_id.encode()),
+                "streams": dict(after.heads),
+            }
+        )
+    )
+    return blocks, after
+
+
+def open_state(root: Any, key: bytes) -> dict[str, Any]:
+    """The sealed membership and keys of a saved document (InvalidTag: not ours)."""
+    sealed = root["state"]
+    state: dict[str, Any] = msgspec.json.decode(
+        ChaCha20Poly1305(key).decrypt(sealed[:12], sealed[12:], root["doc"].encode())
+    )
+    return state
+
+
+def restore(
+    root: Any, me: Identity, key: bytes, get: Callable[[CID], bytes]
+) -> tuple[SharedDoc, SavedStreams]:
+    """A saved document, every stream read back through ``get`` and applied (each entry
+    checked as if it came from a peer). ValueError/KeyError/InvalidTag/LogError if it is not
+    one of ours."""
+    if not isinstance(root, dict) or root.get("type") not in (ROOT_TYPE, LEGACY_TYPE):
+        raise ValueError("not a saved document")
+    state = open_state(root, key)
+    doc = SharedDoc(root["doc"], me, state["owner"])
+    doc.adopt(state)
+    saved = SavedStreams()
+    entries: list[Entry] = []
+    if root["type"] == LEGACY_TYPE:  # peerkit before 0.3: every entry in the root
+        entries = [_entry_decoder.decode(raw) for raw in root["entries"]]
+    else:
+        for author, head_cid in root["streams"].items():
+            log = applog.load(decode(get(head_cid)))
+            saved.logs[author] = log
+            saved.heads[author] = head_cid
+            entries += [_entry_decoder.decode(raw) for raw in applog.read(log, get)]
+    for entry in sorted(entries, key=lambda e: (e.author, e.seq)):
+        doc.receive(entry)
+    doc.next_seq = max(int(state.get("next_seq", 0)), doc.applied.get(me.id, 0))
+    return doc, saved
+
+
+def stream_entries(head: Any, get: Callable[[CID], bytes], start: int) -> list[Entry]:
+    """An author's stream from a log head (fetched by its name), from entry ``start`` on."""
+    log = applog.load(head)
+    return [_entry_decoder.decode(raw) for raw in applog.read(log, get, start)]
