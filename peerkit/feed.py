@@ -28,7 +28,7 @@ class Feed(Generic[K, V]):
         self._queues: dict[K, set[asyncio.Queue[V]]] = defaultdict(set)
 
     def put(self, key: K, value: V) -> None:
-        """Hand ``value`` to every watcher of ``key`` (never waits)."""
+        """Hand ``value`` to every watcher of ``key`` (never waits; nothing when none)."""
         for queue in self._queues.get(key, ()):
             if queue.full():
                 queue.get_nowait()  # drop the oldest: the newest state is what matters

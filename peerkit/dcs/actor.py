@@ -64,8 +64,10 @@ class DocShelf:
     #: envelope ids already taken (replay protection), the newest 100,000 (invitations are
     #: open writes: anyone may send them, so the set must not grow without end)
     seen_envelopes: dict[bytes, None] = field(default_factory=dict)
-    #: the text of each document after every change, for local watchers (node.dcs.watch)
-    changes: Feed[str, str] = field(default_factory=Feed)
+    #: a notice per change of each document, for local watchers (node.dcs.watch): the
+    #: document itself, so that the text is built only when a watcher reads it (not once per
+    #: update for every watcher, which would cost O(document) per keystroke)
+    changes: Feed[str, SharedDoc] = field(default_factory=lambda: Feed(backlog=1))
     rejected: int = 0
     #: what is on disk of each document (its streams' logs)
     saved: dict[str, SavedStreams] = field(default_factory=dict)
@@ -79,8 +81,7 @@ class DocShelf:
 
     def changed(self, doc: SharedDoc, *, dirty: bool = True) -> None:
         """A document changed (locally or from others): tell watchers, save it soon."""
-        if self.changes.watching(doc.doc_id):
-            self.changes.put(doc.doc_id, doc.content())
+        self.changes.put(doc.doc_id, doc)
         if dirty:
             self.dirty.add(doc.doc_id)
             if self.save_soon is not None:

@@ -126,8 +126,8 @@ class DcsClient:
     async def watch(self, doc_id: str) -> AsyncIterator[str]:
         """The document's text after every change that reaches this peer (a slow reader skips
         to the newest text)."""
-        async for text in self.shelf.changes.watch(doc_id):
-            yield text
+        async for doc in self.shelf.changes.watch(doc_id):
+            yield doc.content()
 
     async def wait_for(
         self, doc_id: str, predicate: Callable[[str], bool], timeout: float = 20.0
