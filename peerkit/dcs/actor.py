@@ -45,6 +45,7 @@ from .messages import (
     NewDoc,
     RevokeMember,
     ShowDoc,
+    Transact,
     UseIdentity,
     inbox_topic,
 )
@@ -313,6 +314,18 @@ class DcsActor(Actor):
         if msg.delete or msg.text:
             patches.insert(0, (msg.index, msg.delete, msg.text))
         entry = doc.edit_text(patches)
+        if entry is None:
+            return
+        self.shelf.changed(doc)
+        await self.node.publish(DcsUpdate(entry=entry))
+        await self.save(doc)
+
+    @handler(local=True)
+    async def transact(self, msg: Transact) -> None:
+        """A change to the document's shared types, from node.dcs.transact (answered once
+        stored, like an edit)."""
+        doc = self._doc(msg.doc)
+        entry = doc.transact(msg.change)
         if entry is None:
             return
         self.shelf.changed(doc)

@@ -22,10 +22,13 @@ from .messages import (
     InviteMember,
     NewDoc,
     RevokeMember,
+    Transact,
     UseIdentity,
 )
 
 if TYPE_CHECKING:
+    from pycrdt import Doc
+
     from ..actor import ActorRef
     from ..node import Node
 
@@ -95,6 +98,28 @@ class DcsClient:
         """Apply ``(index, deleted, inserted)`` patches (code points, in order) as one update:
         what an editor sends for a burst of typing. Returns once the update is stored."""
         await self.ref.ask(EditDoc(doc=doc_id, patches=list(patches)), timeout=ASK_TIMEOUT)
+
+    async def transact(self, doc_id: str, change: Callable[[Doc], Any]) -> None:
+        """Change the document's shared types in one transaction (one update for the others),
+        returning once it is stored::
+
+            await node.dcs.transact(doc, lambda d: d.get("todos", type=Array).append("milk"))
+
+        ``change`` runs in the DCS actor, on the document's pycrdt ``Doc``: keep it short and
+        do not await in it. If it raises, nothing is kept and DcsError is raised.
+        """
+        await self.ref.ask(Transact(doc=doc_id, change=change), timeout=ASK_TIMEOUT)
+
+    def shared(self, doc_id: str) -> Doc:
+        """The document's pycrdt ``Doc``, to read its Map, Array, Text and XML types (change
+        them through :meth:`transact`: a change made here directly is never sent)."""
+        return self.doc(doc_id).crdt
+
+    async def changes(self, doc_id: str) -> AsyncIterator[Doc]:
+        """The document's pycrdt ``Doc`` after every change that reaches this peer (a slow
+        reader skips to the newest state)."""
+        async for doc in self.shelf.changes.watch(doc_id):
+            yield doc.crdt
 
     async def delete(self, doc_id: str, index: int, length: int) -> None:
         await self.ref.ask(EditDoc(doc=doc_id, index=index, delete=length), timeout=ASK_TIMEOUT)

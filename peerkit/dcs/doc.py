@@ -125,6 +125,20 @@ class SharedDoc:
             return None
         return self._seal(update)
 
+    def transact(self, change: Callable[[Doc], None]) -> Entry | None:
+        """Run ``change(crdt)`` on the document's pycrdt ``Doc`` (its Map, Array, Text and XML
+        types) as one transaction: one update, one entry. If ``change`` raises, the document
+        is rebuilt from its accepted log (Yjs has no rollback) and DcsError is raised."""
+        try:
+            entry = self.edit(lambda d: change(d.crdt))
+        except DcsError:
+            raise
+        except Exception as exc:
+            self._rebuild()
+            raise DcsError(f"the change failed and was undone: {exc!r}") from None
+        self._ascii = None  # the change may have written text
+        return entry
+
     def insert(self, index: int, text: str) -> Entry | None:
         """Insert at a code-point index."""
         return self.edit_text([(index, 0, text)])

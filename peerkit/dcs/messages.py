@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -102,6 +102,13 @@ class ShowDoc(Request, tag="dcs.ShowDoc", reply=DocText):
 class RevokeMember(Request, tag="dcs.RevokeMember", reply=Invitation):
     doc: str
     member: str
+
+
+class Transact(Request, tag="dcs.Transact"):
+    """Local only (it carries a function): run ``change(crdt_doc)`` as one update."""
+
+    doc: str
+    change: Any
 
 
 class UseIdentity(Request, tag="dcs.UseIdentity", reply=DocCard):

@@ -221,7 +221,7 @@ async def test_a_peer_cannot_send_a_local_command(make_nodes, kind):
     """UseIdentity carries private keys: it is never routed, whatever the config says."""
     from peerkit import NoHandler
     from peerkit.config import DcsConfig
-    from peerkit.dcs.messages import UseIdentity
+    from peerkit.dcs.messages import Transact, UseIdentity
     from peerkit.naming.messages import LearnRecord
 
     a, b = await make_nodes(2, kind, dcs=DcsConfig(remote_control=True))
@@ -229,3 +229,70 @@ async def test_a_peer_cannot_send_a_local_command(make_nodes, kind):
         await b.request(a.peer_id, UseIdentity(signing=b"\x01" * 32, box=b"\x02" * 32))
     with pytest.raises(NoHandler):
         await b.request(a.peer_id, LearnRecord(name="x", record=b"y"))
+    with pytest.raises(NoHandler):
+        await b.request(a.peer_id, Transact(doc="x", change=None))
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_shared_todo_list(make_nodes, kind):
+    """Structured documents: pycrdt's Array and Map through node.dcs.transact, one update per
+    transaction, change events on the other peers."""
+    from pycrdt import Array, Map
+
+    from peerkit.dcs.crypto import DcsError
+
+    alice, bob, carol, doc = await setup(make_nodes, kind)
+
+    def add(title: str):
+        def change(d):
+            item = Map({"title": title, "done": False})
+            d.get("todos", type=Array).append(item)
+
+        return change
+
+    told = []
+
+    async def watch():
+        async for shared in carol.dcs.changes(doc):
+            told.append(shared)
+
+    watcher = asyncio.create_task(watch())
+    shelf = carol.extension(DcsExtension).shelf
+    await wait_for(lambda: shelf.changes.watching(doc), what="carol's watcher")
+    await alice.dcs.transact(doc, add("milk"))
+    await bob.dcs.transact(doc, add("eggs"))
+
+    def titles(node) -> list[str]:
+        return sorted(t["title"] for t in node.dcs.shared(doc).get("todos", type=Array))
+
+    await wait_for(lambda: titles(carol) == ["eggs", "milk"], what="both items at carol")
+    assert titles(alice) == titles(bob) == ["eggs", "milk"]
+    await wait_for(lambda: told, what="carol to be told of the changes")
+    watcher.cancel()
+
+    def tick(d):  # mark "milk" done
+        for item in d.get("todos", type=Array):
+            if item["title"] == "milk":
+                item["done"] = True
+
+    await bob.dcs.transact(doc, tick)
+    await wait_for(
+        lambda: (
+            [
+                t["done"]
+                for t in alice.dcs.shared(doc).get("todos", type=Array)
+                if t["title"] == "milk"
+            ]
+            == [True]
+        ),
+        what="the tick at alice",
+    )
+
+    def broken(d):
+        d.get("todos", type=Array).append(Map({"title": "half"}))
+        raise ValueError("oops")
+
+    with pytest.raises(DcsError, match="undone"):
+        await alice.dcs.transact(doc, broken)
+    assert titles(alice) == ["eggs", "milk"]  # nothing of the failed change is kept
+    assert alice.dcs.text(doc) == ""  # the text helpers still work beside the shared types
