@@ -375,9 +375,12 @@ class DcsActor(Actor):
                     self.log.debug("dcs.catch_up_failed", remote=peer[-8:], error=str(exc))
                     break
                 fresh = self._receive_all(doc, reply.entries)
-                # Pass on what we learnt: peers that cannot reach the author hear it from us.
-                for entry in fresh:
-                    await self.node.publish(DcsUpdate(entry=entry))
+                # Pass on a gap we filled: peers that cannot reach the author hear it from us.
+                # A long history (a late join, a long absence) is not re-gossiped: it would
+                # flood every member with what they have; they catch up from us on connect.
+                if len(fresh) <= RELAY_AT_MOST:
+                    for entry in fresh:
+                        await self.node.publish(DcsUpdate(entry=entry))
                 if not reply.more or not fresh:
                     break
 
@@ -494,6 +497,8 @@ class DcsActor(Actor):
 
 
 MAX_SEEN_ENVELOPES = 100_000
+#: a catch-up that brought more entries than this is not passed on over pubsub
+RELAY_AT_MOST = 64
 #: entries per catch-up reply, in bytes (well inside the frame limit; the asker pages)
 CATCH_UP_BYTES = 1024 * 1024
 
