@@ -110,8 +110,7 @@ def restore(
             saved.logs[author] = log
             saved.heads[author] = head_cid
             entries += [_entry_decoder.decode(raw) for raw in applog.read(log, get)]
-    for entry in sorted(entries, key=lambda e: (e.author, e.seq)):
-        doc.receive(entry)
+    doc.receive_many(entries)
     doc.next_seq = max(int(state.get("next_seq", 0)), doc.applied.get(me.id, 0))
     return doc, saved
 

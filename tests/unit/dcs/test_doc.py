@@ -186,3 +186,36 @@ def test_out_of_range_edits_are_typed_errors():
     with pytest.raises(DcsError, match="runs outside the text"):
         a.delete(1, 5)
     assert a.content() == "abc"
+
+
+def test_a_chained_run_costs_one_signature_and_a_broken_chain_is_refused(monkeypatch):
+    from peerkit.dcs import doc as doc_module
+    from peerkit.dcs.crypto import Identity
+    from peerkit.dcs.doc import SharedDoc
+
+    alice, bob = Identity.from_seed(b"\x01" * 32), Identity.from_seed(b"\x02" * 32)
+    source = SharedDoc.create(alice)
+    entries = [source.insert(i, "x") for i in range(200)]
+    calls = []
+    real = doc_module.verify
+    monkeypatch.setattr(doc_module, "verify", lambda *a: (calls.append(a), real(*a))[1])
+
+    def reader():
+        copy = SharedDoc(source.doc_id, bob, alice.id)
+        copy.adopt(source.state())
+        return copy
+
+    fresh = reader()
+    assert len(fresh.receive_many(list(reversed(entries)))) == 200  # any order
+    assert fresh.content() == "x" * 200 and len(calls) == 1  # one signature for 200 entries
+
+    # a forged entry in the middle: the chain breaks there; the prefix is applied (each
+    # entry verified on its own once the run failed), the forgery and what follows are not
+    import msgspec
+
+    forged = msgspec.structs.replace(entries[100], ciphertext=entries[100].ciphertext[:-1] + b"!")
+    tampered = [*entries[:100], forged, *entries[101:]]
+    victim = reader()
+    applied = victim.receive_many(tampered)
+    assert len(applied) == 100 and victim.content() == "x" * 100
+    assert victim.rejected >= 1

@@ -3,6 +3,7 @@ implementation written from the docs alone reads what peerkit writes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import msgspec
@@ -25,12 +26,14 @@ def test_an_entry_as_documented():
     entry = doc.insert(0, "hello")
     assert entry is not None
     fields = msgspec.msgpack.decode(msgspec.msgpack.encode(entry))
-    doc_id, author, epoch, seq, nonce, ciphertext, signature = fields  # a 7-element array
+    doc_id, author, epoch, seq, nonce, ciphertext, signature, prev = fields  # 8 elements
     assert author == alice.id and len(nonce) == 12 and len(signature) == 64
+    assert seq == 0 and prev == b""  # an author's first entry has no predecessor
     aad = f"{doc_id}\0{author}\0{epoch}\0{seq}".encode()
-    Ed25519PublicKey.from_public_bytes(bytes.fromhex(author)).verify(
-        signature, b"peerkit/dcs/update/v1\0" + aad + nonce + ciphertext
-    )
+    signed = b"peerkit/dcs/update/v1\0" + aad + nonce + ciphertext + prev
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(author)).verify(signature, signed)
+    second = msgspec.msgpack.decode(msgspec.msgpack.encode(doc.insert(5, "!")))
+    assert second[7] == hashlib.sha256(signed).digest()  # the chain: SHA-256 of signed bytes
     update = ChaCha20Poly1305(doc.epoch_keys[epoch]).decrypt(nonce, ciphertext, aad)
     replica = pycrdt.Doc()
     replica.apply_update(update)  # a plain Yjs v1 update
