@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -38,7 +39,18 @@ from peerkit.dcs.messages import DcsUpdate
 from peerkit.log import configure_logging
 from peerkit.storage.extension import StorageExtension
 
-TRACE = Path(__file__).resolve().parents[2] / "shared/data/editing-traces/automerge-paper.json.gz"
+TRACE = next(
+    (
+        folder / "automerge-paper.json.gz"
+        for folder in (
+            Path(os.environ.get("PEERKIT_TRACES", "/nonexistent")),
+            Path(__file__).resolve().parents[2] / "shared/data/editing-traces",
+            Path("/work/shared/data/editing-traces"),
+        )
+        if (folder / "automerge-paper.json.gz").exists()
+    ),
+    Path("automerge-paper.json.gz"),
+)
 BURST = 100
 
 

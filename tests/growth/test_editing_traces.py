@@ -16,7 +16,18 @@ from peerkit import Node, PeerConfig
 from peerkit.config import StorageConfig
 from peerkit.dcs.crypto import Identity
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces"
+
+def _find_traces() -> Path:
+    """Beside the checkout (../shared), or where PEERKIT_TRACES points, or the workplace's."""
+    candidates = [
+        Path(os.environ.get("PEERKIT_TRACES", "/nonexistent")),
+        Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces",
+        Path("/work/shared/data/editing-traces"),
+    ]
+    return next((c for c in candidates if c.exists()), candidates[1])
+
+
+TRACES = _find_traces()
 #: keystrokes per edit: what an editor sends for a burst of typing (Yjs providers send one
 #: update per burst); the trace has one keystroke per transaction
 BURST = 100
