@@ -24,13 +24,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..actor import Actor, Context, handler
 from ..blocks import CID
-from ..errors import PeerkitError
+from ..errors import MailboxFull, PeerkitError
 from ..feed import Feed
 from ..names import name_for
 from . import saved
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
 from .doc import Entry, SharedDoc
 from .messages import (
+    ApplyIncoming,
     CatchUp,
     DcsEnvelope,
     DcsUpdate,
@@ -96,6 +97,8 @@ class DcsActor(Actor):
         self.shelf = shelf
         self._catching_up: set[str] = set()  # peers a catch-up is running with
         self._saving = asyncio.Lock()
+        self._incoming: list[tuple[Entry, str | None]] = []  # live updates not yet applied
+        self._flush_queued = False
 
     async def on_start(self) -> None:
         self.watch_peers(self._peer_changed)
@@ -427,6 +430,7 @@ class DcsActor(Actor):
                     return
 
     async def on_stop(self) -> None:
+        self._apply_incoming()  # what was received is kept
         self.shelf.save_soon = None
         # The storage actor stops after us (reverse start order): flush what is unsaved (the
         # pending save task was cancelled with the other background tasks before on_stop).
@@ -434,14 +438,46 @@ class DcsActor(Actor):
 
     @handler
     async def update(self, msg: DcsUpdate, ctx: Context) -> None:
+        """Live updates are applied in micro-batches: those already queued in the mailbox are
+        taken together when the ApplyIncoming this one queues behind them comes up (no
+        waiting: an update alone is applied at once), so a run of one author's chained
+        entries costs one signature check."""
         doc = self.shelf.docs.get(msg.entry.doc)
         if doc is None or (ctx.sender == self.node.peer_id and msg.entry.author == doc.me.id):
             return
-        before = sum(len(q) for q in doc.pending.values())
-        self._receive_all(doc, [msg.entry])
-        if ctx.sender and sum(len(q) for q in doc.pending.values()) > before:
-            # a gap: ask the sender for what is missing (in the background, once at a time)
-            self._catch_up_soon(ctx.sender)
+        self._incoming.append((msg.entry, ctx.sender))
+        if len(self._incoming) >= MAX_MICRO_BATCH:
+            self._apply_incoming()
+        elif not self._flush_queued:
+            if self.ref is None:  # called alone, as in a unit test: no mailbox to queue in
+                self._apply_incoming()
+                return
+            try:
+                self.ref.tell_nowait(ApplyIncoming())
+                self._flush_queued = True
+            except MailboxFull:
+                self._apply_incoming()
+
+    @handler(local=True)
+    async def apply_incoming(self, msg: ApplyIncoming) -> None:
+        self._flush_queued = False
+        self._apply_incoming()
+
+    def _apply_incoming(self) -> None:
+        batch, self._incoming = self._incoming, []
+        by_doc: dict[str, list[tuple[Entry, str | None]]] = {}
+        for entry, sender in batch:
+            by_doc.setdefault(entry.doc, []).append((entry, sender))
+        for doc_id, items in by_doc.items():
+            doc = self.shelf.docs.get(doc_id)
+            if doc is None:
+                continue
+            before = sum(len(q) for q in doc.pending.values())
+            self._receive_all(doc, [entry for entry, _ in items])
+            if sum(len(q) for q in doc.pending.values()) > before:
+                # a gap: ask the senders for what is missing (in the background, once each)
+                for sender in {s for _, s in items if s}:
+                    self._catch_up_soon(sender)
 
     @handler
     async def catch_up(self, msg: CatchUp) -> Entries:
@@ -505,6 +541,8 @@ class DcsActor(Actor):
 
 
 MAX_SEEN_ENVELOPES = 100_000
+#: live updates applied together at most
+MAX_MICRO_BATCH = 512
 #: a catch-up that brought more entries than this is not passed on over pubsub
 RELAY_AT_MOST = 64
 #: entries per catch-up reply, in bytes (well inside the frame limit; the asker pages)

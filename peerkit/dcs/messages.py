@@ -104,6 +104,10 @@ class RevokeMember(Request, tag="dcs.RevokeMember", reply=Invitation):
     member: str
 
 
+class ApplyIncoming(Message, tag="dcs.ApplyIncoming"):
+    """Local only: the DCS actor's note to itself to apply the live updates it has queued."""
+
+
 class Transact(Request, tag="dcs.Transact"):
     """Local only (it carries a function): run ``change(crdt_doc)`` as one update."""
 
