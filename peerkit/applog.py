@@ -166,7 +166,7 @@ def read(
     position = 0
     for cid, n in subtrees(state):
         if position + n > start and position < stop:
-            yield from _read_tree(cid, get, start - position, stop - position)
+            yield from _read_tree(cid, get, start - position, stop - position, MAX_LEVELS)
         position += n
     for entry in state.tail:
         if start <= position < stop:
@@ -174,7 +174,11 @@ def read(
         position += 1
 
 
-def _read_tree(cid: CID, get: Callable[[CID], bytes], start: int, stop: int) -> Iterator[bytes]:
+def _read_tree(
+    cid: CID, get: Callable[[CID], bytes], start: int, stop: int, levels: int
+) -> Iterator[bytes]:
+    """``levels``: how many node levels may still lie below (a log written by someone else
+    may nest nodes as deep as it likes; ours never exceed MAX_LEVELS)."""
     value = decode(get(cid))
     if not isinstance(value, dict):
         raise LogError(f"log block {cid.encode()} is not a map")
@@ -187,6 +191,8 @@ def _read_tree(cid: CID, get: Callable[[CID], bytes], start: int, stop: int) -> 
         return
     if value.get("type") != NODE_TYPE or not isinstance(value.get("children"), list):
         raise LogError(f"log block {cid.encode()} is neither a leaf nor a node")
+    if levels <= 0:
+        raise LogError(f"log nodes nest deeper than {MAX_LEVELS} levels")
     position = 0
     for child in value["children"]:
         try:
@@ -194,7 +200,7 @@ def _read_tree(cid: CID, get: Callable[[CID], bytes], start: int, stop: int) -> 
         except (IndexError, TypeError, KeyError):
             raise LogError(f"log node {cid.encode()} has a malformed child") from None
         if position + n > start and position < stop:
-            yield from _read_tree(child_cid, get, start - position, stop - position)
+            yield from _read_tree(child_cid, get, start - position, stop - position, levels - 1)
         position += n
         if position >= stop:
             return

@@ -140,6 +140,10 @@ class DcsActor(Actor):
             except (PeerkitError, ValueError, KeyError, TypeError) as exc:
                 self.log.error("dcs.load_failed", pin=pin.name, error=str(exc))
                 continue
+            if doc.rejected:  # our own disk held entries that no longer check: say so
+                self.log.error(
+                    "dcs.stored_entries_rejected", doc=doc.doc_id[:8], count=doc.rejected
+                )
             self.shelf.docs[doc.doc_id] = doc
             self.shelf.saved[doc.doc_id] = streams
             if root.get("type") == saved.LEGACY_TYPE:

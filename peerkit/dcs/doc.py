@@ -19,7 +19,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from cryptography.exceptions import InvalidTag
@@ -42,10 +42,11 @@ _OP_OVERHEAD = 48
 class Entry(msgspec.Struct, array_like=True, frozen=True):
     """One encrypted, signed update in an author's stream (the wire and storage form).
 
-    ``prev`` chains the stream: the SHA-256 of the previous entry's signed bytes (empty for an
-    author's first entry, and in entries written before the chain). Every entry is signed (it
-    is the newest when sent), but a reader applying a run of one author's entries checks the
-    chain and only the last signature: the chain binds every earlier entry into it.
+    ``prev`` chains the stream: the SHA-256 of the previous entry's signed bytes and signature
+    (empty for an author's first entry, and in entries written before the chain). Every entry
+    is signed (it is the newest when sent), but a reader applying a run of one author's entries
+    checks the chain and only the last signature: the chain binds every earlier entry, its
+    signature included, into it (so a relay cannot swap a signature in a run it passes on).
     """
 
     doc: str
@@ -55,7 +56,7 @@ class Entry(msgspec.Struct, array_like=True, frozen=True):
     nonce: bytes
     ciphertext: bytes
     signature: bytes
-    prev: bytes = b""
+    prev: Annotated[bytes, msgspec.Meta(max_length=32)] = b""
 
     def aad(self) -> bytes:
         return f"{self.doc}\x00{self.author}\x00{self.epoch}\x00{self.seq}".encode()
@@ -65,7 +66,7 @@ class Entry(msgspec.Struct, array_like=True, frozen=True):
 
     def link(self) -> bytes:
         """What the next entry of this stream carries as ``prev``."""
-        return hashlib.sha256(self.signed_bytes()).digest()
+        return hashlib.sha256(self.signed_bytes() + self.signature).digest()
 
 
 @dataclass

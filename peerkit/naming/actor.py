@@ -66,7 +66,7 @@ class NamingActor(Actor):
                 state = applog.load(value)
                 raws = [state.meta["head"]] if isinstance(state.meta, dict) else []
                 start = max(0, state.count - self.history_cap)
-                raws += await self._read(state, start)
+                raws += applog.read(state, storage.read_block, start)
             except (PeerkitError, KeyError, TypeError) as exc:
                 self.log.error("name.log_unreadable", name=name[:16], error=str(exc))
                 continue
@@ -80,9 +80,6 @@ class NamingActor(Actor):
                 log.add(verify_record(name, raw, now=self.clock(), check_expiry=False))
             except RecordError as exc:
                 self.log.warning("name.stored_record_rejected", name=name[:16], error=str(exc))
-
-    async def _read(self, state: LogState, start: int) -> list[bytes]:
-        return list(applog.read(state, self.node.storage.read_block, start))
 
     async def _migrate(self, name: str, records: list[bytes]) -> None:
         """A log written by peerkit before 0.3 (one block rewritten per record)."""

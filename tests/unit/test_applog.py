@@ -141,3 +141,26 @@ def test_a_forged_leaf_is_a_typed_error():
     state.count = 1
     with pytest.raises(LogError):
         list(read(state, lambda cid: leaf.data))
+
+
+def test_a_hostile_log_gets_typed_errors_not_a_crash():
+    """Heads come from other peers (a member's stream by its name): nodes nested thousands
+    deep, lying counts, links to nothing are LogErrors (or the reader's BlockNotFound)."""
+    blocks: dict[bytes, bytes] = {}
+    leaf = make_block({"type": applog.LEAF_TYPE, "entries": [b"x"]})
+    blocks[leaf.cid.cid_bytes] = leaf.data
+    top = leaf
+    for _ in range(5000):  # deeper than Python's recursion limit
+        top = make_block({"type": applog.NODE_TYPE, "children": [[top.cid, 1]]})
+        blocks[top.cid.cid_bytes] = top.data
+    state = load({"type": applog.HEAD_TYPE, "count": 1, "levels": [[[top.cid, 1]]], "tail": []})
+    with pytest.raises(LogError, match="deeper"):
+        list(read(state, lambda cid: blocks[cid.cid_bytes]))
+    # a node whose child is not a [CID, count] pair
+    bad = make_block({"type": applog.NODE_TYPE, "children": [["nope"]]})
+    state = load({"type": applog.HEAD_TYPE, "count": 1, "levels": [[[bad.cid, 1]]], "tail": []})
+    with pytest.raises(LogError):
+        list(read(state, lambda cid: bad.data))
+    # a count that lies (more than the leaf holds): fewer entries, no crash
+    state = load({"type": applog.HEAD_TYPE, "count": 9, "levels": [[[leaf.cid, 9]]], "tail": []})
+    assert list(read(state, lambda cid: leaf.data)) == [b"x"]

@@ -219,3 +219,35 @@ def test_a_chained_run_costs_one_signature_and_a_broken_chain_is_refused(monkeyp
     applied = victim.receive_many(tampered)
     assert len(applied) == 100 and victim.content() == "x" * 100
     assert victim.rejected >= 1
+
+
+def test_a_relay_cannot_swap_a_signature_inside_a_chained_run():
+    """The chain covers signatures: a run whose middle entry carries another signature is not
+    taken as a run; entry by entry, the forged one is refused and the stream waits there (the
+    author's own copy is still accepted later: nothing was poisoned)."""
+    import msgspec
+
+    from peerkit.dcs.crypto import Identity
+    from peerkit.dcs.doc import SharedDoc
+
+    alice, bob = Identity.from_seed(b"\x01" * 32), Identity.from_seed(b"\x02" * 32)
+    source = SharedDoc.create(alice)
+    entries = [source.insert(i, "y") for i in range(50)]
+    copy = SharedDoc(source.doc_id, bob, alice.id)
+    copy.adopt(source.state())
+    swapped = msgspec.structs.replace(entries[20], signature=bytes(64))
+    applied = copy.receive_many([*entries[:20], swapped, *entries[21:]])
+    assert len(applied) == 20 and copy.rejected >= 1
+    assert len(copy.receive_many(entries[20:])) == 30  # the real entry 20 still fits
+    assert copy.content() == source.content()
+
+
+def test_an_oversized_chain_link_is_a_typed_error():
+    import msgspec
+    import pytest as _pytest
+
+    from peerkit.dcs.doc import Entry
+
+    raw = msgspec.msgpack.encode(["d", "a", 0, 1, b"n" * 12, b"c", b"s" * 64, b"p" * 33])
+    with _pytest.raises(msgspec.ValidationError):
+        msgspec.msgpack.decode(raw, type=Entry)

@@ -33,7 +33,7 @@ def test_an_entry_as_documented():
     signed = b"peerkit/dcs/update/v1\0" + aad + nonce + ciphertext + prev
     Ed25519PublicKey.from_public_bytes(bytes.fromhex(author)).verify(signature, signed)
     second = msgspec.msgpack.decode(msgspec.msgpack.encode(doc.insert(5, "!")))
-    assert second[7] == hashlib.sha256(signed).digest()  # the chain: SHA-256 of signed bytes
+    assert second[7] == hashlib.sha256(signed + signature).digest()  # the chain
     update = ChaCha20Poly1305(doc.epoch_keys[epoch]).decrypt(nonce, ciphertext, aad)
     replica = pycrdt.Doc()
     replica.apply_update(update)  # a plain Yjs v1 update
