@@ -62,22 +62,26 @@ class NameLog:
             # records after a revocation that arrived before it are void
             while self._seqs and self._seqs[-1] > self.revoked_at:
                 del self._by_seq[self._seqs.pop()]
-        while len(self._seqs) > self.cap:  # the head has the highest sequence: never dropped
-            del self._by_seq[self._seqs.pop(0)]
+        excess = len(self._seqs) - self.cap
+        if excess > self.cap // 8:  # trimmed in bulk: amortised O(1) per record at any cap
+            for seq in self._seqs[:excess]:  # the head has the highest sequence: never dropped
+                del self._by_seq[seq]
+            del self._seqs[:excess]
         return True
 
     def _floor(self) -> int:
-        return self._seqs[0] if len(self._seqs) >= self.cap else -1
+        return self._seqs[-self.cap] if len(self._seqs) >= self.cap else -1
 
     def head(self) -> NameRecord | None:
         return self._head
 
     def at(self, sequence: int) -> NameRecord | None:
-        return self._by_seq.get(sequence)
+        record = self._by_seq.get(sequence)
+        return record if record is not None and sequence >= self._floor() else None
 
     def history(self) -> list[NameRecord]:
-        """The records held, oldest sequence first (at most ``cap``)."""
-        return [self._by_seq[s] for s in self._seqs]
+        """The records kept, oldest sequence first (the newest ``cap``)."""
+        return [self._by_seq[s] for s in self._seqs[-self.cap :]]
 
     @property
     def next_sequence(self) -> int:
