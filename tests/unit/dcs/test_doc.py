@@ -251,3 +251,31 @@ def test_an_oversized_chain_link_is_a_typed_error():
     raw = msgspec.msgpack.encode(["d", "a", 0, 1, b"n" * 12, b"c", b"s" * 64, b"p" * 33])
     with _pytest.raises(msgspec.ValidationError):
         msgspec.msgpack.decode(raw, type=Entry)
+
+
+def test_a_run_is_applied_in_merged_groups_and_a_bad_update_stops_it_exactly():
+    """Runs are applied as merged updates of up to MERGE_AT_MOST entries; an author's own
+    signed, chained entry carrying a broken Yjs update fails its group, and the entries are
+    then taken one by one: everything before it is applied, it is refused, the rest waits."""
+    from peerkit.dcs.doc import MERGE_AT_MOST
+
+    alice, bob = IDS[1], IDS[2]
+    source = SharedDoc.create(alice)
+    bad_at = MERGE_AT_MOST + 10
+    entries = [source.insert(i, "z") for i in range(bad_at)]
+    entries.append(source._seal(b"\x01\x02 not a yjs update"))
+    entries += [source.insert(0, "w") for _ in range(30)]
+    copy = SharedDoc(source.doc_id, bob, alice.id)
+    copy.adopt(source.state())
+    applied = copy.receive_many(entries)
+    assert len(applied) == bad_at and copy.content() == "z" * bad_at
+    assert copy.rejected == 1
+    assert sum(len(q) for q in copy.pending.values()) == 30  # waiting behind the bad entry
+
+    # the same run without the bad entry is merged group by group to the author's text
+    clean = SharedDoc.create(alice)
+    entries = [clean.insert(i % 7, chr(97 + i % 26)) for i in range(3 * MERGE_AT_MOST + 5)]
+    reader = SharedDoc(clean.doc_id, bob, alice.id)
+    reader.adopt(clean.state())
+    assert len(reader.receive_many(entries)) == len(entries)
+    assert reader.content() == clean.content() and reader.applied[alice.id] == len(entries)
