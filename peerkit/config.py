@@ -64,6 +64,11 @@ class DcsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: let other peers drive this peer's documents with dcs.* control requests (the CLI's
     #: --via, tests); off by default: anyone who reaches the peer could edit as its user
     remote_control: bool = False
+    #: keep sealed mail (invitations, key refreshes) and the encrypted streams of the
+    #: documents it names for members who are offline, and hand them over when they appear
+    #: (store and forward; bounded, and nothing kept is readable here). On for app nodes and
+    #: rendezvous points; any peer may turn it on
+    keep_for_others: bool = False
 
 
 Did = Annotated[

@@ -62,6 +62,7 @@ def check_signature(token: Token) -> None:
     others["a name record"] = domains.NAME_RECORD
     others["a DCS envelope"] = domains.DCS_ENVELOPE
     others["a DCS update"] = domains.DCS_UPDATE
+    others["a DCS mail collection"] = domains.DCS_COLLECT
     others["a name key"] = domains.NAME_KEY
     for what, domain in others.items():
         if verify(token.iss, token.alg, domain + body, token.sig):

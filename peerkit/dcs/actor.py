@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..actor import Actor, Context, handler
+from ..actor import Context, handler
 from ..blocks import CID
 from ..errors import MailboxFull, PeerkitError
 from ..feed import Feed
@@ -30,6 +30,7 @@ from ..names import name_for
 from . import saved
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
 from .doc import Entry, SharedDoc
+from .keeping import KeeperRole, KeptShelf, hand_to_keepers
 from .messages import (
     ApplyIncoming,
     CatchUp,
@@ -80,6 +81,8 @@ class DocShelf:
     namer: asyncio.Task[None] | None = None
     #: set by the running DCS actor: saves dirty documents soon
     save_soon: Callable[[], None] | None = None
+    #: what this peer keeps for others (dcs.keep_for_others)
+    kept: KeptShelf = field(default_factory=KeptShelf)
 
     def changed(self, doc: SharedDoc, *, dirty: bool = True) -> None:
         """A document changed (locally or from others): tell watchers, save it soon."""
@@ -90,11 +93,12 @@ class DocShelf:
                 self.save_soon()
 
 
-class DcsActor(Actor):
+class DcsActor(KeeperRole):
     mailbox_size = 8192
 
     def __init__(self, shelf: DocShelf) -> None:
         self.shelf = shelf
+        self.kept = shelf.kept
         self._catching_up: set[str] = set()  # peers a catch-up is running with
         self._saving = asyncio.Lock()
         self._incoming: list[tuple[Entry, str | None]] = []  # live updates not yet applied
@@ -108,6 +112,7 @@ class DcsActor(Actor):
             self.shelf.me = Identity.from_seed(self.node.identity_seed)
         await self.node.subscribe(inbox_topic(self.shelf.me.id))
         await self._load()
+        await self._load_kept()
 
     # --- persistence: each author's stream an append-only log, a root pinned "dcs/<doc>" ----
 
@@ -361,8 +366,12 @@ class DcsActor(Actor):
         return self._deliver_later(ctx, Invitation(envelopes=self._refreshes(doc, skip=set())))
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
-        if connected and self.shelf.docs:
+        if not connected:
+            return
+        if self.shelf.docs or self.kept.docs.docs:
             self._catch_up_soon(peer)
+        if self.shelf.me is not None:  # mail a keeper there may hold for us
+            self.start_task(self._collect_from(peer), name="collect-mail")
 
     def _catch_up_soon(self, peer: str) -> None:
         if peer in self._catching_up:
@@ -372,6 +381,7 @@ class DcsActor(Actor):
         task.add_done_callback(lambda _: self._catching_up.discard(peer))
 
     async def _catch_up_from(self, peer: str) -> None:
+        await self._catch_up_kept(peer)
         for doc in list(self.shelf.docs.values()):
             while True:  # page by page: a reply holds at most CATCH_UP_BYTES of entries
                 try:
@@ -423,6 +433,7 @@ class DcsActor(Actor):
 
     async def _save_dirty(self, delay: float = 0.2) -> None:
         await asyncio.sleep(delay)
+        await self._save_kept()
         while self.shelf.dirty:
             doc_id = self.shelf.dirty.pop()
             doc = self.shelf.docs.get(doc_id)
@@ -447,7 +458,12 @@ class DcsActor(Actor):
         waiting: an update alone is applied at once), so a run of one author's chained
         entries costs one signature check."""
         doc = self.shelf.docs.get(msg.entry.doc)
-        if doc is None or (ctx.sender == self.node.peer_id and msg.entry.author == doc.me.id):
+        if doc is None:
+            kept = self.kept.docs.get(msg.entry.doc)
+            if kept is not None:  # a document kept for others: held, never opened
+                self._keep_entries(kept, [msg.entry])
+            return
+        if ctx.sender == self.node.peer_id and msg.entry.author == doc.me.id:
             return
         self._incoming.append((msg.entry, ctx.sender))
         if len(self._incoming) >= MAX_MICRO_BATCH:
@@ -487,7 +503,11 @@ class DcsActor(Actor):
     async def catch_up(self, msg: CatchUp) -> Entries:
         doc = self.shelf.docs.get(msg.doc)
         if doc is None:
-            return Entries(entries=[])
+            kept = self.kept.docs.get(msg.doc)
+            if kept is None:
+                return Entries(entries=[])
+            entries, more = kept.entries_after(msg.have, CATCH_UP_BYTES)
+            return Entries(entries=entries, more=more)
         out: list[Entry] = []
         budget = CATCH_UP_BYTES
         for author, entries in doc.log.items():
@@ -501,6 +521,10 @@ class DcsActor(Actor):
 
     @handler(open_write=True)  # anyone may invite us: charged to the sender's quota
     async def envelope(self, msg: DcsEnvelope, ctx: Context) -> None:
+        self._take_envelope(msg)
+
+    def _take_envelope(self, msg: DcsEnvelope) -> None:
+        """Open an invitation or key refresh sent to us (live, or collected from a keeper)."""
         me = self.shelf.me
         if me is None or msg.to != me.id or msg.envelope_id in self.shelf.seen_envelopes:
             return  # someone else's, or a replay: nothing changes
@@ -563,6 +587,11 @@ async def deliver(node: NodeContext, invitation: Invitation, *, invite_wait: flo
     seen subscribed (it is published anyway: the mesh may still carry it)."""
     for env in invitation.envelopes:
         topic = inbox_topic(env.to)
+        # Keepers among our peers hold it until the recipient appears (and pass it on at
+        # once if the recipient is connected to them): then there is nobody to wait for.
+        if await hand_to_keepers(node, env):
+            await node.publish(env, topic=topic)
+            continue
         if env.kind == "invite":
             try:
                 await node.wait_for_subscribers(topic, 1, timeout=invite_wait)

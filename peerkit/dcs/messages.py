@@ -45,6 +45,31 @@ class CatchUp(Request, tag="dcs.CatchUp", reply=Entries):
     have: dict[str, int] = {}
 
 
+class MailKept(Message, tag="dcs.MailKept"):
+    #: False: this peer does not keep mail for others (or already had this envelope)
+    kept: bool
+
+
+class KeepMail(Request, tag="dcs.KeepMail", reply=MailKept):
+    """Ask a keeper to hold a sealed envelope for its recipient (and the streams of the
+    document it names) until the recipient collects it."""
+
+    envelope: DcsEnvelope
+
+
+class Mail(Message, tag="dcs.Mail"):
+    envelopes: Annotated[list[DcsEnvelope], msgspec.Meta(max_length=64)] = []
+
+
+class CollectMail(Request, tag="dcs.CollectMail", reply=Mail):
+    """A collaborator collects the mail a keeper holds for them: ``signature`` by their key
+    over the keeper's peer id and ``at`` (wall-clock seconds), so nobody else can take it."""
+
+    to: Annotated[str, msgspec.Meta(min_length=64, max_length=64)]
+    at: int
+    signature: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
+
+
 # --- control: drive a peer's documents (local actors, or remote peers when the config allows) ---
 
 

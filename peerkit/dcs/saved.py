@@ -54,17 +54,7 @@ def save(doc: SharedDoc, saved: SavedStreams, key: bytes) -> tuple[list[Block], 
     """The blocks that bring the stored document up to ``doc`` (the root last) and what will
     have been saved once they are stored. ``saved`` itself is left as it was: the caller keeps
     the new one only after the write succeeded."""
-    after = SavedStreams(dict(saved.logs), dict(saved.heads))
-    blocks: list[Block] = []
-    for author, entries in doc.log.items():
-        start = saved.saved(author)
-        if start >= len(entries):
-            continue
-        log = (saved.logs.get(author) or LogState()).copy()
-        new = applog.append(log, [msgspec.msgpack.encode(e) for e in entries[start:]])
-        blocks += new
-        after.logs[author] = log
-        after.heads[author] = new[-1].cid
+    blocks, after = append_streams(doc.log, saved)
     secret = msgspec.json.encode({**doc.state(), "next_seq": doc.next_seq})
     nonce = os.urandom(12)
     blocks.append(
@@ -78,6 +68,56 @@ def save(doc: SharedDoc, saved: SavedStreams, key: bytes) -> tuple[list[Block], 
         )
     )
     return blocks, after
+
+
+def append_streams(
+    streams: dict[str, list[Entry]], saved: SavedStreams
+) -> tuple[list[Block], SavedStreams]:
+    """The log blocks holding the entries of ``streams`` not yet in ``saved`` (each stream a
+    list from seq 0), and what will have been saved once they are stored."""
+    after = SavedStreams(dict(saved.logs), dict(saved.heads))
+    blocks: list[Block] = []
+    for author, entries in streams.items():
+        start = saved.saved(author)
+        if start >= len(entries):
+            continue
+        log = (saved.logs.get(author) or LogState()).copy()
+        new = applog.append(log, [msgspec.msgpack.encode(e) for e in entries[start:]])
+        blocks += new
+        after.logs[author] = log
+        after.heads[author] = new[-1].cid
+    return blocks, after
+
+
+def read_streams(
+    heads: dict[str, Any], get: Callable[[CID], bytes]
+) -> tuple[list[Entry], SavedStreams]:
+    """Every entry of the stream logs ``heads`` (author -> log head CID), and what is saved."""
+    saved = SavedStreams()
+    entries: list[Entry] = []
+    for author, head_cid in heads.items():
+        log = applog.load(decode(get(head_cid)))
+        saved.logs[author] = log
+        saved.heads[author] = head_cid
+        entries += [_entry_decoder.decode(raw) for raw in applog.read(log, get)]
+    return entries, saved
+
+
+# --- what a keeper holds for others (see keeper.py): nothing in it is readable to the keeper
+
+KEPT_TYPE = "peerkit/dcs-kept/v1"
+MAIL_TYPE = "peerkit/dcs-mail/v1"
+
+
+def kept_root(doc_id: str, saved: SavedStreams) -> Block:
+    """The root of a document's streams held for others, pinned ``dcs-kept/<doc>``."""
+    return make_block({"type": KEPT_TYPE, "doc": doc_id, "streams": dict(saved.heads)})
+
+
+def mail_block(to: str, mail: list[tuple[float, bytes]]) -> Block:
+    """A recipient's waiting mail (each envelope with when it was kept), pinned
+    ``dcs-mail/<recipient>``."""
+    return make_block({"type": MAIL_TYPE, "to": to, "mail": [[t, raw] for t, raw in mail]})
 
 
 def open_state(root: Any, key: bytes) -> dict[str, Any]:
@@ -100,16 +140,11 @@ def restore(
     state = open_state(root, key)
     doc = SharedDoc(root["doc"], me, state["owner"])
     doc.adopt(state)
-    saved = SavedStreams()
-    entries: list[Entry] = []
     if root["type"] == LEGACY_TYPE:  # peerkit before 0.3: every entry in the root
+        saved = SavedStreams()
         entries = [_entry_decoder.decode(raw) for raw in root["entries"]]
     else:
-        for author, head_cid in root["streams"].items():
-            log = applog.load(decode(get(head_cid)))
-            saved.logs[author] = log
-            saved.heads[author] = head_cid
-            entries += [_entry_decoder.decode(raw) for raw in applog.read(log, get)]
+        entries, saved = read_streams(root["streams"], get)
     doc.receive_many(entries)
     doc.next_seq = max(int(state.get("next_seq", 0)), doc.applied.get(me.id, 0))
     return doc, saved

@@ -131,6 +131,8 @@ def _peer_doc(spec: FormationSpec, role: str, rs: RoleSpec, index: int) -> dict[
     if rs.rendezvous_point:
         doc.setdefault("rendezvous", {})
         doc["rendezvous"]["server"] = True
+        # every peer reaches a rendezvous point: it keeps mail for collaborators offline
+        doc.setdefault("dcs", {}).setdefault("keep_for_others", True)
     return doc
 
 
