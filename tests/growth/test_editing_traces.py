@@ -114,3 +114,52 @@ async def test_the_automerge_paper_trace_typed_followed_restarted_and_joined_lat
     finally:
         await carol.stop()
         await alice.stop()
+
+
+async def test_the_concurrent_friendsforever_trace_replayed_by_two_peers_converges(tmp_path):
+    """Two people typing into one document at the same time (26,078 transactions, 2 agents):
+    each agent's editor sees exactly what the trace says it saw (tests/growth/concurrent.py)
+    and hands its updates to its own peer; the peers exchange them over libp2p while the other
+    keeps typing. Both end at the trace's endContent, and so does each after a restart."""
+    from tests.growth.concurrent import ConcurrentReplay
+
+    replay = ConcurrentReplay(_trace("friendsforever"))
+    peers = [_node("alice", tmp_path, 1), _node("bob", tmp_path, 2)]
+    ids = [Identity.from_seed(b"\x0a" * 32), Identity.from_seed(b"\x0b" * 32)]
+    for node in peers:
+        await node.start()
+    try:
+        await peers[1].connect(peers[0].addrs()[0])
+        for node, ident in zip(peers, ids, strict=True):
+            await node.dcs.use_identity(ident)
+        doc = await peers[0].dcs.create()
+        await peers[0].dcs.invite(doc, peers[1].dcs.card())
+        await peers[1].dcs.wait_for(doc, lambda t: True)
+        shared = [node.dcs.doc(doc) for node in peers]
+        first = [shared[a].applied.get(ids[a].id, 0) for a in range(2)]  # entries before
+
+        started = time.perf_counter()
+        runs = 0
+        for run in replay.runs():
+            other = 1 - run.agent
+            need = first[other] + run.seen[other]  # the other's entries this run builds on
+            mine = shared[run.agent]
+            if mine.applied.get(ids[other].id, 0) < need:
+                await peers[run.agent].dcs.wait_for(
+                    doc, lambda _t, m=mine, o=ids[other].id, n=need: m.applied.get(o, 0) >= n
+                )
+            await peers[run.agent].dcs.transact(doc, lambda d, u=run.update: d.apply_update(u))
+            runs += 1
+        texts = [await node.dcs.wait_for(doc, lambda t: t == replay.end) for node in peers]
+        took = time.perf_counter() - started
+        assert texts == [replay.end, replay.end]
+        print(f"\nTRACE friendsforever: {runs} runs converged in {took:.1f} s")
+    finally:
+        for node in reversed(peers):
+            await node.stop()
+
+    for a, name in enumerate(("alice", "bob")):  # what each acknowledged is on its disk
+        node = _node(name, tmp_path, a + 1)
+        async with node:
+            await node.dcs.use_identity(ids[a])
+            assert node.dcs.text(doc) == replay.end
