@@ -16,6 +16,8 @@ NAME_KEY = b"peerkit/name-key/v1\x00"
 DCS_ENVELOPE = b"peerkit/dcs/envelope/v1\x00"
 #: a DCS stream entry
 DCS_UPDATE = b"peerkit/dcs/update/v1\x00"
+#: a DCS snapshot: an author's own stream compacted into one update
+DCS_SNAPSHOT = b"peerkit/dcs/snapshot/v1\x00"
 #: a collaborator asking a keeper for the mail kept for them
 DCS_COLLECT = b"peerkit/dcs/collect/v1\x00"
 

@@ -63,6 +63,7 @@ def check_signature(token: Token) -> None:
     others["a DCS envelope"] = domains.DCS_ENVELOPE
     others["a DCS update"] = domains.DCS_UPDATE
     others["a DCS mail collection"] = domains.DCS_COLLECT
+    others["a DCS snapshot"] = domains.DCS_SNAPSHOT
     others["a name key"] = domains.NAME_KEY
     for what, domain in others.items():
         if verify(token.iss, token.alg, domain + body, token.sig):

@@ -29,7 +29,7 @@ from ..feed import Feed
 from ..names import name_for
 from . import saved
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
-from .doc import Entry, SharedDoc
+from .doc import Entry, SharedDoc, Snapshot, catch_up_page
 from .keeping import KeeperRole, KeptShelf, hand_to_keepers
 from .messages import (
     ApplyIncoming,
@@ -170,6 +170,13 @@ class DcsActor(KeeperRole):
                 self.shelf.dirty.add(doc.doc_id)  # still to be written
                 raise
             self.shelf.saved[doc.doc_id] = after
+            # With all of my stream on disk, compact it if due (SNAPSHOT_AFTER): restarts and
+            # late joiners then load one snapshot and the tail, not every entry. The
+            # snapshot is written by the next save.
+            if after.saved(doc.me.id) == doc.applied.get(doc.me.id, 0) and doc.compact():
+                self.log.info("dcs.compacted", doc=doc.doc_id[:8], upto=doc.base[doc.me.id])
+                self.shelf.dirty.add(doc.doc_id)
+                self._schedule_save()
         if self.node.has("naming") and doc.secret:
             self._name_streams_soon()
 
@@ -391,6 +398,7 @@ class DcsActor(KeeperRole):
                 except PeerkitError as exc:
                     self.log.debug("dcs.catch_up_failed", remote=peer[-8:], error=str(exc))
                     break
+                snapshots = self._receive_snapshots(doc, reply.snapshots)
                 fresh = self._receive_all(doc, reply.entries)
                 # Pass on a gap we filled: peers that cannot reach the author hear it from us.
                 # A long history (a late join, a long absence) is not re-gossiped: it would
@@ -398,8 +406,20 @@ class DcsActor(KeeperRole):
                 if len(fresh) <= RELAY_AT_MOST:
                     for entry in fresh:
                         await self.node.publish(DcsUpdate(entry=entry))
-                if not reply.more or not fresh:
+                if not reply.more or not (fresh or snapshots):
                     break
+
+    def _receive_snapshots(self, doc: SharedDoc, snapshots: list[Snapshot]) -> int:
+        taken = 0
+        for snapshot in snapshots:
+            try:
+                taken += doc.receive_snapshot(snapshot)
+            except Rejected as exc:
+                self.shelf.rejected += 1
+                self.log.info("dcs.snapshot_rejected", doc=doc.doc_id[:8], error=str(exc))
+        if taken:
+            self.shelf.changed(doc)
+        return taken
 
     def _receive_all(self, doc: SharedDoc, entries: list[Entry]) -> list[Entry]:
         if len(entries) > 1:  # a page of history: chained runs cost one signature each
@@ -501,23 +521,12 @@ class DcsActor(KeeperRole):
 
     @handler
     async def catch_up(self, msg: CatchUp) -> Entries:
-        doc = self.shelf.docs.get(msg.doc)
-        if doc is None:
-            kept = self.kept.docs.get(msg.doc)
-            if kept is None:
-                return Entries(entries=[])
-            entries, more = kept.entries_after(msg.have, CATCH_UP_BYTES)
-            return Entries(entries=entries, more=more)
-        out: list[Entry] = []
-        budget = CATCH_UP_BYTES
-        for author, entries in doc.log.items():
-            # a negative "have" would slice from the end: clamp it
-            for entry in entries[max(0, msg.have.get(author, 0)) :]:
-                budget -= len(entry.ciphertext) + 256
-                if budget < 0 and out:
-                    return Entries(entries=out, more=True)
-                out.append(entry)
-        return Entries(entries=out)
+        """What the asker lacks of a document we are a member of, or keep for others."""
+        holder = self.shelf.docs.get(msg.doc) or self.kept.docs.get(msg.doc)
+        if holder is None:
+            return Entries(entries=[])
+        snapshots, entries, more = catch_up_page(holder, msg.have, CATCH_UP_BYTES)
+        return Entries(entries=entries, snapshots=snapshots, more=more)
 
     @handler(open_write=True)  # anyone may invite us: charged to the sender's quota
     async def envelope(self, msg: DcsEnvelope, ctx: Context) -> None:

@@ -19,7 +19,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import msgspec
 from cryptography.exceptions import InvalidTag
@@ -29,12 +29,19 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pycrdt import Doc, Map, Text, merge_updates
 
+from .. import domains
+from . import yjs
 from .crypto import UPDATE_DOMAIN, DcsError, Identity, Rejected, verify
 
 #: the largest update (ciphertext) an entry may carry: an entry must fit an append-only log
 #: entry (peerkit.applog.MAX_ENTRY, 256 KiB) with its header. Bigger edits are refused before
 #: they change anything ("split it").
 MAX_UPDATE = 192 * 1024
+#: the largest snapshot (ciphertext): it is stored as one block and sent in one reply
+MAX_SNAPSHOT = 768 * 1024
+#: an author compacts their stream once this many of their entries are past their last
+#: snapshot, and at least a quarter of what it covers (so compacting costs O(1) per entry)
+SNAPSHOT_AFTER = 1000
 #: the most entries of a run merged into one Yjs update before applying (measured on the
 #: automerge-paper trace: 1.28x raw pycrdt at 64, 0.98x at 512, where merging costs more)
 MERGE_AT_MOST = 64
@@ -72,6 +79,32 @@ class Entry(msgspec.Struct, array_like=True, frozen=True):
         return hashlib.sha256(self.signed_bytes() + self.signature).digest()
 
 
+class Snapshot(msgspec.Struct, array_like=True, frozen=True):
+    """An author's own stream compacted: their entries ``0..upto-1`` merged into one Yjs
+    update, encrypted with an epoch key and signed by that author.
+
+    Only an author compacts their own stream (it holds only their updates, under their
+    signature), so no member can forge another's content. ``tip`` is the chain link of entry
+    ``upto - 1``: the author's next entries chain on from it. A reader who lacks the early
+    entries (a late joiner, a restart) applies the snapshot and then the tail.
+    """
+
+    doc: str
+    author: str
+    epoch: int
+    upto: Annotated[int, msgspec.Meta(ge=1)]
+    nonce: bytes
+    ciphertext: Annotated[bytes, msgspec.Meta(max_length=MAX_SNAPSHOT)]
+    tip: Annotated[bytes, msgspec.Meta(max_length=32)]
+    signature: bytes
+
+    def aad(self) -> bytes:
+        return f"snapshot\x00{self.doc}\x00{self.author}\x00{self.epoch}\x00{self.upto}".encode()
+
+    def signed_bytes(self) -> bytes:
+        return domains.DCS_SNAPSHOT + self.aad() + self.nonce + self.ciphertext + self.tip
+
+
 @dataclass
 class Member:
     id: str
@@ -91,8 +124,16 @@ class SharedDoc:
     crdt: Doc = field(default_factory=Doc)
     applied: dict[str, int] = field(default_factory=dict)  # author -> next seq to apply
     pending: dict[str, dict[int, Entry]] = field(default_factory=dict)
-    log: dict[str, list[Entry]] = field(default_factory=dict)  # author -> accepted entries
+    #: author -> accepted entries held, from seq ``base[author]`` on (those before it are
+    #: covered by the author's snapshot)
+    log: dict[str, list[Entry]] = field(default_factory=dict)
+    base: dict[str, int] = field(default_factory=dict)
+    #: author -> their newest snapshot this peer holds
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
     next_seq: int = 0
+    #: the Yjs client ids my entries wrote under (one per session; pycrdt picks a new id
+    #: each time the document is built); None: not known, compaction works them out
+    my_clients: set[int] | None = None
     #: the document secret: every member derives every member's stream name from it
     secret: bytes = b""
     #: entries the last receive_many rejected
@@ -107,6 +148,7 @@ class SharedDoc:
     def create(cls, me: Identity, doc_id: str | None = None) -> SharedDoc:
         doc = cls(doc_id or os.urandom(16).hex(), me, me.id)
         doc.secret = os.urandom(32)
+        doc.my_clients = set()
         doc.members[me.id] = Member(me.id, me.box_public)
         doc.epoch_keys[0] = ChaCha20Poly1305.generate_key()
         return doc
@@ -223,9 +265,10 @@ class SharedDoc:
     def _seal(self, update: bytes) -> Entry:
         seq = self.next_seq
         self.next_seq += 1
+        if self.my_clients is not None:
+            self.my_clients.add(self.crdt.client_id)
         nonce = os.urandom(12)
-        mine = self.log.get(self.me.id)
-        prev = mine[-1].link() if mine and mine[-1].seq == seq - 1 else b""
+        prev = (self._tip(self.me.id) or b"") if self.applied.get(self.me.id, 0) == seq else b""
         unsigned = Entry(self.doc_id, self.me.id, self.epoch, seq, nonce, b"", b"")
         ct = self._cipher(self.epoch).encrypt(nonce, update, unsigned.aad())
         body = Entry(self.doc_id, self.me.id, self.epoch, seq, nonce, ct, b"", prev)
@@ -241,8 +284,10 @@ class SharedDoc:
 
         Raises Rejected for anything that fails a check; the document is then unchanged.
         """
-        seen = self.log.get(entry.author, ())
-        if entry.doc == self.doc_id and entry.seq < len(seen) and seen[entry.seq] == entry:
+        if entry.doc == self.doc_id and (
+            entry.seq < self.base.get(entry.author, 0)  # covered by a snapshot we took
+            or self._held(entry.author, entry.seq) == entry
+        ):
             return []  # a duplicate of what was verified and applied: not an error, no work
         waiting = self.pending.get(entry.author, {}).get(entry.seq)
         if waiting is not None and waiting == entry:
@@ -251,9 +296,13 @@ class SharedDoc:
         if entry.seq < self.applied.get(entry.author, 0):
             return []  # already applied: a duplicate delivery is not an error
         self.pending.setdefault(entry.author, {})[entry.seq] = entry
+        return self._drain(entry.author)
+
+    def _drain(self, author: str) -> list[Entry]:
+        """Apply the author's waiting entries that now continue the stream."""
         done = []
-        queue = self.pending[entry.author]
-        while (nxt := queue.get(self.applied.get(entry.author, 0))) is not None:
+        queue = self.pending.get(author, {})
+        while (nxt := queue.get(self.applied.get(author, 0))) is not None:
             del queue[nxt.seq]
             self._check_link(nxt)
             self._apply(nxt)
@@ -264,8 +313,7 @@ class SharedDoc:
         """A chained entry must name the entry before it (an author cannot fork the stream)."""
         if not entry.prev:
             return
-        seen = self.log.get(entry.author, [])
-        if not seen or seen[-1].seq != entry.seq - 1 or seen[-1].link() != entry.prev:
+        if self.applied.get(entry.author, 0) != entry.seq or self._tip(entry.author) != entry.prev:
             raise Rejected("the entry does not continue its author's stream (chain broken)")
 
     def receive_many(self, entries: list[Entry]) -> list[Entry]:
@@ -307,16 +355,14 @@ class SharedDoc:
         """The longest prefix of ``entries`` (sorted) that continues the stream from the next
         sequence to apply, each entry chained to the one before it."""
         start = self.applied.get(author, 0)
-        seen = self.log.get(author, [])
-        previous = seen[-1] if seen and seen[-1].seq == start - 1 else None
+        tip = self._tip(author) or b""
         run: list[Entry] = []
         for entry in entries:
             if entry.seq < start or entry.doc != self.doc_id:
                 continue
             if entry.seq != start + len(run):
                 break
-            before = run[-1] if run else previous
-            expected = before.link() if before is not None else b""
+            expected = run[-1].link() if run else tip
             if entry.seq > 0 and (not entry.prev or entry.prev != expected):
                 break
             if entry.seq == 0 and entry.prev:
@@ -339,6 +385,7 @@ class SharedDoc:
                 self._apply_update(_merged(updates))
             except Rejected:
                 break
+            self._mine_from_elsewhere(group[0].author)
             self.log.setdefault(group[0].author, []).extend(group)
             self.applied[group[0].author] = group[-1].seq + 1
             done += group
@@ -358,8 +405,8 @@ class SharedDoc:
             verify(entry.author, entry.signature, entry.signed_bytes())
         if entry.epoch not in self.epoch_keys:
             raise Rejected(f"no key for epoch {entry.epoch}")
-        seen = self.log.get(entry.author, [])
-        if entry.seq < len(seen) and seen[entry.seq] != entry:
+        held = self._held(entry.author, entry.seq)
+        if held is not None and held != entry:
             raise Rejected("a different entry with this sequence was already accepted (replay)")
 
     def _apply(self, entry: Entry) -> None:
@@ -393,15 +440,139 @@ class SharedDoc:
         self._ascii = None  # someone else's text: known again when next needed
 
     def _record(self, entry: Entry) -> None:
+        self._mine_from_elsewhere(entry.author)
         self.log.setdefault(entry.author, []).append(entry)
         self.applied[entry.author] = entry.seq + 1
 
+    def _mine_from_elsewhere(self, author: str) -> None:
+        """My own entries coming back (from disk, or written on another device): which Yjs
+        client ids they used is not known here any more."""
+        if author == self.me.id:
+            self.my_clients = None
+
     def _rebuild(self) -> None:
         fresh: Doc = Doc()
+        for snapshot in self.snapshots.values():
+            fresh.apply_update(self._open_snapshot(snapshot))
         for entries in self.log.values():
             for e in entries:
                 fresh.apply_update(self._decrypt(e))
         self.crdt = fresh
+
+    # --- streams held, snapshots ----------------------------------------------------------
+
+    def _held(self, author: str, seq: int) -> Entry | None:
+        """The accepted entry ``seq`` of ``author``'s stream, if this peer holds it."""
+        k = seq - self.base.get(author, 0)
+        held = self.log.get(author, [])
+        return held[k] if 0 <= k < len(held) else None
+
+    def _tip(self, author: str) -> bytes | None:
+        """The chain link the author's next entry must carry (None: nothing held)."""
+        held = self.log.get(author)
+        if held:
+            return held[-1].link()
+        snapshot = self.snapshots.get(author)
+        return snapshot.tip if snapshot is not None else None
+
+    def authors(self) -> set[str]:
+        return self.log.keys() | self.snapshots.keys()
+
+    def stream_after(self, author: str, have: int) -> tuple[Snapshot | None, list[Entry]]:
+        """What someone holding ``have`` entries of ``author``'s stream lacks: the author's
+        snapshot if they lack entries it covers, and the entries held from there on."""
+        base = self.base.get(author, 0)
+        held = self.log.get(author, [])
+        have = max(0, have)
+        if have < base:
+            return self.snapshots[author], held
+        return None, held[have - base :]
+
+    def compact(self) -> Snapshot | None:
+        """Compact my own stream (every entry of mine applied) into a snapshot, if it is due
+        (SNAPSHOT_AFTER) and fits MAX_SNAPSHOT; my entries it covers are let go.
+
+        The snapshot is what the document holds under my Yjs client ids, taken from the
+        document itself (pycrdt squashes a run of keystrokes into one item there: the whole
+        automerge-paper trace typed key by key compacts to ~380 KB, where merging its
+        260,000 updates gives 4.5 MB and takes minutes) plus the document's deletions.
+        """
+        me = self.me.id
+        base = self.base.get(me, 0)
+        upto = self.applied.get(me, 0)
+        since = upto - base
+        if since < max(SNAPSHOT_AFTER, base // 4) or me not in self.members:
+            return None
+        held = self.log.get(me, [])
+        mine = self.my_clients
+        if mine is None:  # worked out once from what I wrote (a save from before 0.4)
+            mine = set()
+            for update in [self._decrypt(e) for e in held[:since]] + (
+                [self._open_snapshot(self.snapshots[me])] if me in self.snapshots else []
+            ):
+                mine |= yjs.update_clients(update)
+            self.my_clients = mine
+        others = {c: n for c, n in yjs.state(self.crdt).items() if c not in mine}
+        update = self.crdt.get_update(yjs.encode_state_vector(others))
+        nonce = os.urandom(12)
+        draft = Snapshot(self.doc_id, me, self.epoch, upto, nonce, b"", held[since - 1].link(), b"")
+        ciphertext = self._cipher(self.epoch).encrypt(nonce, update, draft.aad())
+        if len(ciphertext) > MAX_SNAPSHOT:
+            return None  # a document this large keeps its entries (still bounded blocks)
+        body = msgspec.structs.replace(draft, ciphertext=ciphertext)
+        snapshot = msgspec.structs.replace(body, signature=self.me.sign(body.signed_bytes()))
+        self.snapshots[me] = snapshot
+        self.log[me] = held[since:]
+        self.base[me] = upto
+        return snapshot
+
+    def receive_snapshot(self, snapshot: Snapshot) -> bool:
+        """Take an author's snapshot: applied if it covers entries this peer lacks, kept to
+        serve others if it is newer than the one held. Rejected if it fails a check; False
+        if it brings nothing."""
+        author = snapshot.author
+        held = self.snapshots.get(author)
+        if held is not None and held.upto >= snapshot.upto:
+            return False
+        if snapshot.doc != self.doc_id:
+            raise Rejected("snapshot belongs to another document")
+        if author not in self.members and author not in self.cut:
+            raise Rejected(f"{author[:12]} is not a member")
+        cut = self.cut.get(author)
+        if cut is not None and snapshot.upto - 1 > cut:
+            raise Rejected(f"{author[:12]} was revoked; a snapshot past the cut is ignored")
+        verify(author, snapshot.signature, snapshot.signed_bytes())
+        if snapshot.epoch not in self.epoch_keys:
+            raise Rejected(f"no key for epoch {snapshot.epoch}")
+        last = self._held(author, snapshot.upto - 1)
+        if last is not None and last.link() != snapshot.tip:
+            raise Rejected("the snapshot does not match the entries already accepted (fork)")
+        applied = self.applied.get(author, 0)
+        if applied < snapshot.upto:
+            self._apply_update(self._open_snapshot(snapshot))
+            self.applied[author] = snapshot.upto
+        # let go of the entries it covers (held ones are the same, checked by the chain tip)
+        keep_from = snapshot.upto - self.base.get(author, 0)
+        self.log[author] = self.log.get(author, [])[max(0, keep_from) :]
+        self.base[author] = snapshot.upto
+        self.snapshots[author] = snapshot
+        waiting = self.pending.get(author, {})
+        for seq in [s for s in waiting if s < snapshot.upto]:
+            del waiting[seq]
+        if author == self.me.id:
+            self.next_seq = max(self.next_seq, snapshot.upto)
+        try:
+            self._drain(author)
+        except Rejected:
+            pass  # a waiting entry that does not continue the chain: dropped by _drain
+        return True
+
+    def _open_snapshot(self, snapshot: Snapshot) -> bytes:
+        cipher = self._ciphers.get(snapshot.epoch) or self._cipher(snapshot.epoch)
+        try:
+            return cipher.decrypt(snapshot.nonce, snapshot.ciphertext, snapshot.aad())
+        except InvalidTag:
+            raise Rejected("snapshot does not decrypt (wrong key or altered)") from None
 
     # --- membership ---------------------------------------------------------------------
 
@@ -464,3 +635,35 @@ def _merged(updates: list[bytes]) -> bytes:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise Rejected(f"an update of the run is not a valid Yjs update: {exc}") from None
+
+
+class StreamHolder(Protocol):
+    """What holds streams to serve (a member's document, a keeper's copy)."""
+
+    def authors(self) -> set[str]: ...
+
+    def stream_after(self, author: str, have: int) -> tuple[Snapshot | None, list[Entry]]: ...
+
+
+#: what an entry or snapshot costs in a catch-up page beyond its ciphertext
+_PAGE_OVERHEAD = 256
+
+
+def catch_up_page(
+    holder: StreamHolder, have: dict[str, int], budget: int
+) -> tuple[list[Snapshot], list[Entry], bool]:
+    """What someone holding ``have`` (author -> entries) lacks, at most ``budget`` bytes
+    (always at least one item): snapshots, entries, and whether there is more."""
+    snapshots: list[Snapshot] = []
+    entries: list[Entry] = []
+    for author in holder.authors():
+        snapshot, tail = holder.stream_after(author, have.get(author, 0))
+        for item in ([snapshot] if snapshot is not None else []) + tail:
+            budget -= len(item.ciphertext) + _PAGE_OVERHEAD
+            if budget < 0 and (entries or snapshots):
+                return snapshots, entries, True
+            if isinstance(item, Snapshot):
+                snapshots.append(item)
+            else:
+                entries.append(item)
+    return snapshots, entries, False

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .. import domains
 from .crypto import Rejected, verify
-from .doc import Entry
+from .doc import Entry, Snapshot
 from .messages import DcsEnvelope
 
 #: envelopes kept per recipient (the newest win: invitations are rare, refreshes supersede)
@@ -99,15 +99,50 @@ class Mailboxes:
 
 @dataclass
 class KeptDoc:
-    """One document's streams as a keeper holds them: each author's entries from seq 0, in
-    order, each run checked (chain and its tip's signature)."""
+    """One document's streams as a keeper holds them: per author, their newest snapshot (if
+    they compacted) and their entries from there on, in order, each run checked (chain and
+    its tip's signature)."""
 
     doc: str
     streams: dict[str, list[Entry]] = field(default_factory=dict)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
     size: int = 0
 
+    def _base(self, author: str) -> int:
+        snapshot = self.snapshots.get(author)
+        return snapshot.upto if snapshot is not None else 0
+
     def have(self) -> dict[str, int]:
-        return {author: len(entries) for author, entries in self.streams.items()}
+        authors = self.streams.keys() | self.snapshots.keys()
+        return {a: self._base(a) + len(self.streams.get(a, [])) for a in authors}
+
+    def receive_snapshot(self, snapshot: Snapshot) -> bool:
+        """Keep an author's snapshot newer than what is held (the entries it covers go)."""
+        author = snapshot.author
+        base = self._base(author)
+        if snapshot.doc != self.doc or snapshot.upto <= base:
+            return False
+        stream = self.streams.get(author, [])
+        covered = snapshot.upto - base  # how many of the held entries it covers
+        if covered <= len(stream):
+            if stream[covered - 1].link() != snapshot.tip:
+                return False  # does not end at the entries held: the author forked
+            keep = stream[covered:]
+        else:
+            keep = []
+        freed = sum(_cost(e.ciphertext) for e in stream[: len(stream) - len(keep)])
+        old = self.snapshots.get(author)
+        growth = _cost(snapshot.ciphertext) - freed - (_cost(old.ciphertext) if old else 0)
+        if self.size + growth > KEPT_BYTES_PER_DOC:
+            return False
+        try:
+            verify(author, snapshot.signature, snapshot.signed_bytes())
+        except Rejected:
+            return False
+        self.snapshots[author] = snapshot
+        self.streams[author] = keep
+        self.size += growth
+        return True
 
     def receive(self, entries: list[Entry]) -> list[Entry]:
         """Keep what continues a stream and checks; returns the entries kept. What does not
@@ -120,8 +155,15 @@ class KeptDoc:
                 by_author.setdefault(entry.author, []).append(entry)
         for author, mine in by_author.items():
             stream = self.streams.get(author, [])
-            for segment in _segments(stream, sorted(mine, key=lambda e: e.seq)):
-                cost = sum(len(e.ciphertext) + _ENTRY_OVERHEAD for e in segment)
+            snapshot = self.snapshots.get(author)
+            if stream:
+                next_seq, tip = stream[-1].seq + 1, stream[-1].link()
+            elif snapshot is not None:
+                next_seq, tip = snapshot.upto, snapshot.tip
+            else:
+                next_seq, tip = 0, b""
+            for segment in _segments(next_seq, tip, sorted(mine, key=lambda e: e.seq)):
+                cost = sum(_cost(e.ciphertext) for e in segment)
                 if self.size + cost > KEPT_BYTES_PER_DOC:
                     break
                 try:  # the chain binds every entry of the segment into its tip's signature
@@ -134,38 +176,41 @@ class KeptDoc:
                 kept += segment
         return kept
 
-    def entries_after(self, have: dict[str, int], budget: int) -> tuple[list[Entry], bool]:
-        """What someone with ``have`` lacks, at most ``budget`` bytes (True: there is more)."""
-        out: list[Entry] = []
-        for author, entries in self.streams.items():
-            for entry in entries[max(0, have.get(author, 0)) :]:
-                budget -= len(entry.ciphertext) + _ENTRY_OVERHEAD
-                if budget < 0 and out:
-                    return out, True
-                out.append(entry)
-        return out, False
+    def authors(self) -> set[str]:
+        return self.streams.keys() | self.snapshots.keys()
+
+    def stream_after(self, author: str, have: int) -> tuple[Snapshot | None, list[Entry]]:
+        """What someone holding ``have`` entries of ``author``'s stream lacks."""
+        base = self._base(author)
+        held = self.streams.get(author, [])
+        if max(0, have) < base:
+            return self.snapshots[author], held
+        return None, held[max(0, have) - base :]
 
 
-def _segments(stream: list[Entry], entries: list[Entry]) -> list[list[Entry]]:
-    """``entries`` (sorted) that continue ``stream``, cut where the chain starts afresh (an
-    entry written before chains existed): each segment's tip signature covers the segment."""
+def _cost(ciphertext: bytes) -> int:
+    return len(ciphertext) + _ENTRY_OVERHEAD
+
+
+def _segments(next_seq: int, tip: bytes, entries: list[Entry]) -> list[list[Entry]]:
+    """``entries`` (sorted) that continue a stream at ``next_seq`` whose last link is ``tip``,
+    cut where the chain starts afresh (an entry written before chains existed): each
+    segment's tip signature covers the segment."""
     segments: list[list[Entry]] = []
-    last = stream[-1] if stream else None
     for entry in entries:
-        expected_seq = last.seq + 1 if last is not None else 0
-        if entry.seq < expected_seq:
+        if entry.seq < next_seq:
             continue  # already kept
-        if entry.seq != expected_seq:
+        if entry.seq != next_seq:
             break  # a gap: wait for it
         if entry.prev:
-            if last is None or entry.prev != last.link():
+            if entry.prev != tip:
                 break  # a fork, or a chain to something we do not hold
             if not segments:
                 segments.append([])
             segments[-1].append(entry)
         else:  # seq 0, or an unchained entry: it starts a segment of its own
             segments.append([entry])
-        last = entry
+        next_seq, tip = entry.seq + 1, entry.link()
     return segments
 
 

@@ -18,7 +18,7 @@ from ..actor import Actor, Context, handler
 from ..errors import PeerkitError
 from . import saved
 from .crypto import Identity
-from .doc import Entry
+from .doc import Entry, Snapshot
 from .keeper import KeptDoc, KeptDocs, Mailboxes, collect_bytes
 from .messages import (
     CatchUp,
@@ -89,8 +89,14 @@ class KeeperRole(Actor):
                     kept = self.kept.docs.keep(root["doc"])
                     if kept is None:
                         continue
-                    entries, streams = saved.read_streams(root["streams"], storage.read_block)
+                    snapshots = root.get("snapshots") or {}
+                    for cid in snapshots.values():
+                        kept.receive_snapshot(saved.read_snapshot(storage.read_block(cid)))
+                    entries, streams = saved.read_streams(
+                        root["streams"], storage.read_block, kept.have()
+                    )
                     kept.receive(entries)
+                    streams.snapshots = dict(snapshots)
                     self.kept.saved[kept.doc] = streams
             except (PeerkitError, msgspec.MsgspecError, KeyError, TypeError, ValueError) as exc:
                 self.log.error("dcs.kept_load_failed", pin=pin.name, error=str(exc))
@@ -135,9 +141,12 @@ class KeeperRole(Actor):
         mail = [(t, msgspec.msgpack.encode(env)) for t, env in self.kept.mail.boxes.get(to, [])]
         await self.node.storage.put_blocks([saved.mail_block(to, mail)], pin=f"dcs-mail/{to}")
 
-    def _keep_entries(self, kept: KeptDoc, entries: list[Entry]) -> list[Entry]:
+    def _keep_entries(
+        self, kept: KeptDoc, entries: list[Entry], snapshots: list[Snapshot] | None = None
+    ) -> list[Entry]:
+        took = sum(kept.receive_snapshot(s) for s in snapshots or [])
         fresh = kept.receive(entries)
-        if fresh:
+        if fresh or took:
             self.kept.dirty.add(kept.doc)
             self._schedule_save()
         return fresh
@@ -150,6 +159,7 @@ class KeeperRole(Actor):
                 continue
             before = self.kept.saved.get(doc_id) or saved.SavedStreams()
             blocks, after = saved.append_streams(kept.streams, before)
+            blocks += saved.snapshot_blocks(kept.snapshots, after)
             blocks.append(saved.kept_root(doc_id, after))
             try:
                 await self.node.storage.put_blocks(blocks, pin=f"dcs-kept/{doc_id}")
@@ -172,7 +182,7 @@ class KeeperRole(Actor):
                 except PeerkitError as exc:
                     self.log.debug("dcs.keep_catch_up_failed", remote=peer[-8:], error=str(exc))
                     break
-                fresh = self._keep_entries(kept, reply.entries)
+                fresh = self._keep_entries(kept, reply.entries, reply.snapshots)
                 if len(fresh) <= RELAY_AT_MOST:  # as members do: pass on a gap we filled
                     for entry in fresh:
                         await self.node.publish(DcsUpdate(entry=entry))

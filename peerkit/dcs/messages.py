@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 
 from ..messages import Event, Message, Request
-from .doc import Entry
+from .doc import Entry, Snapshot
 
 INBOX_PREFIX = "peerkit.dcs.inbox."
 
@@ -34,6 +34,9 @@ class DcsEnvelope(Event, tag="dcs.Envelope", topic=INBOX_PREFIX + "*"):
 
 class Entries(Message, tag="dcs.Entries"):
     entries: list[Entry]
+    #: authors' snapshots, for the streams whose early entries the asker lacks (they come
+    #: first: the entries continue from them)
+    snapshots: Annotated[list[Snapshot], msgspec.Meta(max_length=1024)] = []
     #: the answer was cut at its size limit: ask again with what you have now
     more: bool = False
 

@@ -279,3 +279,126 @@ def test_a_run_is_applied_in_merged_groups_and_a_bad_update_stops_it_exactly():
     reader.adopt(clean.state())
     assert len(reader.receive_many(entries)) == len(entries)
     assert reader.content() == clean.content() and reader.applied[alice.id] == len(entries)
+
+
+def _reader(source, ident):
+    copy = SharedDoc(source.doc_id, ident, source.owner)
+    state = source.state()
+    state["members"][ident.id] = ident.box_public.hex()
+    copy.adopt(state)
+    return copy
+
+
+def test_an_author_compacts_their_stream_and_a_late_reader_loads_snapshot_and_tail():
+    from peerkit.dcs.doc import SNAPSHOT_AFTER
+
+    alice, bob = IDS[1], IDS[2]
+    source = SharedDoc.create(alice)
+    entries = [source.insert(i, "s") for i in range(SNAPSHOT_AFTER + 200)]
+    follower = _reader(source, bob)  # has every entry
+    assert len(follower.receive_many(entries)) == len(entries)
+
+    small = SharedDoc.create(alice)
+    small.insert(0, "few")
+    assert small.compact() is None  # not due yet
+    snapshot = source.compact()
+    assert snapshot is not None and snapshot.upto == len(entries)
+    assert source.log[alice.id] == [] and source.compact() is None  # nothing left to compact
+    tail = [source.insert(0, "t") for _ in range(5)]  # chained on from the snapshot's tip
+    assert tail[0].prev == entries[-1].link()
+
+    late = _reader(source, bob)
+    assert late.receive_snapshot(snapshot)
+    assert late.receive_many(tail) == tail and late.rejected == 0
+    assert late.content() == source.content() and late.applied[alice.id] == len(entries) + 5
+
+    # a member holding every entry takes the snapshot to serve others, text unchanged
+    before = follower.content()
+    assert follower.receive_snapshot(snapshot) and follower.content() == before
+    served, rest = follower.stream_after(alice.id, 3)
+    assert served == snapshot and rest == []
+    assert follower.stream_after(alice.id, len(entries)) == (None, [])
+    assert not follower.receive_snapshot(snapshot)  # the same again: nothing new
+
+
+def test_a_snapshot_cannot_be_forged_altered_or_forked():
+    import msgspec
+
+    from peerkit.dcs.doc import SNAPSHOT_AFTER
+
+    alice, bob = IDS[1], IDS[2]
+    source = SharedDoc.create(alice)
+    entries = [source.insert(i, "a") for i in range(SNAPSHOT_AFTER)]
+    snapshot = source.compact()
+    assert snapshot is not None
+    reader = _reader(source, bob)
+    # Bob cannot pass off a snapshot of Alice's stream: only Alice's key signs it
+    bob_signed = msgspec.structs.replace(
+        snapshot, signature=bob.sign(snapshot.signed_bytes())
+    )
+    with pytest.raises(Rejected):
+        reader.receive_snapshot(bob_signed)
+    altered = msgspec.structs.replace(snapshot, ciphertext=snapshot.ciphertext[:-1] + b"!")
+    with pytest.raises(Rejected):
+        reader.receive_snapshot(altered)
+    # a reader holding Alice's real entries refuses a snapshot that does not end at them
+    other = SharedDoc.create(alice, doc_id=source.doc_id)
+    for i in range(SNAPSHOT_AFTER):
+        other.insert(i, "b")
+    fork = other.compact()
+    holder = _reader(source, bob)
+    holder.receive_many(entries)
+    with pytest.raises(Rejected, match="fork"):
+        holder.receive_snapshot(fork)
+    assert reader.content() == "" and holder.content() == source.content()
+
+
+def test_a_revoked_members_snapshot_past_the_cut_is_ignored():
+    from peerkit.dcs.doc import SNAPSHOT_AFTER
+
+    owner, bob = team(2)
+    entries = [bob.insert(0, "x") for _ in range(SNAPSHOT_AFTER + 5)]
+    owner.receive_many(entries[:10])
+    owner.revoke(bob.me.id)  # cut at what the owner had: 10 entries
+    snapshot = bob.compact()
+    with pytest.raises(Rejected, match="revoked"):
+        owner.receive_snapshot(snapshot)
+    assert owner.content() == "x" * 10
+
+
+def test_a_reader_that_joined_from_a_snapshot_saves_and_restores_it():
+    """A late joiner holds an author's snapshot and the entries after it: its log of that
+    stream starts past 0 (the head says where), and a restart reads snapshot + tail."""
+    import os
+
+    from peerkit.blocks import decode
+    from peerkit.dcs import saved
+    from peerkit.dcs.doc import SNAPSHOT_AFTER
+
+    alice, bob = IDS[1], IDS[2]
+    source = SharedDoc.create(alice)
+    for i in range(SNAPSHOT_AFTER + 3):
+        source.insert(i, "j")
+    snapshot = source.compact()
+    tail = [source.insert(0, "k") for _ in range(4)]
+    late = _reader(source, bob)
+    late.receive_snapshot(snapshot)
+    late.receive_many(tail)
+    store: dict = {}
+    key = os.urandom(32)
+    blocks, after = saved.save(late, saved.SavedStreams(), key)
+    store.update({b.cid: b.data for b in blocks})
+    more = [source.insert(0, "m") for _ in range(2)]
+    late.receive_many(more)
+    blocks, after = saved.save(late, after, key)  # appends to the log that starts at upto
+    store.update({b.cid: b.data for b in blocks})
+    restored, streams = saved.restore(decode(blocks[-1].data), bob, key, store.__getitem__)
+    assert restored.content() == source.content() and restored.rejected == 0
+    assert restored.applied[alice.id] == snapshot.upto + 6
+    assert saved.log_first(streams.logs[alice.id]) == snapshot.upto
+    # the author's own restart: snapshot + the log read from where the snapshot ends
+    blocks, _ = saved.save(source, saved.SavedStreams(), key)
+    store.update({b.cid: b.data for b in blocks})
+    own, _ = saved.restore(decode(blocks[-1].data), alice, key, store.__getitem__)
+    assert own.content() == source.content() and own.next_seq == source.next_seq
+    assert own.snapshots[alice.id] == snapshot

@@ -6,7 +6,7 @@ import pytest
 from peerkit.dcs import keeper as keeper_module
 from peerkit.dcs.actor import make_envelope
 from peerkit.dcs.crypto import Identity, Rejected
-from peerkit.dcs.doc import SharedDoc
+from peerkit.dcs.doc import SharedDoc, catch_up_page
 from peerkit.dcs.keeper import (
     MAIL_PER_MEMBER,
     MAIL_TTL,
@@ -71,8 +71,8 @@ def test_kept_streams_take_chained_runs_with_one_signature_and_refuse_forks(monk
     tampered = msgspec.structs.replace(entries[60], ciphertext=b"x" * 40)
     assert kept.receive([tampered, *entries[61:]]) == []
     assert len(kept.receive(entries[60:])) == 40 and kept.have() == {ALICE.id: 100}
-    served, more = kept.entries_after({ALICE.id: 90}, budget=1 << 20)
-    assert served == entries[90:] and not more
+    snapshots, served, more = catch_up_page(kept, {ALICE.id: 90}, budget=1 << 20)
+    assert served == entries[90:] and not more and snapshots == []
 
 
 def test_kept_streams_are_bounded(monkeypatch):
@@ -83,3 +83,27 @@ def test_kept_streams_are_bounded(monkeypatch):
     kept.receive(entries[:1])
     kept.receive(entries[1:])  # past the quota: refused as a whole run
     assert kept.have() == {ALICE.id: 1} and kept.size <= 4096
+
+
+def test_a_keeper_keeps_an_authors_snapshot_and_the_tail_after_it():
+    from peerkit.dcs.doc import SNAPSHOT_AFTER
+
+    source = SharedDoc.create(ALICE)
+    entries = [source.insert(0, "s") for _ in range(SNAPSHOT_AFTER)]
+    kept = KeptDoc(source.doc_id)
+    kept.receive(entries[:10])
+    snapshot = source.compact()
+    tail = [source.insert(0, "t") for _ in range(3)]
+    assert kept.receive(tail) == []  # a gap: the keeper holds 10 entries
+    assert kept.receive_snapshot(snapshot) and kept.have() == {ALICE.id: SNAPSHOT_AFTER}
+    assert kept.receive(tail) == tail  # chained on from the snapshot's tip
+    snapshots, served, _ = catch_up_page(kept, {}, budget=1 << 20)
+    assert snapshots == [snapshot] and served == tail
+    bob = SharedDoc(source.doc_id, BOB, ALICE.id)
+    state = source.state()
+    state["members"][BOB.id] = BOB.box_public.hex()
+    bob.adopt(state)
+    assert bob.receive_snapshot(snapshots[0]) and bob.receive_many(served) == tail
+    assert bob.content() == source.content()
+    forged = msgspec.structs.replace(snapshot, upto=snapshot.upto + 5)  # signature breaks
+    assert not kept.receive_snapshot(forged)

@@ -61,3 +61,27 @@ def test_a_sealed_envelope_as_documented():
     state = json.loads(ChaCha20Poly1305(key).decrypt(nonce, ct, context))
     assert state["doc"] == doc.doc_id and state["owner"] == alice.id
     assert set(state) == {"doc", "secret", "owner", "epoch", "keys", "members", "cut"}
+
+
+def test_a_snapshot_as_documented():
+    from peerkit.dcs.doc import SNAPSHOT_AFTER
+
+    alice = Identity.generate()
+    doc = SharedDoc.create(alice)
+    last = None
+    for i in range(SNAPSHOT_AFTER):
+        last = doc.insert(i, "z")
+    assert last is not None
+    snapshot = doc.compact()
+    assert snapshot is not None
+    fields = msgspec.msgpack.decode(msgspec.msgpack.encode(snapshot))
+    doc_id, author, epoch, upto, nonce, ciphertext, tip, signature = fields  # 8 elements
+    assert upto == SNAPSHOT_AFTER  # entries 0..upto-1
+    assert tip == hashlib.sha256(last.signed_bytes() + last.signature).digest()
+    aad = f"snapshot\0{doc_id}\0{author}\0{epoch}\0{upto}".encode()
+    signed = b"peerkit/dcs/snapshot/v1\0" + aad + nonce + ciphertext + tip
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(author)).verify(signature, signed)
+    update = ChaCha20Poly1305(doc.epoch_keys[epoch]).decrypt(nonce, ciphertext, aad)
+    replica = pycrdt.Doc()
+    replica.apply_update(update)
+    assert str(replica.get("text", type=pycrdt.Text)) == "z" * SNAPSHOT_AFTER
