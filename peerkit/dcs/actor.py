@@ -176,8 +176,10 @@ class DcsActor(KeeperRole):
             if after.saved(doc.me.id) == doc.applied.get(doc.me.id, 0) and doc.compact():
                 self.log.info("dcs.compacted", doc=doc.doc_id[:8], upto=doc.base[doc.me.id])
                 self.shelf.dirty.add(doc.doc_id)
-                self._schedule_save()
-        if self.node.has("naming") and doc.secret:
+                if self.shelf.save_soon is not None:  # while stopping, on_stop's loop saves it
+                    self._schedule_save()
+        # (not while stopping: the stream names wait for the next start, the logs are saved)
+        if self.node.has("naming") and doc.secret and self.shelf.save_soon is not None:
             self._name_streams_soon()
 
     def _name_streams_soon(self) -> None:
