@@ -167,8 +167,12 @@ class LimitsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: a human name for logs and transcripts
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "peer"
-    #: multiaddrs to listen on; port 0 picks a free port
+    #: multiaddrs to listen on; port 0 picks a free port; /ip4/0.0.0.0 (or /ip6/::) listens on
+    #: every interface and is announced as each interface's address
     listen: list[str] = msgspec.field(default_factory=lambda: ["/ip4/127.0.0.1/tcp/0"])
+    #: addresses to tell others besides the listen addresses (a pod's service address, a
+    #: host behind port forwarding): /ip4|ip6|dns4|dns6/<host>/tcp/<port>, without /p2p
+    announce: list[str] = msgspec.field(default_factory=list)
     #: file holding the peer's Ed25519 key, created on first start (relative to this file);
     #: a peer run from a peer.yaml uses identity.key when unset, a node built in code without
     #: it gets a new key each time
@@ -252,7 +256,48 @@ def parse_config(text: str, *, source: str = "<peer.yaml>") -> PeerConfig:
     if "source" in doc:
         raise ConfigError("unknown key 'source'", path=source, line=line_of(doc, ["source"]))
     cfg.source = source
+    check_addresses(cfg, doc)
     return cfg
+
+
+def config_line(cfg: PeerConfig, steps: list[str | int]) -> int | None:
+    """The line of ``steps`` in the peer.yaml the config was read from (None if code-built)."""
+    if not cfg.source:
+        return None
+    try:
+        doc = load_yaml_mapping(Path(cfg.source).read_text(encoding="utf-8"), cfg.source)
+    except (OSError, ConfigError):
+        return None
+    return line_of(doc, steps)
+
+
+def check_addresses(cfg: PeerConfig, doc: Any = None) -> None:
+    """Every listen, announce and bootstrap address parses and can be used for what it is
+    for; ConfigError naming the file and line (when read from one) otherwise."""
+    from .addresses import AddressError, parse, parse_dialable
+
+    checks: list[tuple[str, list[str], Any]] = [
+        ("listen", cfg.listen, parse),
+        ("announce", cfg.announce, parse),
+        ("bootstrap", cfg.bootstrap, parse_dialable),
+    ]
+    for key, addrs, check in checks:
+        for i, addr in enumerate(addrs):
+            try:
+                parsed = check(addr, what=f"{key} address")
+                if key == "announce" and (parsed.unspecified or parsed.peer_id):
+                    raise AddressError(
+                        f"announce address {addr!r} cannot be dialled as written",
+                        hint="announce a concrete host and port, without /p2p (it is added)",
+                    )
+                if key == "listen" and parsed.family.startswith("dns"):
+                    raise AddressError(
+                        f"listen address {addr!r} names a host: a socket binds to an IP",
+                        hint="listen on /ip4/0.0.0.0/tcp/<port> and announce the DNS name",
+                    )
+            except AddressError as exc:
+                line = line_of(doc, [key, i]) if doc is not None else None
+                raise ConfigError(str(exc), path=cfg.source, line=line, hint=exc.hint) from None
 
 
 def plain_yaml(node: Any) -> Any:

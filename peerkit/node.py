@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import os
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +24,7 @@ import structlog
 from ._transport.base import Transport
 from .actor import Actor, ActorRef
 from .clock import Clock, SystemClock, wait_or_sleep
-from .config import PeerConfig, load_config
+from .config import PeerConfig, check_addresses, config_line, load_config
 from .errors import (
     ConfigError,
     DialFailed,
@@ -35,6 +36,7 @@ from .errors import (
 )
 from .extension import BUILTIN, Extension, installable
 from .identity import load_or_create_identity
+from .locks import Lock
 from .messages import Event, Message, topic_of
 from .router import Router
 from .supervisor import Supervisor
@@ -50,6 +52,11 @@ if TYPE_CHECKING:
 E = TypeVar("E", bound=Extension)
 
 
+#: addresses remembered per peer, and peers remembered (node.connect by peer id)
+MAX_ADDRS_PER_PEER = 16
+MAX_KNOWN_PEERS = 10_000
+#: a libp2p peer id as text (base58btc of a multihash: 12D3Koo... or Qm...)
+_PEER_ID = re.compile(r"[1-9A-HJ-NP-Za-km-z]{44,60}")
 #: the identity file of a peer run from a peer.yaml that names none
 DEFAULT_IDENTITY = "identity.key"
 
@@ -72,6 +79,10 @@ class Node:
         # the latest: the constructor touches no file.
         self._seed = transport.seed if transport is not None else seed
         self._transport = transport
+        self._transport_given = transport is not None
+        self._identity_lock: Lock | None = None
+        if self.config.transport == "libp2p" and transport is None:
+            check_addresses(self.config)  # a code-built config: the same checks as peer.yaml
         self.log = structlog.get_logger().bind(peer=self.config.name)
         self.router = Router(transport, log=self.log, limits=self.config.limits)
         sup = self.config.supervision
@@ -89,6 +100,8 @@ class Node:
             sleep=self.clock.sleep,
         )
         self._topics: set[str] = set()
+        #: peer id -> addresses it can be dialled at (rendezvous records, earlier dials)
+        self.known_addrs: dict[str, list[str]] = {}
         self._started = False
         self._transport_up = False
         self._stopped = asyncio.Event()
@@ -195,6 +208,7 @@ class Node:
 
         return Libp2pTransport(
             listen=self.config.listen,
+            announce=self.config.announce,
             seed=seed,
             max_frame=self.config.max_frame_size,
             limits=self.config.limits,
@@ -229,6 +243,8 @@ class Node:
         return self.transport.peer_id
 
     def addrs(self) -> list[str]:
+        """Where others can dial this peer (full multiaddrs ending in /p2p/<id>): what
+        ``announce:`` says, then every listen address, 0.0.0.0 expanded to each interface."""
         return self.transport.addrs()
 
     # --- actors ---------------------------------------------------------------------------
@@ -279,6 +295,27 @@ class Node:
             await self._teardown()
             raise
 
+    def _check_can_run(self) -> None:
+        """Refuse, before anything starts, what cannot work: an identity another running peer
+        holds, a listen port in use (py-libp2p would share it silently)."""
+        from .addresses import port_in_use
+        from .locks import hold
+
+        if self.config.identity is not None and self._identity_lock is None:
+            self._identity_lock = hold(
+                self.path(self.config.identity), what="the identity", source=self.config.source
+            )
+        if self.config.transport == "libp2p" and not self._transport_given:
+            for addr in self.config.listen:
+                why = port_in_use(addr)
+                if why is not None:
+                    raise ConfigError(
+                        f"cannot listen on {addr}: {why}",
+                        path=self.config.source,
+                        line=config_line(self.config, ["listen", self.config.listen.index(addr)]),
+                        hint="pick another port (or 0 for a free one), or stop the other peer",
+                    )
+
     async def _teardown(self) -> None:
         """Stop whatever has started, in reverse order (stop, and a start that failed)."""
         self._started = False
@@ -293,8 +330,12 @@ class Node:
             self._transport_up = False
         while self._extensions_up:
             await self._extensions_up.pop().stop(self)
+        if self._identity_lock is not None:
+            self._identity_lock.release()
+            self._identity_lock = None
 
     async def _start(self) -> None:
+        self._check_can_run()
         for ext in self.extensions.values():
             await ext.start(self)
             self._extensions_up.append(ext)
@@ -353,10 +394,65 @@ class Node:
 
     # --- the network ----------------------------------------------------------------------
 
-    async def connect(self, addr: str, *, timeout: float = 10.0) -> str:
-        peer = await self.transport.connect(addr, timeout=timeout)
-        self.log.info("peer.dialled", remote=peer[-8:])
-        return peer
+    async def connect(self, target: str | list[str], *, timeout: float = 10.0) -> str:
+        """Dial a peer: one full address (``.../p2p/<id>``), a list of a peer's addresses
+        (tried in order until one answers), or a bare peer id (the addresses this node has
+        learnt for it: from rendezvous records and earlier connections). Returns the peer id;
+        DialFailed naming every address tried otherwise."""
+        addrs = self._addresses_to_try(target)
+        failures: list[str] = []
+        for addr in addrs:
+            try:
+                peer = await self.transport.connect(addr, timeout=timeout)
+            except DialFailed as exc:
+                failures.append(str(exc))
+                continue
+            self.log.info("peer.dialled", remote=peer[-8:], addr=addr)
+            self.learn_addrs(peer, [addr])
+            return peer
+        if len(failures) == 1:
+            raise DialFailed(failures[0])
+        raise DialFailed(
+            f"cannot connect to {target if isinstance(target, str) else 'the peer'}: "
+            + "; ".join(failures)
+        )
+
+    def _addresses_to_try(self, target: str | list[str]) -> list[str]:
+        from .addresses import AddressError, parse_dialable
+
+        if isinstance(target, str) and not target.startswith("/"):
+            if not _PEER_ID.fullmatch(target):
+                raise DialFailed(
+                    f"cannot dial {target!r}: neither a multiaddr nor a peer id",
+                    hint="give a full multiaddr ending in /p2p/<peer id>, or a known peer's id",
+                )
+            known = self.known_addrs.get(target, [])
+            if not known:
+                raise DialFailed(
+                    f"no known address of peer {target}",
+                    hint="dial a full address once, or find the peer through a rendezvous point",
+                )
+            return list(known)
+        addrs = [target] if isinstance(target, str) else list(target)
+        if not addrs:
+            raise DialFailed("no address to dial")
+        if self.config.transport == "memory" or self._transport_given:
+            return addrs  # the in-memory network has its own address form
+        for addr in addrs:
+            try:
+                parse_dialable(addr)
+            except AddressError as exc:
+                raise DialFailed(str(exc), hint=exc.hint) from None
+        return addrs
+
+    def learn_addrs(self, peer: str, addrs: list[str]) -> None:
+        """Remember where ``peer`` can be dialled (newest first, a bounded number of peers)."""
+        if not addrs or peer == self.peer_id:
+            return
+        known = self.known_addrs.pop(peer, [])
+        self.known_addrs[peer] = list(dict.fromkeys([*addrs, *known]))[:MAX_ADDRS_PER_PEER]
+        while len(self.known_addrs) > MAX_KNOWN_PEERS:
+            del self.known_addrs[next(iter(self.known_addrs))]
 
     def peers(self) -> list[str]:
         return self.transport.connected_peers()

@@ -10,7 +10,9 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 - frames are buffered by our FrameDecoder: libp2p's ``read_exactly`` fails past ~6.5 MB;
 - the reader never waits on an actor (inbound callbacks do not block), so yamux never sees the
   5 s reader stall after which it resets a stream;
-- connections are closed *before* pubsub stops ("Nursery is closed to new arrivals" otherwise);
+- connections are closed *before* pubsub stops ("Nursery is closed to new arrivals" otherwise),
+  and the listeners are closed by hand (cancelling the host leaves its SO_REUSEPORT listening
+  socket open: a second listener on the port would silently get half of the new connections);
 - libp2p's own logging is quietened (failed dials log at ERROR); we report through our errors;
 - the swarm's auto-connector (background dials to every known address) is switched off, and an
   explicit dial clears the 60 s negative cache that would refuse a restarted peer.
@@ -39,6 +41,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
+from ..addresses import announced
 from ..bounds import clip
 from ..config import LimitsConfig
 from ..errors import (
@@ -72,6 +75,7 @@ class Libp2pTransport(Transport):
         self,
         *,
         listen: list[str] | None = None,
+        announce: list[str] | None = None,
         seed: bytes | None = None,
         max_frame: int = DEFAULT_MAX_FRAME,
         dial_timeout: float = 10.0,
@@ -82,6 +86,7 @@ class Libp2pTransport(Transport):
         #: admission, reply-queue accounting and keepalive (what strangers may cost)
         self.guards = Guards(self.limits, max_frame)
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
+        self._announce = list(announce or [])
         self.seed = seed or os.urandom(32)
         self._key_pair = create_new_key_pair(self.seed)
         self.peer_id = ID.from_pubkey(self._key_pair.public_key).to_base58()
@@ -226,6 +231,14 @@ class Libp2pTransport(Transport):
                     await self._host.disconnect(peer)
                 except DISCONNECT_ERRORS:
                     pass
+            # Close the listeners ourselves: cancelling the host's scope skips its own cleanup,
+            # and the listening socket (bound with SO_REUSEPORT) then outlived the node: a
+            # peer restarted in the same process shared the port with a dead listener.
+            for listener in list(self._host.get_network().listeners.values()):
+                try:
+                    await listener.close()
+                except Exception:  # best effort while stopping
+                    pass
             if self._host_scope is not None:
                 self._host_scope.cancel()
             if self._host_done is not None:
@@ -234,9 +247,12 @@ class Libp2pTransport(Transport):
     # --- addressing -----------------------------------------------------------------------
 
     def addrs(self) -> list[str]:
+        """Announced addresses (peerkit.addresses): never 0.0.0.0, each with /p2p/<id>."""
         if self._host is None:
             return []
-        return [str(a) for a in self._host.get_addrs()]
+        suffix = f"/p2p/{self.peer_id}"
+        bound = [str(a).removesuffix(suffix) for a in self._host.get_addrs()]
+        return [a + suffix for a in announced(bound, self._announce)]
 
     def connected_peers(self) -> list[str]:
         if self._host is None:
@@ -286,8 +302,10 @@ class Libp2pTransport(Transport):
             pending.add_done_callback(partial(self._opened, peer))
         return await asyncio.shield(pending)
 
-    def _opened(self, peer: str, _fut: asyncio.Future[Libp2pChannel]) -> None:
+    def _opened(self, peer: str, fut: asyncio.Future[Libp2pChannel]) -> None:
         self._opening.pop(peer, None)
+        if not fut.cancelled():
+            fut.exception()  # seen here: a caller that gave up (shielded) is no loose end
 
     async def _open_channel(self, peer: str) -> Libp2pChannel:
         try:

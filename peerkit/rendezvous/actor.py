@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from ..actor import Actor, Context, handler
+from ..addresses import names_peer
 from ..errors import PeerkitError
 from .messages import Discover, Discovered, PeerRecord, Register, Registered, Unregister
 from .registry import Registry, RendezvousError
@@ -23,7 +24,14 @@ class RendezvousServer(Actor):
     async def register(self, msg: Register, ctx: Context) -> Registered:
         if ctx.sender is None:
             raise RendezvousError("register through the network (the sender is the peer)")
-        reg = self.registry.register(msg.namespace, ctx.sender, msg.addrs, msg.ttl, self.clock())
+        # Only addresses of the sender itself: a peer cannot point others at someone else.
+        addrs = [a for a in msg.addrs if names_peer(a, ctx.sender)]
+        if not addrs:
+            raise RendezvousError(
+                "none of the addresses is a dialable address of the sender",
+                hint="register full multiaddrs ending in /p2p/<your peer id>",
+            )
+        reg = self.registry.register(msg.namespace, ctx.sender, addrs, msg.ttl, self.clock())
         return Registered(ttl=reg.expires - self.clock())
 
     @handler
@@ -91,9 +99,10 @@ class RendezvousClient(Actor):
                 peers = [r for r in found.registrations if r.peer != self.node.peer_id]
                 self.preferred[ns] = [r.peer for r in peers]
                 for rec in peers:
+                    self.node.learn_addrs(rec.peer, rec.addrs)
                     if rec.peer not in connected and rec.addrs:
                         try:
-                            await self.node.connect(f"{rec.addrs[0]}")
+                            await self.node.connect(rec.addrs)  # each address in turn
                         except PeerkitError as exc:
                             self.log.info(
                                 "rendezvous.dial_failed", remote=rec.peer[-8:], error=str(exc)

@@ -48,12 +48,27 @@ class StorageExtension(Extension):
         backend = cfg.backend
         if backend == "auto":
             backend = "sqlite" if node.config.source else "memory"
-        self.store = open_store(backend, node.path(cfg.path) if backend == "sqlite" else None)
+        path = node.path(cfg.path) if backend == "sqlite" else None
+        if path is not None:  # one peer per store (a second would trust a stale view of it)
+            from ..locks import hold
+
+            self._lock = hold(path, what="the block store", source=node.config.source)
+        try:
+            self.store = open_store(backend, path)
+        except BaseException:
+            self._release()
+            raise
 
     async def stop(self, node: Node) -> None:
         store = self.__dict__.pop("store", None)
         if store is not None:
             store.close()
+        self._release()
+
+    def _release(self) -> None:
+        lock = self.__dict__.pop("_lock", None)
+        if lock is not None:
+            lock.release()
 
     def client(self, node: Node) -> StorageClient:
         """Storage's API. Valid once the node has started (the store opens in start)."""

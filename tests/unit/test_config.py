@@ -35,6 +35,12 @@ def test_empty_file_is_all_defaults():
         ("name: [unclosed\n", 2, "not valid YAML"),
         ("- just\n- a list\n", 1, "mapping"),
         ("source: x\n", 1, "unknown key 'source'"),
+        ("listen:\n  - /ip4/1.2.3/tcp/4001\n", 2, "not a valid multiaddr"),
+        ("listen:\n  - /ip4/127.0.0.1/udp/4001\n", 2, "not a TCP address"),
+        ("listen:\n  - ip4/127.0.0.1/tcp/1\n", 2, "not a multiaddr"),
+        ("listen:\n  - /dns4/example.org/tcp/1\n", 2, "names a host"),
+        ("name: a\nbootstrap:\n  - /ip4/192.0.2.1/tcp/4001\n", 3, "does not say which peer"),
+        ("announce:\n  - /ip4/0.0.0.0/tcp/4001\n", 2, "cannot be dialled as written"),
         (
             "auth:\n  trusted: [did:web:example.com]\n",
             2,

@@ -1,0 +1,134 @@
+"""Peers behind home NAT routers, in the network lab (peerkit.testing.netlab): each peer is its
+own process inside its own network namespace; the "internet" is 198.18.0.0/15, homes are
+10.77.<n>.0/24 behind nftables NAT (one port-restricted, one symmetric)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from peerkit.testing.netlab import NetLab, unavailable
+from tests.integration.procs import REPO
+
+pytestmark = [
+    pytest.mark.libp2p,
+    pytest.mark.processes,
+    pytest.mark.lab,
+    pytest.mark.skipif(unavailable() is not None, reason=unavailable() or ""),
+]
+
+PORT = 4001
+
+
+def config(name: str, **extra: object) -> dict[str, object]:
+    return {
+        "name": name,
+        "listen": [f"/ip4/0.0.0.0/tcp/{extra.pop('port', 0)}"],
+        "log_level": "warning",
+        "storage": {"enabled": False},
+        **extra,
+    }
+
+
+async def until(check, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    """Ask ``check()`` (a round trip to an agent) until it gives something true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)  # each check is a round trip to another process
+
+
+def public_addr(addrs: list[str]) -> str:
+    return next(a for a in addrs if "/198.18." in a)
+
+
+async def test_users_behind_nat_routers_reach_app_nodes_and_recover_from_a_cut():
+    with NetLab() as lab:
+        rdv_host, app_host = lab.public("rdv"), lab.public("app")
+        homes = [lab.home("alice", nat="port-restricted"), lab.home("bob", nat="symmetric")]
+        rdv = await lab.start_agent(rdv_host, cwd=REPO)
+        app = await lab.start_agent(app_host, cwd=REPO)
+        users = [await lab.start_agent(h.host, cwd=REPO) for h in homes]
+        try:
+            started = await rdv.ok(
+                "start", config=config("rdv", port=PORT, rendezvous={"server": True})
+            )
+            rdv_addr = public_addr(started["addrs"])  # type: ignore[index]
+            assert not any("/0.0.0.0/" in a for a in started["addrs"])  # type: ignore[index]
+            app_info = await app.ok(
+                "start",
+                config=config(
+                    "app",
+                    port=PORT,
+                    bootstrap=[rdv_addr],
+                    services=["sample_app.services.greeter:Greeter"],
+                    rendezvous={"namespaces": ["lab/nodes"], "ttl": 10},
+                ),
+            )
+            app_id = app_info["peer_id"]  # type: ignore[index]
+            began = time.monotonic()
+            user_info = []
+            for i, user in enumerate(users):
+                user_info.append(
+                    await user.ok(
+                        "start",
+                        config=config(
+                            f"user{i}",
+                            bootstrap=[rdv_addr],
+                            rendezvous={"prefer": ["lab/nodes"], "ttl": 10},
+                        ),
+                        **{"import": ["sample_app.generated.greeter"]},
+                    )
+                )
+            # each user knows only the rendezvous point: it finds the app node there and
+            # dials out through its NAT router
+            for i, user in enumerate(users):
+                await until(lambda u=user: _has(u, app_id), f"user{i} to reach the app node")
+                reply = await user.ok(
+                    "request", peer=app_id, type="sample.Greet", body={"name": f"user{i}"}
+                )
+                assert reply["text"].endswith(f"user{i}!") or f"user{i}" in reply["text"]  # type: ignore[index]
+            first_reply = time.monotonic() - began
+            print(f"\nLAB first replies from the app node to both users in {first_reply:.2f} s")
+
+            # nobody on the internet can dial into a home: the users' own addresses are
+            # private (10.77...) and the routers let in only replies (what relays are for)
+            outsider = await lab.start_agent(lab.public("outsider"), cwd=REPO)
+            users.append(outsider)  # stopped with the others
+            await outsider.ok("start", config=config("outsider"))
+            for info in user_info:
+                addrs = info["addrs"]  # type: ignore[index]
+                assert all("/10.77." in a or "/127.0.0.1/" in a for a in addrs)
+                answer = await outsider.call("connect", target=addrs, timeout=3)
+                assert "error" in answer
+
+            # Alice's home loses its uplink; her peer notices, and comes back when healed
+            lab.cut(homes[0])
+            failed = await users[0].call(
+                "request", peer=app_id, type="sample.Greet", body={"name": "x"}, timeout=3
+            )
+            assert "error" in failed
+            lab.heal(homes[0])
+            await until(
+                lambda: _greets(users[0], app_id), "alice to reach the app node again", 60
+            )
+        finally:
+            for agent in [*users, app, rdv]:
+                await agent.stop()
+
+
+async def _has(agent, peer: str) -> bool:  # type: ignore[no-untyped-def]
+    return peer in (await agent.ok("peers"))  # type: ignore[operator]
+
+
+async def _greets(agent, peer: str) -> bool:  # type: ignore[no-untyped-def]
+    answer = await agent.call(
+        "request", peer=peer, type="sample.Greet", body={"name": "again"}, timeout=3
+    )
+    return "ok" in answer
