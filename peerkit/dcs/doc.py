@@ -413,12 +413,14 @@ class SharedDoc:
         self._apply_update(self._decrypt(entry))
         self._record(entry)
 
-    def _decrypt(self, entry: Entry) -> bytes:
-        cipher = self._ciphers.get(entry.epoch) or self._cipher(entry.epoch)
+    def _decrypt(self, item: Entry | Snapshot) -> bytes:
+        """The Yjs update an entry or a snapshot carries (Rejected if it does not open)."""
+        cipher = self._ciphers.get(item.epoch) or self._cipher(item.epoch)
         try:
-            return cipher.decrypt(entry.nonce, entry.ciphertext, entry.aad())
+            return cipher.decrypt(item.nonce, item.ciphertext, item.aad())
         except InvalidTag:
-            raise Rejected("update does not decrypt (wrong key or altered)") from None
+            what = "snapshot" if isinstance(item, Snapshot) else "update"
+            raise Rejected(f"{what} does not decrypt (wrong key or altered)") from None
 
     def _cipher(self, epoch: int) -> ChaCha20Poly1305:
         """The epoch's cipher, built once (keys never change within an epoch)."""
@@ -453,7 +455,7 @@ class SharedDoc:
     def _rebuild(self) -> None:
         fresh: Doc = Doc()
         for snapshot in self.snapshots.values():
-            fresh.apply_update(self._open_snapshot(snapshot))
+            fresh.apply_update(self._decrypt(snapshot))
         for entries in self.log.values():
             for e in entries:
                 fresh.apply_update(self._decrypt(e))
@@ -508,7 +510,7 @@ class SharedDoc:
         if mine is None:  # worked out once from what I wrote (a save from before 0.4)
             mine = set()
             for update in [self._decrypt(e) for e in held[:since]] + (
-                [self._open_snapshot(self.snapshots[me])] if me in self.snapshots else []
+                [self._decrypt(self.snapshots[me])] if me in self.snapshots else []
             ):
                 mine |= yjs.update_clients(update)
             self.my_clients = mine
@@ -549,7 +551,7 @@ class SharedDoc:
             raise Rejected("the snapshot does not match the entries already accepted (fork)")
         applied = self.applied.get(author, 0)
         if applied < snapshot.upto:
-            self._apply_update(self._open_snapshot(snapshot))
+            self._apply_update(self._decrypt(snapshot))
             self.applied[author] = snapshot.upto
         # let go of the entries it covers (held ones are the same, checked by the chain tip)
         keep_from = snapshot.upto - self.base.get(author, 0)
@@ -566,13 +568,6 @@ class SharedDoc:
         except Rejected:
             pass  # a waiting entry that does not continue the chain: dropped by _drain
         return True
-
-    def _open_snapshot(self, snapshot: Snapshot) -> bytes:
-        cipher = self._ciphers.get(snapshot.epoch) or self._cipher(snapshot.epoch)
-        try:
-            return cipher.decrypt(snapshot.nonce, snapshot.ciphertext, snapshot.aad())
-        except InvalidTag:
-            raise Rejected("snapshot does not decrypt (wrong key or altered)") from None
 
     # --- membership ---------------------------------------------------------------------
 
