@@ -106,6 +106,24 @@ PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 
+class RelayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Circuit relay v2 (docs/network.md): carry connections for peers that cannot be
+    dialled, and use relays when this peer cannot be dialled itself."""
+
+    #: act as a relay (on for rendezvous points in formations): bounded by what follows
+    serve: bool = False
+    #: peers holding a reservation here at once
+    max_reservations: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 128
+    #: relayed connections open at once per reserved peer
+    max_circuits: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 16
+    #: how long one relayed connection may last (seconds) and carry (bytes); 0: no limit
+    circuit_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
+    circuit_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024 * 1024
+    #: reserve a slot at the relays this peer connects to (its bootstrap peers), and announce
+    #: the relayed addresses: "auto" when none of its own addresses is public
+    reserve: Literal["auto", "always", "never"] = "auto"
+
+
 class LimitsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What any one stranger, and all of them together, may cost this peer (docs/limits.md).
 
@@ -193,6 +211,7 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     dcs: DcsConfig = msgspec.field(default_factory=DcsConfig)
     auth: AuthConfig = msgspec.field(default_factory=AuthConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
+    relay: RelayConfig = msgspec.field(default_factory=RelayConfig)
     #: a free-form role name shown in status tables (set by formations)
     role: str = ""
 

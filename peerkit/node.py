@@ -212,6 +212,7 @@ class Node:
             seed=seed,
             max_frame=self.config.max_frame_size,
             limits=self.config.limits,
+            relay=self.config.relay,
         )
 
     # --- identity -------------------------------------------------------------------------
@@ -418,7 +419,7 @@ class Node:
         )
 
     def _addresses_to_try(self, target: str | list[str]) -> list[str]:
-        from .addresses import AddressError, parse_dialable
+        from .addresses import AddressError, dial_order, parse_dialable
 
         if isinstance(target, str) and not target.startswith("/"):
             if not _PEER_ID.fullmatch(target):
@@ -432,18 +433,24 @@ class Node:
                     f"no known address of peer {target}",
                     hint="dial a full address once, or find the peer through a rendezvous point",
                 )
-            return list(known)
+            return dial_order(known)
         addrs = [target] if isinstance(target, str) else list(target)
         if not addrs:
             raise DialFailed("no address to dial")
+        if len(addrs) > 1:
+            addrs = dial_order(addrs)  # public first, then this LAN, relays, other LANs
         if self.config.transport == "memory" or self._transport_given:
             return addrs  # the in-memory network has its own address form
+        usable, errors = [], []
         for addr in addrs:
             try:
                 parse_dialable(addr)
+                usable.append(addr)
             except AddressError as exc:
-                raise DialFailed(str(exc), hint=exc.hint) from None
-        return addrs
+                errors.append(exc)
+        if not usable:  # a list may carry addresses of kinds we do not speak: skip those
+            raise DialFailed(str(errors[0]), hint=errors[0].hint)
+        return usable
 
     def learn_addrs(self, peer: str, addrs: list[str]) -> None:
         """Remember where ``peer`` can be dialled (newest first, a bounded number of peers)."""
@@ -456,6 +463,10 @@ class Node:
 
     def peers(self) -> list[str]:
         return self.transport.connected_peers()
+
+    def connection_kind(self, peer: str) -> str | None:
+        """"direct", or "relayed" through a circuit relay (None: not connected)."""
+        return self.transport.connection_kind(peer)
 
     async def request(
         self, peer: str, msg: Message, *, timeout: float | None = None, auth: bytes = b""

@@ -96,6 +96,10 @@ class Transport(ABC):
     @abstractmethod
     def connected_peers(self) -> list[str]: ...
 
+    def connection_kind(self, peer: str) -> str | None:
+        """How we are connected to ``peer``: "direct", "relayed" (None: not connected)."""
+        return "direct" if peer in self.connected_peers() else None
+
     @abstractmethod
     async def channel(self, peer: str) -> Channel:
         """Our outbound session channel to ``peer``, opened on first use and then reused."""

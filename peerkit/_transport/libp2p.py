@@ -43,7 +43,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from ..addresses import announced
 from ..bounds import clip
-from ..config import LimitsConfig
+from ..config import LimitsConfig, RelayConfig
 from ..errors import (
     DialFailed,
     PeerDisconnected,
@@ -56,6 +56,7 @@ from ..wire import DEFAULT_MAX_FRAME, PUBLISH, decode_envelope
 from ._channel import DISCONNECT_ERRORS, Libp2pChannel
 from ._gossip import PeerkitPubsub
 from ._guards import Guards
+from ._relay import Relaying, has_public_address, is_circuit
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
 from .bridge import TrioGuest
 
@@ -80,9 +81,13 @@ class Libp2pTransport(Transport):
         max_frame: int = DEFAULT_MAX_FRAME,
         dial_timeout: float = 10.0,
         limits: LimitsConfig | None = None,
+        relay: RelayConfig | None = None,
     ) -> None:
         quiet_libp2p_logging()
         self.limits = limits or LimitsConfig()
+        self.relay_config = relay or RelayConfig()
+        #: circuit relay v2 (set up with the host)
+        self.relay: Relaying | None = None
         #: admission, reply-queue accounting and keepalive (what strangers may cost)
         self.guards = Guards(self.limits, max_frame)
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
@@ -150,6 +155,8 @@ class Libp2pTransport(Transport):
         network._handle_inbound_connection = partial(
             self.guards.admit_inbound, network._handle_inbound_connection
         )
+        # relayed connections come in through the same admission control
+        self.relay = Relaying(self._host, self.relay_config, network._handle_inbound_connection)
         per_second = self.limits.gossip_per_peer_per_second
         self._pubsub = PeerkitPubsub(
             self._host,
@@ -178,8 +185,13 @@ class Libp2pTransport(Transport):
                 async with self._host.run(self._listen):
                     async with background_trio_service(self._pubsub):
                         await self._pubsub.wait_until_ready()
-                        started.set()
-                        await self.guards.keepalive(self._host, self._unresponsive)
+                        async with trio.open_nursery() as nursery:
+                            relay_ready = trio.Event()
+                            assert self.relay is not None
+                            nursery.start_soon(self.relay.run, relay_ready)
+                            await relay_ready.wait()
+                            started.set()
+                            await self.guards.keepalive(self._host, self._unresponsive)
         except* Exception as group:
             # py-libp2p raises "Nursery is closed to new arrivals" when pubsub stops with peers
             # still attached; we disconnect them first, but a late identify may still race.
@@ -247,12 +259,26 @@ class Libp2pTransport(Transport):
     # --- addressing -----------------------------------------------------------------------
 
     def addrs(self) -> list[str]:
-        """Announced addresses (peerkit.addresses): never 0.0.0.0, each with /p2p/<id>."""
+        """Announced addresses (peerkit.addresses): never 0.0.0.0, each with /p2p/<id>; the
+        relayed ones (…/p2p-circuit/p2p/<id>) last."""
         if self._host is None:
             return []
+        relayed = self.relay.announced(self.peer_id) if self.relay is not None else []
+        return self._direct_addrs() + relayed
+
+    def _direct_addrs(self) -> list[str]:
         suffix = f"/p2p/{self.peer_id}"
         bound = [str(a).removesuffix(suffix) for a in self._host.get_addrs()]
-        return [a + suffix for a in announced(bound, self._announce)]
+        return [a + suffix for a in announced(bound, self._announce) if not is_circuit(a)]
+
+    def connection_kind(self, peer: str) -> str | None:
+        """"direct" or "relayed" (None: not connected)."""
+        if self._host is None:
+            return None
+        conns = self._host.get_network().connections.get(_peer_id(peer)) or []
+        if not conns:
+            return None
+        return "relayed" if all(_relayed(c) for c in conns) else "direct"
 
     def connected_peers(self) -> list[str]:
         if self._host is None:
@@ -260,6 +286,8 @@ class Libp2pTransport(Transport):
         return [p.to_base58() for p, conns in self._host.get_network().connections.items() if conns]
 
     async def connect(self, addr: str, *, timeout: float | None = None) -> str:
+        if is_circuit(addr):
+            return await self._connect_relayed(addr, timeout or self.dial_timeout)
         try:
             info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
         except Exception as exc:
@@ -271,7 +299,48 @@ class Libp2pTransport(Transport):
             await self.bridge.call(self._dial, info, timeout or self.dial_timeout)
         except (trio.TooSlowError, *DISCONNECT_ERRORS) as exc:
             raise DialFailed(f"cannot connect to {addr}: {exc!r}") from exc
-        return str(info.peer_id.to_base58())
+        peer = str(info.peer_id.to_base58())
+        if self._wants_reservation():
+            self.bridge.spawn_system(self._reserve, peer, addr.removesuffix(f"/p2p/{peer}"))
+        return peer
+
+    def _wants_reservation(self) -> bool:
+        policy = self.relay_config.reserve
+        if policy == "never" or self.relay is None:
+            return False
+        return policy == "always" or not has_public_address(self._direct_addrs())
+
+    async def _reserve(self, peer: str, addr: str) -> None:
+        """Try for a slot at a peer we dialled (a relay says yes; others say no, quietly)."""
+        assert self.relay is not None
+        if peer not in self.relay.reserved:
+            await self.relay.reserve(peer, f"{addr}/p2p/{peer}")
+
+    async def _connect_relayed(self, addr: str, timeout: float) -> str:
+        """Dial ``…/p2p/<relay>/p2p-circuit/p2p/<peer>``: the relay first, then through it."""
+        relay_part, _, target = addr.partition("/p2p-circuit")
+        try:
+            relay_info = info_from_p2p_addr(multiaddr.Multiaddr(relay_part))
+            peer = target.removeprefix("/p2p/")
+            _peer_id(peer)
+        except Exception as exc:
+            raise DialFailed(
+                f"cannot dial {addr!r}: {exc}",
+                hint="a relayed address is <relay address>/p2p-circuit/p2p/<peer id>",
+            ) from exc
+
+        async def dial() -> None:
+            assert self.relay is not None
+            with trio.fail_after(timeout):
+                if relay_info.peer_id not in self._host.get_network().connections:
+                    await self._host.connect(relay_info)
+                await self.relay.dial(addr)
+
+        try:
+            await self.bridge.call(dial)
+        except (trio.TooSlowError, ConnectionError, *DISCONNECT_ERRORS) as exc:
+            raise DialFailed(f"cannot connect to {addr} through its relay: {exc!r}") from exc
+        return peer
 
     async def _dial(self, info: Any, timeout: float) -> None:
         # An explicit dial uses the address given now: forget stale addresses of that peer
@@ -459,8 +528,11 @@ class _Notifee:
             self.t._inbound.on_peer(conn.muxed_conn.peer_id.to_base58(), True)
 
     async def disconnected(self, network: Any, conn: Any) -> None:
+        peer = conn.muxed_conn.peer_id.to_base58()
+        if self.t.relay is not None:
+            self.t.relay.forget(peer)  # a reservation lasts as long as the connection
         if self.t._inbound is not None:
-            self.t._inbound.on_peer(conn.muxed_conn.peer_id.to_base58(), False)
+            self.t._inbound.on_peer(peer, False)
 
     async def opened_stream(self, network: Any, stream: Any) -> None: ...
 
@@ -469,3 +541,12 @@ class _Notifee:
     async def listen(self, network: Any, multiaddr: Any) -> None: ...
 
     async def listen_close(self, network: Any, multiaddr: Any) -> None: ...
+
+
+def _relayed(conn: Any) -> bool:
+    """Whether a swarm connection runs through a relay (its addresses name a circuit)."""
+    try:
+        addrs = conn.get_transport_addresses() or []
+    except Exception:  # a connection type without addresses: not relayed
+        return False
+    return any("/p2p-circuit" in str(a) for a in addrs)

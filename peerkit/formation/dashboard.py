@@ -78,7 +78,7 @@ def formation_json(runner: FormationRunner) -> dict[str, Any]:
                 "role": p.plan.role,
                 "state": p.state,
                 "peer_id": p.peer_id,
-                "connections": s.get("connections", 0),
+                "connections": _connections(s),
                 "messages_in": s.get("messages_in", 0),
                 "messages_out": s.get("messages_out", 0),
                 "restarts": p.restarts,
@@ -118,3 +118,10 @@ class Dashboard:
 
     async def _json(self, request: web.Request) -> web.Response:
         return web.json_response(formation_json(request.app[RUNNER]))
+
+
+def _connections(status: dict[str, Any]) -> str | int:
+    """Open connections, saying how many go through a relay."""
+    count = status.get("connections", 0)
+    relayed = status.get("relayed", 0)
+    return f"{count} ({relayed} relayed)" if relayed else count

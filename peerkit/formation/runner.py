@@ -128,6 +128,8 @@ class FormationRunner:
         rows = [("PEER", "ROLE", "STATE", "CONNS", "RESTARTS", "PID", "GATEWAY")]
         for p in self.peers:
             conns = str(p.status.get("connections", "-")) if p.state == "ready" else "-"
+            if p.state == "ready" and p.status.get("relayed"):
+                conns += f" ({p.status['relayed']} relayed)"
             pid = str(p.proc.pid) if p.proc and p.proc.returncode is None else "-"
             rows.append((p.name, p.plan.role, p.state, conns, str(p.restarts), pid, p.gateway))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

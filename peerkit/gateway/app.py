@@ -8,7 +8,7 @@ who can reach the port.
     /health/ready   200 once the node has started (and reached a bootstrap peer, if it has any)
     /metrics        Prometheus text: connections, streams, messages in/out per type, mailbox
                     depths, restarts, handler time
-    /peers          connected peers (JSON)
+    /peers          connected peers, each "direct" or "relayed" (JSON)
     /actors         actors with their mailbox depths and counters (JSON)
     /status         everything a dashboard needs in one JSON document
 
@@ -159,7 +159,11 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def peers(request: web.Request) -> web.Response:
-    return web.json_response({"peers": request.app[NODE].peers()})
+    node = request.app[NODE]
+    peers = node.peers()
+    return web.json_response(
+        {"peers": peers, "connections": {p: node.connection_kind(p) for p in peers}}
+    )
 
 
 async def actors(request: web.Request) -> web.Response:
@@ -180,6 +184,7 @@ def node_status(node: Node) -> dict[str, Any]:
         "ready": is_ready(node),
         "peers": node.peers(),
         "connections": stats.get("connections", len(node.peers())),
+        "relayed": sum(node.connection_kind(p) == "relayed" for p in node.peers()),
         "streams": stats.get("channels", 0),
         "restarts": sum(int(a["restarts"]) for a in node.supervisor.stats()),  # type: ignore[call-overload]
         "messages_in": sum(node.router.messages_in.values()),

@@ -7,7 +7,7 @@ commands as JSON lines on stdin, answering each with one JSON line on stdout::
     {"op": "start", "config": {...peer.yaml keys...}, "import": ["sample_app.services"]}
     {"op": "connect", "target": "/ip4/.../p2p/..." | [addrs] | "peer id"}
     {"op": "request", "peer": "...", "type": "sample.Greet", "body": {"name": "x"}}
-    {"op": "peers"}  {"op": "stop"}
+    {"op": "peers"} (peer -> "direct" | "relayed")  {"op": "addrs"}  {"op": "stop"}
 
 Answers are ``{"ok": ..., "ms": elapsed}`` or ``{"error": message, "type": error class}``.
 """
@@ -58,7 +58,9 @@ class Agent:
             reply = await node.request(cmd["peer"], msg, timeout=cmd.get("timeout", 10.0))
             return msgspec.to_builtins(reply)
         if op == "peers":
-            return node.peers()
+            return {p: node.connection_kind(p) for p in node.peers()}
+        if op == "addrs":
+            return node.addrs()
         if op == "stop":
             await node.stop()
             self.node = None

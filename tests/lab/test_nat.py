@@ -95,7 +95,17 @@ async def test_users_behind_nat_routers_reach_app_nodes_and_recover_from_a_cut()
                 )
                 assert reply["text"].endswith(f"user{i}!") or f"user{i}" in reply["text"]  # type: ignore[index]
             first_reply = time.monotonic() - began
-            print(f"\nLAB first replies from the app node to both users in {first_reply:.2f} s")
+            rtts = []
+            for _ in range(20):
+                answer = await users[0].call(
+                    "request", peer=app_id, type="sample.Greet", body={"name": "again"}
+                )
+                rtts.append(answer["ms"])
+            rtts.sort()
+            print(
+                f"\nLAB first replies from the app node to both users in {first_reply:.2f} s;"
+                f" request round trip p50 {rtts[10]:.1f} ms (direct, through NAT)"
+            )
 
             # nobody on the internet can dial into a home: the users' own addresses are
             # private (10.77...) and the routers let in only replies (what relays are for)
@@ -115,9 +125,7 @@ async def test_users_behind_nat_routers_reach_app_nodes_and_recover_from_a_cut()
             )
             assert "error" in failed
             lab.heal(homes[0])
-            await until(
-                lambda: _greets(users[0], app_id), "alice to reach the app node again", 60
-            )
+            await until(lambda: _greets(users[0], app_id), "alice to reach the app node again", 60)
         finally:
             for agent in [*users, app, rdv]:
                 await agent.stop()
@@ -132,3 +140,81 @@ async def _greets(agent, peer: str) -> bool:  # type: ignore[no-untyped-def]
         "request", peer=peer, type="sample.Greet", body={"name": "again"}, timeout=3
     )
     return "ok" in answer
+
+
+async def test_users_behind_two_nats_call_each_other_through_a_relay():
+    """Neither user can be dialled; both reserve a slot at the rendezvous point (a relay by
+    default in formations, here by config), announce the relayed address, find each other
+    through rendezvous and call each other's service through the relay."""
+    with NetLab() as lab:
+        rdv = await lab.start_agent(lab.public("rdv"), cwd=REPO)
+        homes = [lab.home("alice", nat="port-restricted"), lab.home("bob", nat="symmetric")]
+        users = [await lab.start_agent(h.host, cwd=REPO) for h in homes]
+        try:
+            started = await rdv.ok(
+                "start",
+                config=config("rdv", port=PORT, rendezvous={"server": True}, relay={"serve": True}),
+            )
+            rdv_addr = public_addr(started["addrs"])  # type: ignore[index]
+            ids = []
+            for i, user in enumerate(users):
+                info = await user.ok(
+                    "start",
+                    config=config(
+                        f"user{i}",
+                        bootstrap=[rdv_addr],
+                        services=["sample_app.services.greeter:Greeter"],
+                        rendezvous={"namespaces": ["lab/users"], "ttl": 10},
+                    ),
+                    **{"import": ["sample_app.generated.greeter"]},
+                )
+                ids.append(info["peer_id"])  # type: ignore[index]
+            # each user, having no public address, reserved a slot at the relay
+            for user in users:
+                await until(
+                    lambda u=user: _relayed_addrs(u), "a user to announce a relayed address"
+                )
+            rdv_id = started["peer_id"]  # type: ignore[index]
+
+            async def registered(peer: str) -> list[str]:
+                found = await users[0].ok(
+                    "request",
+                    peer=rdv_id,
+                    type="rendezvous.Discover",
+                    body={"namespace": "lab/users"},
+                )
+                for rec in found["registrations"]:  # type: ignore[index]
+                    if rec["peer"] == peer and any("/p2p-circuit" in a for a in rec["addrs"]):
+                        return rec["addrs"]
+                return []
+
+            bob_addrs = await until(lambda: registered(ids[1]), "bob's relayed registration")
+            began = time.monotonic()
+            assert await users[0].ok("connect", target=bob_addrs, timeout=5) == ids[1]
+            kinds = await users[0].ok("peers")
+            assert kinds[ids[1]] == "relayed"  # type: ignore[index]
+            rtts = []
+            for _ in range(20):
+                answer = await users[0].call(
+                    "request", peer=ids[1], type="sample.Greet", body={"name": "alice"}
+                )
+                assert "ok" in answer, answer
+                rtts.append(answer["ms"])
+            first = time.monotonic() - began
+            # and the other way, over the same relayed connection
+            back = await users[1].ok(
+                "request", peer=ids[0], type="sample.Greet", body={"name": "bob"}
+            )
+            assert "bob" in back["text"]  # type: ignore[index]
+            rtts.sort()
+            print(
+                f"\nLAB relayed: connect + first replies {first:.2f} s, request round trip "
+                f"p50 {rtts[len(rtts) // 2]:.1f} ms (through the relay)"
+            )
+        finally:
+            for agent in [*users, rdv]:
+                await agent.stop()
+
+
+async def _relayed_addrs(agent) -> list[str]:  # type: ignore[no-untyped-def]
+    return [a for a in await agent.ok("addrs") if "/p2p-circuit" in a]  # type: ignore[union-attr]

@@ -62,3 +62,43 @@ def test_a_port_in_use_is_found_before_binding():
     assert port_in_use(f"/ip4/127.0.0.1/tcp/{port}") is None
     assert port_in_use("/ip4/127.0.0.1/tcp/0") is None
     assert "no interface" in port_in_use("/ip4/192.0.2.77/tcp/4001")
+
+
+def test_dial_order_public_then_this_lan_then_relays_then_other_lans():
+    import ipaddress
+
+    from peerkit.addresses import dial_order
+
+    lan = [ipaddress.ip_network("10.77.1.0/24"), ipaddress.ip_network("127.0.0.0/8")]
+    relay = f"/ip4/198.18.0.11/tcp/4001/p2p/{PEER}/p2p-circuit/p2p/{PEER}"
+    addrs = [
+        "/ip4/10.77.2.2/tcp/1",  # another home's LAN: only times out
+        relay,
+        "/ip4/127.0.0.1/tcp/1",
+        "/ip4/10.77.1.9/tcp/1",  # our LAN
+        "/ip4/203.0.113.5/tcp/1",  # documentation range: not global, not ours
+        "/ip4/8.8.8.8/tcp/1",
+        "/dns4/app.example.org/tcp/1",
+    ]
+    assert dial_order(addrs, lan) == [
+        "/ip4/8.8.8.8/tcp/1",
+        "/dns4/app.example.org/tcp/1",
+        "/ip4/127.0.0.1/tcp/1",
+        "/ip4/10.77.1.9/tcp/1",
+        relay,
+        "/ip4/10.77.2.2/tcp/1",
+        "/ip4/203.0.113.5/tcp/1",
+    ]
+
+
+def test_relayed_addresses_are_checked_as_their_relays():
+    from peerkit.addresses import parse_dialable
+
+    relayed = parse_dialable(f"/ip4/198.18.0.11/tcp/4001/p2p/{PEER}/p2p-circuit/p2p/{PEER}")
+    assert relayed.peer_id == PEER and relayed.host == "198.18.0.11"
+    for bad in (
+        f"/ip4/198.18.0.11/tcp/4001/p2p-circuit/p2p/{PEER}",
+        f"/ip4/1.1.1.1/tcp/1/p2p/{PEER}/p2p-circuit",
+    ):
+        with pytest.raises(AddressError):
+            parse_dialable(bad)

@@ -1,0 +1,65 @@
+"""Circuit relay v2 between real libp2p peers on this machine (the NAT cases are in tests/lab)."""
+
+import pytest
+
+from peerkit import Node, PeerConfig
+from peerkit.config import DcsConfig, RelayConfig
+from peerkit.testing import wait_for
+
+pytestmark = pytest.mark.libp2p
+
+
+def relayed(node: Node) -> list[str]:
+    return [a for a in node.addrs() if "/p2p-circuit/" in a]
+
+
+async def test_a_peer_that_cannot_be_dialled_is_reached_through_a_relay():
+    from peerkit.dcs.messages import GetCard
+
+    relay_cfg = RelayConfig(serve=True, max_reservations=1)
+    async with (
+        Node(PeerConfig(name="relay", log_level="warning", relay=relay_cfg)) as relay,
+        Node(
+            PeerConfig(
+                name="hidden",
+                log_level="warning",
+                relay=RelayConfig(reserve="always"),
+                dcs=DcsConfig(remote_control=True),
+            )
+        ) as hidden,
+        Node(PeerConfig(name="second", log_level="warning", relay=RelayConfig(reserve="always")))
+        as second,
+        Node(PeerConfig(name="caller", log_level="warning")) as caller,
+    ):
+        await hidden.connect(relay.addrs()[0])
+        await wait_for(lambda: relayed(hidden), what="a reservation at the relay")
+        address = relayed(hidden)[0]
+        assert address.startswith(relay.addrs()[0] + "/p2p-circuit/p2p/")
+        # only the relayed address: the caller must go through the relay
+        assert await caller.connect(address) == hidden.peer_id
+        assert caller.connection_kind(hidden.peer_id) == "relayed"
+        card = await caller.request(hidden.peer_id, GetCard(), timeout=10)
+        assert card.id == hidden.dcs.me.id
+        assert caller.connection_kind(relay.peer_id) == "direct"
+        # the relay is bounded: one reservation, so the second peer gets none
+        await second.connect(relay.addrs()[0])
+        with pytest.raises(AssertionError):  # (what must not happen: a bounded wait)
+            await wait_for(lambda: relayed(second), timeout=2, what="a second reservation")
+
+
+async def test_a_peer_with_a_public_address_does_not_reserve_and_bad_relayed_addresses_fail():
+    from peerkit import DialFailed
+
+    async with (
+        Node(PeerConfig(name="relay", log_level="warning", relay=RelayConfig(serve=True))) as relay,
+        Node(PeerConfig(name="plain", log_level="warning", relay=RelayConfig(reserve="never")))
+        as plain,
+    ):
+        await plain.connect(relay.addrs()[0])
+        assert relayed(plain) == []
+        missing = f"{relay.addrs()[0]}/p2p-circuit/p2p/{plain.peer_id}"  # no reservation
+        async with Node(PeerConfig(name="c", log_level="warning")) as caller:
+            with pytest.raises(DialFailed, match="through its relay"):
+                await caller.connect(missing, timeout=5)
+            with pytest.raises(DialFailed, match="which peer is behind the relay"):
+                await caller.connect(f"{relay.addrs()[0]}/p2p-circuit")
