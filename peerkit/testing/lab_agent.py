@@ -8,6 +8,9 @@ commands as JSON lines on stdin, answering each with one JSON line on stdout::
     {"op": "connect", "target": "/ip4/.../p2p/..." | [addrs] | "peer id"}
     {"op": "request", "peer": "...", "type": "sample.Greet", "body": {"name": "x"}}
     {"op": "peers"} (peer -> "direct" | "relayed")  {"op": "addrs"}  {"op": "stop"}
+    {"op": "dcs_identity", "seed": hex}  dcs_card, dcs_create, dcs_invite {doc, card},
+    dcs_edit {doc, patches}, dcs_text {doc}, dcs_wait {doc, parts}
+    {"op": "name_publish", "seed": hex, "value": "..."} (-> name)  name_resolve {name}
 
 Answers are ``{"ok": ..., "ms": elapsed}`` or ``{"error": message, "type": error class}``.
 """
@@ -61,10 +64,48 @@ class Agent:
             return {p: node.connection_kind(p) for p in node.peers()}
         if op == "addrs":
             return node.addrs()
+        if op.startswith("dcs_") or op.startswith("name_"):
+            return await self._collaborate(node, op, cmd)
         if op == "stop":
             await node.stop()
             self.node = None
             return True
+        raise RuntimeError(f"unknown op {op!r}")
+
+
+    async def _collaborate(self, node: Any, op: str, cmd: dict[str, Any]) -> Any:
+        """Shared documents and names (the node's own clients, as an app uses them)."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from ..dcs.crypto import Identity
+        from ..names import name_for
+
+        if op == "dcs_identity":
+            return await node.dcs.use_identity(Identity.from_seed(bytes.fromhex(cmd["seed"])))
+        if op == "dcs_card":
+            return node.dcs.card()
+        if op == "dcs_create":
+            return await node.dcs.create()
+        if op == "dcs_invite":
+            await node.dcs.invite(cmd["doc"], cmd["card"], invite_wait=cmd.get("wait", 10.0))
+            return True
+        if op == "dcs_edit":
+            await node.dcs.edit(cmd["doc"], [tuple(p) for p in cmd["patches"]])
+            return node.dcs.text(cmd["doc"])
+        if op == "dcs_text":
+            return node.dcs.text(cmd["doc"])
+        if op == "dcs_wait":  # until the text contains every one of ``parts``
+            parts = cmd["parts"]
+            return await node.dcs.wait_for(
+                cmd["doc"], lambda t: all(p in t for p in parts), timeout=cmd.get("timeout", 30)
+            )
+        if op == "name_publish":
+            key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(cmd["seed"]))
+            await node.naming.publish(key, cmd["value"])
+            return name_for(key)
+        if op == "name_resolve":
+            record = await node.naming.resolve(cmd["name"])
+            return None if record is None else record.value.decode()
         raise RuntimeError(f"unknown op {op!r}")
 
 

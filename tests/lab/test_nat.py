@@ -5,6 +5,7 @@ own process inside its own network namespace; the "internet" is 198.18.0.0/15, h
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -218,3 +219,87 @@ async def test_users_behind_two_nats_call_each_other_through_a_relay():
 
 async def _relayed_addrs(agent) -> list[str]:  # type: ignore[no-untyped-def]
     return [a for a in await agent.ok("addrs") if "/p2p-circuit" in a]  # type: ignore[union-attr]
+
+
+CUT_SECONDS = 30 if os.environ.get("PEERKIT_SOAK") else 5
+
+
+async def test_users_in_two_homes_co_edit_resolve_names_and_survive_a_cut():
+    """The whitepaper's users at home: a rendezvous point and an app node (keeper, relay) on
+    the internet; Alice and Bob behind NATs, each knowing only the rendezvous point. They
+    co-edit a document and resolve each other's names; Alice's home is cut off while Bob
+    keeps writing, then healed: both end with every edit."""
+    with NetLab() as lab:
+        rdv = await lab.start_agent(lab.public("rdv"), cwd=REPO)
+        app = await lab.start_agent(lab.public("app"), cwd=REPO)
+        homes = [lab.home("alice", nat="port-restricted"), lab.home("bob", nat="symmetric")]
+        alice, bob = [await lab.start_agent(h.host, cwd=REPO) for h in homes]
+        try:
+            keeper = {"keep_for_others": True}
+            store = {"backend": "memory"}  # names and kept streams need a block store
+            started = await rdv.ok(
+                "start",
+                config=config(
+                    "rdv",
+                    port=PORT,
+                    rendezvous={"server": True},
+                    relay={"serve": True},
+                    dcs=keeper,
+                    storage=store,
+                ),
+            )
+            rdv_addr = public_addr(started["addrs"])  # type: ignore[index]
+            await app.ok(
+                "start",
+                config=config(
+                    "app",
+                    port=PORT,
+                    bootstrap=[rdv_addr],
+                    dcs=keeper,
+                    storage=store,
+                    relay={"serve": True},
+                    rendezvous={"namespaces": ["lab/nodes"], "ttl": 10},
+                ),
+            )
+            app_id = (await app.ok("addrs"))[0].rsplit("/p2p/", 1)[1]  # type: ignore[index]
+            for name, user, seed in (("alice", alice, "0a"), ("bob", bob, "0b")):
+                await user.ok(
+                    "start",
+                    config=config(
+                        name,
+                        bootstrap=[rdv_addr],
+                        rendezvous={"prefer": ["lab/nodes"], "ttl": 10},
+                        storage=store,
+                    ),
+                )
+                await user.ok("dcs_identity", seed=seed * 32)
+                await until(lambda u=user: _has(u, app_id), f"{name} to reach the app node")
+
+            doc = await alice.ok("dcs_create")
+            await alice.ok("dcs_edit", doc=doc, patches=[[0, 0, "alice: hello. "]])
+            await alice.ok("dcs_invite", doc=doc, card=await bob.ok("dcs_card"), wait=1)
+            await bob.ok("dcs_wait", doc=doc, parts=["alice: hello."])
+            text = await bob.ok("dcs_text", doc=doc)
+            await bob.ok("dcs_edit", doc=doc, patches=[[len(text), 0, "bob: hi. "]])  # type: ignore[arg-type]
+            await alice.ok("dcs_wait", doc=doc, parts=["bob: hi."])
+
+            name = await bob.ok("name_publish", seed="0c" * 32, value="/ipfs/bob-home-page")
+            assert (
+                await until(
+                    lambda: alice.ok("name_resolve", name=name), "alice to resolve bob's name"
+                )
+                == "/ipfs/bob-home-page"
+            )
+
+            lab.cut(homes[0])  # Alice's home loses its uplink; Bob keeps writing
+            for i in range(3):
+                text = await bob.ok("dcs_text", doc=doc)
+                await bob.ok("dcs_edit", doc=doc, patches=[[len(text), 0, f"bob-{i}. "]])  # type: ignore[arg-type]
+            await asyncio.sleep(CUT_SECONDS)  # the outage itself (nothing to wait for)
+            lab.heal(homes[0])
+            want = ["alice: hello.", "bob: hi.", "bob-0.", "bob-1.", "bob-2."]
+            healed = await alice.ok("dcs_wait", doc=doc, parts=want, timeout=90, wait=120)
+            assert healed == await bob.ok("dcs_text", doc=doc)
+        finally:
+            for agent in [alice, bob, app, rdv]:
+                await agent.stop()
