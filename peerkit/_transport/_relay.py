@@ -87,12 +87,21 @@ class Relaying:
         self.reserved: dict[str, str] = {}
 
     async def run(self, ready: trio.Event) -> None:
-        """The protocol service; our stop handler replaces py-libp2p's once it has started."""
+        """The protocol service; our stop handler replaces py-libp2p's once it has started.
+        Reservations are renewed well before relays drop them (an hour by default)."""
         async with background_trio_service(self.protocol):
             await self.protocol.event_started.wait()
             self.host.set_stream_handler(STOP_PROTOCOL_ID, self._on_stop)
             ready.set()
-            await trio.sleep_forever()
+            while True:
+                await trio.sleep(_RENEW_EVERY)
+                await self.renew()
+
+    async def renew(self) -> None:
+        """Reserve again at every relay we hold a slot at; forget those that say no."""
+        for relay, addr in list(self.reserved.items()):
+            if not await self.reserve(relay, addr):
+                self.forget(relay)
 
     async def _on_stop(self, stream: Any) -> None:
         """A relay carries a connection to us: answer its STOP CONNECT, then treat the stream

@@ -63,3 +63,25 @@ async def test_a_peer_with_a_public_address_does_not_reserve_and_bad_relayed_add
                 await caller.connect(missing, timeout=5)
             with pytest.raises(DialFailed, match="which peer is behind the relay"):
                 await caller.connect(f"{relay.addrs()[0]}/p2p-circuit")
+
+
+async def test_reservations_are_renewed_and_dropped_when_the_relay_says_no():
+    async with (
+        Node(PeerConfig(name="relay", log_level="warning", relay=RelayConfig(serve=True))) as relay,
+        Node(PeerConfig(name="d", log_level="warning", relay=RelayConfig(reserve="always"))) as d,
+    ):
+        await d.connect(relay.addrs()[0])
+        await wait_for(lambda: relayed(d), what="a reservation")
+        relaying = d.transport.relay
+        await d.transport.bridge.call(relaying.renew)  # what the timer does every 5 minutes
+        assert relayed(d)
+        relay.transport.relay.protocol.allow_hop = False  # the relay stops relaying
+        await relay.transport.bridge.call(_refuse_hop, relay)
+        await d.transport.bridge.call(relaying.renew)
+        assert relayed(d) == []  # no longer announced
+
+
+async def _refuse_hop(relay: Node) -> None:
+    from peerkit._transport._relay import PROTOCOL_ID
+
+    relay.transport._host.remove_stream_handler(PROTOCOL_ID)
