@@ -220,7 +220,8 @@ class NetLab:
         _sh("ip", "addr", "add", f"10.77.{n}.1/24", "dev", "lan", ns=router_ns)
         _sh("ip", "addr", "add", f"10.77.{n}.2/24", "dev", "eth0", ns=host_ns)
         _sh("ip", "route", "add", "default", "via", f"10.77.{n}.1", ns=host_ns)
-        _sh("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", ns=router_ns)
+        # (through /proc, not sysctl: one tool less to install; /proc/sys/net is per namespace)
+        _sh("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward", ns=router_ns)
         masquerade = "masquerade random" if nat == "symmetric" else "masquerade"
         rules = f"""
 table ip nat {{
