@@ -468,6 +468,29 @@ class Node:
         """"direct", or "relayed" through a circuit relay (None: not connected)."""
         return self.transport.connection_kind(peer)
 
+    @property
+    def reachable(self) -> bool | None:
+        """Whether other peers can dial this one, as a rendezvous point's dial-back found
+        (None: not checked)."""
+        return self.transport.reachable
+
+    async def set_reachable(self, reachable: bool) -> None:
+        """Take a dial-back's answer: a peer nobody can dial reserves at its bootstrap peers
+        that relay (``relay.reserve: auto``)."""
+        self.transport.reachable = reachable
+        if not reachable and self.transport.wants_relay_slot():
+            for addr in self.config.bootstrap:
+                peer = addr.rsplit("/p2p/", 1)[-1]
+                if peer in self.peers():
+                    await self.transport.reserve_at(peer, addr)
+
+    def remote_ip(self, peer: str) -> str | None:
+        return self.transport.remote_ip(peer)
+
+    async def dial_back(self, peer: str, addrs: list[str]) -> list[str]:
+        """Which of ``addrs`` reach ``peer`` from a fresh dialer (a reachability check)."""
+        return await self.transport.dial_back(peer, addrs)
+
     async def request(
         self, peer: str, msg: Message, *, timeout: float | None = None, auth: bytes = b""
     ) -> Any:

@@ -100,6 +100,27 @@ class Transport(ABC):
         """How we are connected to ``peer``: "direct", "relayed" (None: not connected)."""
         return "direct" if peer in self.connected_peers() else None
 
+    # --- reachability (transports with real networks override these) --------------------
+
+    #: whether others can dial us, as a dial-back found (None: not checked)
+    reachable: bool | None = None
+
+    def remote_ip(self, peer: str) -> str | None:
+        """The IP ``peer``'s direct connection comes from (None: unknown)."""
+        return None
+
+    async def dial_back(self, peer: str, addrs: list[str], timeout: float = 5.0) -> list[str]:
+        """Which of ``addrs`` reach ``peer`` from a fresh dialer."""
+        return []
+
+    def wants_relay_slot(self) -> bool:
+        """Whether this peer should reserve at relays (it cannot be dialled)."""
+        return False
+
+    async def reserve_at(self, peer: str, addr: str) -> None:
+        """Reserve a relay slot at ``peer`` (connected); transports without relays ignore it."""
+        return None
+
     @abstractmethod
     async def channel(self, peer: str) -> Channel:
         """Our outbound session channel to ``peer``, opened on first use and then reused."""

@@ -271,6 +271,54 @@ class Libp2pTransport(Transport):
         bound = [str(a).removesuffix(suffix) for a in self._host.get_addrs()]
         return [a + suffix for a in announced(bound, self._announce) if not is_circuit(a)]
 
+    def remote_ip(self, peer: str) -> str | None:
+        """The IP address ``peer``'s direct connection to us comes from (None: none)."""
+        if self._host is None:
+            return None
+        for conn in self._host.get_network().connections.get(_peer_id(peer)) or []:
+            if _relayed(conn):
+                continue
+            try:
+                addr = conn.muxed_conn.secured_conn.get_remote_address()
+            except Exception:  # a connection type without a socket address
+                continue
+            if addr:
+                return str(addr[0])
+        return None
+
+    async def dial_back(self, peer: str, addrs: list[str], timeout: float = 5.0) -> list[str]:
+        """Which of ``addrs`` reach ``peer`` from here, dialled by a throwaway host (our own
+        host already holds a connection to the asker: dialling with it proves nothing).
+        The handshake checks the peer id: an address reaches someone else is not counted."""
+        return await self.bridge.call(self._dial_back, peer, addrs, timeout)
+
+    async def _dial_back(self, peer: str, addrs: list[str], timeout: float) -> list[str]:
+        key_pair = create_new_key_pair()
+        prober = new_host(
+            key_pair=key_pair,
+            sec_opt={
+                NOISE_PROTOCOL_ID: NoiseTransport(
+                    key_pair, noise_privkey=create_x25519_key_pair().private_key
+                )
+            },
+            muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+        )
+        reached: list[str] = []
+        with trio.move_on_after(timeout * len(addrs) + 5):
+            async with prober.run([]):
+                for addr in addrs:
+                    try:
+                        info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+                        if info.peer_id.to_base58() != peer:
+                            continue
+                        with trio.fail_after(timeout):
+                            await prober.connect(info)
+                        reached.append(addr)
+                        await prober.disconnect(info.peer_id)
+                    except Exception:  # unreachable, refused, another peer there
+                        continue
+        return reached
+
     def connection_kind(self, peer: str) -> str | None:
         """"direct" or "relayed" (None: not connected)."""
         if self._host is None:
@@ -300,15 +348,23 @@ class Libp2pTransport(Transport):
         except (trio.TooSlowError, *DISCONNECT_ERRORS) as exc:
             raise DialFailed(f"cannot connect to {addr}: {exc!r}") from exc
         peer = str(info.peer_id.to_base58())
-        if self._wants_reservation():
+        if self.wants_relay_slot():
             self.bridge.spawn_system(self._reserve, peer, addr.removesuffix(f"/p2p/{peer}"))
         return peer
 
-    def _wants_reservation(self) -> bool:
+    def wants_relay_slot(self) -> bool:
         policy = self.relay_config.reserve
         if policy == "never" or self.relay is None:
             return False
-        return policy == "always" or not has_public_address(self._direct_addrs())
+        if policy == "always":
+            return True
+        if self.reachable is not None:  # a dial-back said (rendezvous points check it)
+            return not self.reachable
+        return not has_public_address(self._direct_addrs())
+
+    async def reserve_at(self, peer: str, addr: str) -> None:
+        """Reserve a slot at ``peer`` (connected; ``addr`` is its full address)."""
+        await self.bridge.call(self._reserve, peer, addr.removesuffix(f"/p2p/{peer}"))
 
     async def _reserve(self, peer: str, addr: str) -> None:
         """Try for a slot at a peer we dialled (a relay says yes; others say no, quietly)."""

@@ -9,7 +9,16 @@ from collections.abc import Callable
 from ..actor import Actor, Context, handler
 from ..addresses import names_peer
 from ..errors import PeerkitError
-from .messages import Discover, Discovered, PeerRecord, Register, Registered, Unregister
+from .messages import (
+    CheckReach,
+    Discover,
+    Discovered,
+    PeerRecord,
+    Reach,
+    Register,
+    Registered,
+    Unregister,
+)
 from .registry import Registry, RendezvousError
 
 
@@ -34,6 +43,22 @@ class RendezvousServer(Actor):
         reg = self.registry.register(msg.namespace, ctx.sender, addrs, msg.ttl, self.clock())
         return Registered(ttl=reg.expires - self.clock())
 
+    @handler(open_write=True)  # dialling back costs us: charged to the asker's quota
+    async def check_reach(self, msg: CheckReach, ctx: Context) -> Reach:
+        """Dial the asker back at the addresses it names, from a fresh host: only those at
+        the IP its connection comes from (we never dial third parties on anyone's behalf)."""
+        if ctx.sender is None:
+            raise RendezvousError("ask through the network (the sender is the peer)")
+        ip = self.node.remote_ip(ctx.sender)
+        if ip is None:
+            raise RendezvousError("cannot tell where you connect from (a relayed connection?)")
+        addrs = [
+            a
+            for a in msg.addrs
+            if names_peer(a, ctx.sender) and "/p2p-circuit" not in a and _ip_of(a) == ip
+        ]
+        return Reach(reachable=await self.node.dial_back(ctx.sender, addrs) if addrs else [])
+
     @handler
     async def unregister(self, msg: Unregister, ctx: Context) -> None:
         if ctx.sender is not None:
@@ -53,6 +78,15 @@ class RendezvousServer(Actor):
         )
 
 
+def _ip_of(addr: str) -> str | None:
+    parts = addr.split("/")
+    return parts[2] if len(parts) > 2 and parts[1] in ("ip4", "ip6") else None
+
+
+#: how often a peer asks whether others can dial it (its network may change)
+REACH_EVERY = 600.0
+
+
 class RendezvousClient(Actor):
     """Registers this peer under its namespaces at every rendezvous point and keeps them fresh;
     discovers the app's own nodes and keeps connections to them (they are dialled first)."""
@@ -62,6 +96,7 @@ class RendezvousClient(Actor):
         self.prefer = prefer  # namespaces whose peers we connect to and keep
         self.ttl = ttl
         self.preferred: dict[str, list[str]] = {}
+        self._reach_checked_at: float | None = None
 
     async def on_start(self) -> None:
         self.start_task(self._loop(), name="register-and-discover")
@@ -87,6 +122,7 @@ class RendezvousClient(Actor):
         points = [p for p in self.points() if p in connected]
         if not points:
             raise RendezvousError("no rendezvous point connected yet")
+        await self._check_reach(points[0])
         for point in points:
             for ns in self.namespaces:
                 await self.node.request(
@@ -107,3 +143,20 @@ class RendezvousClient(Actor):
                             self.log.info(
                                 "rendezvous.dial_failed", remote=rec.peer[-8:], error=str(exc)
                             )
+
+    async def _check_reach(self, point: str) -> None:
+        """Ask a rendezvous point to dial us back (now and then): the answer decides whether
+        we need a relay (``relay.reserve: auto``)."""
+        now = self.node.clock.monotonic()
+        if self._reach_checked_at is not None and now - self._reach_checked_at < REACH_EVERY:
+            return
+        self._reach_checked_at = now
+        mine = [a for a in self.node.addrs() if "/p2p-circuit" not in a]
+        try:
+            reply: Reach = await self.node.request(point, CheckReach(addrs=mine[:8]), timeout=30)
+        except PeerkitError as exc:  # an older point, or it cannot tell: keep our guess
+            self.log.debug("rendezvous.reach_unknown", error=str(exc))
+            return
+        reachable = bool(reply.reachable)
+        self.log.info("rendezvous.reachability", reachable=reachable, via=point[-8:])
+        await self.node.set_reachable(reachable)

@@ -41,3 +41,15 @@ class Discover(Request, tag="rendezvous.Discover", reply=Discovered):
     namespace: str = ""
     limit: int = 100
     cookie: bytes = b""
+
+
+class Reach(Message, tag="rendezvous.Reach"):
+    #: the addresses a fresh dial from the rendezvous point reached the asker at
+    reachable: list[str] = []
+
+
+class CheckReach(Request, tag="rendezvous.CheckReach", reply=Reach):
+    """Ask a rendezvous point to dial these addresses of ours back (AutoNAT's question):
+    only addresses at the IP our connection comes from are dialled, by a fresh host."""
+
+    addrs: Annotated[list[str], msgspec.Meta(max_length=8)]

@@ -195,11 +195,27 @@ class NetLab:
         _sh("ip", "addr", "add", f"{address}/15", "dev", ifname, ns=ns)
         return address
 
-    def public(self, name: str) -> Host:
-        """A machine on the internet (reachable by every other)."""
+    def public(self, name: str, *, firewall: bool = False) -> Host:
+        """A machine on the internet, reachable by every other unless ``firewall`` (like a
+        cloud VM whose security group lets nothing in: it has a public address, and only
+        replies to what it sent come back)."""
         ns = f"{_PREFIX}{self.id}-{name}"
         self._add_ns(ns)
-        return Host(ns, self._on_internet(ns, "eth0"))
+        host = Host(ns, self._on_internet(ns, "eth0"))
+        if firewall:
+            _nft(
+                ns,
+                """
+table inet filter {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "eth0" ct state established,related accept
+    iifname "eth0" drop
+  }
+}
+""",
+            )
+        return host
 
     def home(self, name: str, nat: Nat = "port-restricted") -> Home:
         """A home: a computer on a LAN behind a NAT router on the internet.
@@ -235,14 +251,7 @@ table ip filter {{
   }}
 }}
 """
-        subprocess.run(
-            ["ip", "netns", "exec", router_ns, "nft", "-f", "-"],
-            input=rules,
-            text=True,
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
+        _nft(router_ns, rules)
         return Home(name, Host(router_ns, public), Host(host_ns, f"10.77.{n}.2"), public, nat)
 
     def cut(self, home: Home) -> None:
@@ -317,6 +326,17 @@ table ip filter {{
         for ns in reversed(self._namespaces):
             _sh("ip", "netns", "del", ns, check=False)
         self._namespaces.clear()
+
+
+def _nft(ns: str, rules: str) -> None:
+    subprocess.run(
+        ["ip", "netns", "exec", ns, "nft", "-f", "-"],
+        input=rules,
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
 
 
 async def _drain(stream: asyncio.StreamReader, into: list[bytes]) -> None:

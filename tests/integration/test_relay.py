@@ -85,3 +85,23 @@ async def _refuse_hop(relay: Node) -> None:
     from peerkit._transport._relay import PROTOCOL_ID
 
     relay.transport._host.remove_stream_handler(PROTOCOL_ID)
+
+
+async def test_a_rendezvous_point_dials_back_only_the_askers_own_ip():
+    from peerkit.config import RendezvousConfig
+    from peerkit.rendezvous.messages import CheckReach
+
+    async with (
+        Node(
+            PeerConfig(name="rdv", log_level="warning", rendezvous=RendezvousConfig(server=True))
+        ) as rdv,
+        Node(PeerConfig(name="asker", log_level="warning")) as asker,
+    ):
+        await asker.connect(rdv.addrs()[0])
+        mine = asker.addrs()[0]
+        elsewhere = mine.replace("/ip4/127.0.0.1/", "/ip4/192.0.2.7/")  # a third party's IP
+        reply = await asker.request(rdv.peer_id, CheckReach(addrs=[mine, elsewhere]), timeout=30)
+        assert reply.reachable == [mine]  # reached by a fresh dial; the other never tried
+        other = mine.rsplit("/p2p/", 1)[0] + f"/p2p/{rdv.peer_id}"  # not the asker's id
+        reply = await asker.request(rdv.peer_id, CheckReach(addrs=[other]), timeout=30)
+        assert reply.reachable == []

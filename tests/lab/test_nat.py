@@ -303,3 +303,55 @@ async def test_users_in_two_homes_co_edit_resolve_names_and_survive_a_cut():
         finally:
             for agent in [alice, bob, app, rdv]:
                 await agent.stop()
+
+
+async def test_a_rendezvous_point_tells_a_firewalled_peer_it_cannot_be_dialled():
+    """AutoNAT's question, answered by a fresh dial from the rendezvous point: a public host
+    behind a closed firewall learns nobody can dial it, reserves at the relay and is reached
+    through it; an open public host learns it is reachable and reserves nothing."""
+    with NetLab() as lab:
+        rdv = await lab.start_agent(lab.public("rdv"), cwd=REPO)
+        closed = await lab.start_agent(lab.public("closed", firewall=True), cwd=REPO)
+        open_ = await lab.start_agent(lab.public("open"), cwd=REPO)
+        user = await lab.start_agent(lab.home("carol", nat="symmetric").host, cwd=REPO)
+        try:
+            started = await rdv.ok(
+                "start",
+                config=config("rdv", port=PORT, rendezvous={"server": True}, relay={"serve": True}),
+            )
+            rdv_addr = public_addr(started["addrs"])  # type: ignore[index]
+            ids = {}
+            for name, agent in (("closed", closed), ("open", open_)):
+                info = await agent.ok(
+                    "start",
+                    config=config(
+                        name,
+                        port=PORT,
+                        bootstrap=[rdv_addr],
+                        services=["sample_app.services.greeter:Greeter"],
+                        rendezvous={"namespaces": ["lab/nodes"], "ttl": 10},
+                    ),
+                )
+                ids[name] = info["peer_id"]  # type: ignore[index]
+            await until(lambda: _relayed_addrs(closed), "the firewalled host to use the relay")
+            assert await _relayed_addrs(open_) == []  # reachable: no relay needed
+            await user.ok("start", config=config("carol", bootstrap=[rdv_addr]))
+
+            async def registration(peer: str) -> list[str]:
+                found = await user.ok(
+                    "request",
+                    peer=started["peer_id"],  # type: ignore[index]
+                    type="rendezvous.Discover",
+                    body={"namespace": "lab/nodes"},
+                )
+                for rec in found["registrations"]:  # type: ignore[index]
+                    if rec["peer"] == peer and any("/p2p-circuit" in a for a in rec["addrs"]):
+                        return rec["addrs"]
+                return []
+
+            addrs = await until(lambda: registration(ids["closed"]), "the relayed registration")
+            assert await user.ok("connect", target=addrs, timeout=5) == ids["closed"]
+            assert (await user.ok("peers"))[ids["closed"]] == "relayed"  # type: ignore[index]
+        finally:
+            for agent in [user, open_, closed, rdv]:
+                await agent.stop()
