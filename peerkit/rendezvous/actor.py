@@ -122,7 +122,7 @@ class RendezvousClient(Actor):
         points = [p for p in self.points() if p in connected]
         if not points:
             raise RendezvousError("no rendezvous point connected yet")
-        await self._check_reach(points[0])
+        self._check_reach_soon(points[0])
         for point in points:
             for ns in self.namespaces:
                 await self.node.request(
@@ -144,13 +144,18 @@ class RendezvousClient(Actor):
                                 "rendezvous.dial_failed", remote=rec.peer[-8:], error=str(exc)
                             )
 
-    async def _check_reach(self, point: str) -> None:
-        """Ask a rendezvous point to dial us back (now and then): the answer decides whether
-        we need a relay (``relay.reserve: auto``)."""
+    def _check_reach_soon(self, point: str) -> None:
+        """Now and then, in the background (a dial-back may take seconds; registering must
+        not wait for it)."""
         now = self.node.clock.monotonic()
         if self._reach_checked_at is not None and now - self._reach_checked_at < REACH_EVERY:
             return
         self._reach_checked_at = now
+        self.start_task(self._check_reach(point), name="check-reach")
+
+    async def _check_reach(self, point: str) -> None:
+        """Ask a rendezvous point to dial us back: the answer decides whether we need a relay
+        (``relay.reserve: auto``)."""
         mine = [a for a in self.node.addrs() if "/p2p-circuit" not in a]
         try:
             reply: Reach = await self.node.request(point, CheckReach(addrs=mine[:8]), timeout=30)
