@@ -5,15 +5,13 @@ format and receives a gossip event. Needs Node.js and the npm registry (skips, s
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from peerkit import Node, PeerConfig
+from tests.interop.npm import installed
 
 JS = Path(__file__).parent / "js-libp2p"
 pytestmark = [pytest.mark.interop, pytest.mark.libp2p]
@@ -21,27 +19,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.libp2p]
 
 @pytest.fixture(scope="module")
 def client() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js and npm are not installed")
-    manifest = (JS / "package.json").read_bytes()
-    folder = Path.home() / ".cache" / "peerkit-interop" / hashlib.sha256(manifest).hexdigest()[:16]
-    if not (folder / "node_modules" / "libp2p").is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "package.json").write_bytes(manifest)
-        try:
-            proc = subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "--silent"],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip("npm install took over 5 minutes (no registry?)")
-        if proc.returncode != 0:
-            pytest.skip(f"npm install failed (no registry?): {proc.stderr.strip()[:200]}")
-    shutil.copy(JS / "client.mjs", folder / "client.mjs")
-    return folder / "client.mjs"
+    return installed(JS, "libp2p", ["client.mjs"]) / "client.mjs"
 
 
 async def test_a_js_libp2p_node_over_websocket_calls_a_service_and_gets_gossip(client):

@@ -7,10 +7,8 @@ Needs Node.js and the npm registry (the packages are installed once into a cache
 tests skip, saying why, when either is missing.
 """
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from peerkit.blocks import encode, make_block
 from peerkit.dcs.crypto import Identity
 from peerkit.dcs.doc import SharedDoc
 from peerkit.naming.keys import EthereumWallet
+from tests.interop.npm import installed
 
 JS = Path(__file__).parent / "js"
 pytestmark = pytest.mark.interop
@@ -33,27 +32,7 @@ pytestmark = pytest.mark.interop
 @pytest.fixture(scope="module")
 def js() -> Path:
     """A folder with the pinned packages installed and check.mjs beside them."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js and npm are not installed")
-    manifest = (JS / "package.json").read_bytes()
-    folder = Path.home() / ".cache" / "peerkit-interop" / hashlib.sha256(manifest).hexdigest()[:16]
-    if not (folder / "node_modules" / "yjs").is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "package.json").write_bytes(manifest)
-        try:
-            proc = subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "--silent"],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
-        except subprocess.TimeoutExpired:
-            pytest.skip("npm install took over 3 minutes (no registry?)")
-        if proc.returncode != 0:
-            pytest.skip(f"npm install failed (no registry?): {proc.stderr.strip()[:200]}")
-    shutil.copy(JS / "check.mjs", folder / "check.mjs")
-    return folder
+    return installed(JS, "yjs", ["check.mjs"], timeout=180)
 
 
 def run_js(folder: Path, **job) -> dict:

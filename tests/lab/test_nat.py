@@ -177,19 +177,10 @@ async def test_users_behind_two_nats_call_each_other_through_a_relay():
                 )
             rdv_id = started["peer_id"]  # type: ignore[index]
 
-            async def registered(peer: str) -> list[str]:
-                found = await users[0].ok(
-                    "request",
-                    peer=rdv_id,
-                    type="rendezvous.Discover",
-                    body={"namespace": "lab/users"},
-                )
-                for rec in found["registrations"]:  # type: ignore[index]
-                    if rec["peer"] == peer and any("/p2p-circuit" in a for a in rec["addrs"]):
-                        return rec["addrs"]
-                return []
-
-            bob_addrs = await until(lambda: registered(ids[1]), "bob's relayed registration")
+            bob_addrs = await until(
+                lambda: relayed_registration(users[0], rdv_id, "lab/users", ids[1]),
+                "bob's relayed registration",
+            )
             began = time.monotonic()
             assert await users[0].ok("connect", target=bob_addrs, timeout=5) == ids[1]
             kinds = await users[0].ok("peers")
@@ -337,21 +328,24 @@ async def test_a_rendezvous_point_tells_a_firewalled_peer_it_cannot_be_dialled()
             assert await _relayed_addrs(open_) == []  # reachable: no relay needed
             await user.ok("start", config=config("carol", bootstrap=[rdv_addr]))
 
-            async def registration(peer: str) -> list[str]:
-                found = await user.ok(
-                    "request",
-                    peer=started["peer_id"],  # type: ignore[index]
-                    type="rendezvous.Discover",
-                    body={"namespace": "lab/nodes"},
-                )
-                for rec in found["registrations"]:  # type: ignore[index]
-                    if rec["peer"] == peer and any("/p2p-circuit" in a for a in rec["addrs"]):
-                        return rec["addrs"]
-                return []
-
-            addrs = await until(lambda: registration(ids["closed"]), "the relayed registration")
+            rdv_id = started["peer_id"]  # type: ignore[index]
+            addrs = await until(
+                lambda: relayed_registration(user, rdv_id, "lab/nodes", ids["closed"]),
+                "the relayed registration",
+            )
             assert await user.ok("connect", target=addrs, timeout=5) == ids["closed"]
             assert (await user.ok("peers"))[ids["closed"]] == "relayed"  # type: ignore[index]
         finally:
             for agent in [user, open_, closed, rdv]:
                 await agent.stop()
+
+
+async def relayed_registration(agent, rdv: str, namespace: str, peer: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """``peer``'s registered addresses at the rendezvous point, once one of them is relayed."""
+    found = await agent.ok(
+        "request", peer=rdv, type="rendezvous.Discover", body={"namespace": namespace}
+    )
+    for rec in found["registrations"]:
+        if rec["peer"] == peer and any("/p2p-circuit" in a for a in rec["addrs"]):
+            return rec["addrs"]
+    return []
