@@ -420,7 +420,9 @@ class Router:
         self._serving_peer[channel.peer] -= 1
         if self._serving_peer[channel.peer] <= 0:
             del self._serving_peer[channel.peer]
-        if channel.closed:
+        if channel.closed:  # nobody to answer; the outcome is still seen (no loose ends)
+            if not fut.cancelled():
+                fut.exception()
             return
         if fut.cancelled():
             self._reply_error(channel, rid, "cancelled", "the handler was cancelled")

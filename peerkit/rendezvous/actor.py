@@ -43,22 +43,6 @@ class RendezvousServer(Actor):
         reg = self.registry.register(msg.namespace, ctx.sender, addrs, msg.ttl, self.clock())
         return Registered(ttl=reg.expires - self.clock())
 
-    @handler(open_write=True)  # dialling back costs us: charged to the asker's quota
-    async def check_reach(self, msg: CheckReach, ctx: Context) -> Reach:
-        """Dial the asker back at the addresses it names, from a fresh host: only those at
-        the IP its connection comes from (we never dial third parties on anyone's behalf)."""
-        if ctx.sender is None:
-            raise RendezvousError("ask through the network (the sender is the peer)")
-        ip = self.node.remote_ip(ctx.sender)
-        if ip is None:
-            raise RendezvousError("cannot tell where you connect from (a relayed connection?)")
-        addrs = [
-            a
-            for a in msg.addrs
-            if names_peer(a, ctx.sender) and "/p2p-circuit" not in a and _ip_of(a) == ip
-        ]
-        return Reach(reachable=await self.node.dial_back(ctx.sender, addrs) if addrs else [])
-
     @handler
     async def unregister(self, msg: Unregister, ctx: Context) -> None:
         if ctx.sender is not None:
@@ -76,6 +60,30 @@ class RendezvousServer(Actor):
             ],
             cookie=cookie,
         )
+
+
+class ReachChecker(Actor):
+    """A rendezvous point's answer to "can others dial me?". Its own actor: a dial-back takes
+    seconds, and registrations and discovery must not queue behind it (this mailbox does:
+    one dial-back at a time, which also bounds what askers can make us spend)."""
+
+    mailbox_size = 256
+
+    @handler(open_write=True)  # dialling back costs us: charged to the asker's quota
+    async def check_reach(self, msg: CheckReach, ctx: Context) -> Reach:
+        """Dial the asker back at the addresses it names, from a fresh host: only those at
+        the IP its connection comes from (we never dial third parties on anyone's behalf)."""
+        if ctx.sender is None:
+            raise RendezvousError("ask through the network (the sender is the peer)")
+        ip = self.node.remote_ip(ctx.sender)
+        if ip is None:
+            raise RendezvousError("cannot tell where you connect from (a relayed connection?)")
+        addrs = [
+            a
+            for a in msg.addrs
+            if names_peer(a, ctx.sender) and "/p2p-circuit" not in a and _ip_of(a) == ip
+        ]
+        return Reach(reachable=await self.node.dial_back(ctx.sender, addrs) if addrs else [])
 
 
 def _ip_of(addr: str) -> str | None:

@@ -19,7 +19,7 @@ class RendezvousExtension(Extension):
     registry: Registry | None = None
 
     def install(self, node: Node) -> None:
-        from .actor import RendezvousClient, RendezvousServer
+        from .actor import ReachChecker, RendezvousClient, RendezvousServer
         from .registry import Registry
 
         cfg = node.config.rendezvous
@@ -29,6 +29,7 @@ class RendezvousExtension(Extension):
                 partial(RendezvousServer, self.registry, clock=node.clock.monotonic),
                 name="rendezvous",
             )
+            node.spawn(ReachChecker, name="rendezvous-reach")
         if cfg.namespaces or cfg.prefer:
             node.spawn(
                 partial(RendezvousClient, list(cfg.namespaces), list(cfg.prefer), cfg.ttl),
