@@ -4,8 +4,10 @@ for members who are offline or reachable only through this peer.
 A *keeper* (an app node, a rendezvous point: ``dcs.keep_for_others`` in peer.yaml) holds
 
 - a bounded **mailbox per recipient** of sealed envelopes (invitations, key refreshes). An
-  envelope is kept only if its sender's signature verifies; it is handed over, and forgotten,
-  when the recipient proves who they are (a collection request signed with their key);
+  envelope is kept only if its sender's signature verifies; it is handed over whenever the
+  recipient proves who they are (a collection request signed with their key), and kept until
+  it expires: a hand-over that never arrives (the connection drops) loses nothing, and the
+  recipient ignores what it has already taken (envelope ids);
 - the encrypted, signed **streams of the documents named in that mail**, served to whoever
   asks like a member serves them, so a member who comes back finds what was written while
   they were away even if every author is offline.
@@ -86,12 +88,12 @@ class Mailboxes:
     def collect(
         self, to: str, keeper: str, at: int, signature: bytes, now: float
     ) -> list[DcsEnvelope]:
-        """Hand over (and forget) ``to``'s mail, if the request is signed by ``to`` recently."""
+        """``to``'s mail, if the request is signed by ``to`` recently (it stays until it
+        expires: the recipient drops duplicates by envelope id)."""
         if abs(now - at) > COLLECT_SKEW:
             raise Rejected("the collection request is too old or from the future (clock?)")
         verify(to, signature, collect_bytes(to, keeper, at))
-        box = self.boxes.pop(to, [])
-        return [env for t, env in box if now - t < MAIL_TTL]
+        return [env for t, env in self.boxes.get(to, []) if now - t < MAIL_TTL]
 
     def waiting(self, to: str) -> list[DcsEnvelope]:
         return [env for _, env in self.boxes.get(to, [])]

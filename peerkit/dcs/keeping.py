@@ -19,7 +19,7 @@ from ..errors import PeerkitError
 from . import saved
 from .crypto import Identity
 from .doc import Entry, Snapshot
-from .keeper import KeptDoc, KeptDocs, Mailboxes, collect_bytes
+from .keeper import MAIL_TTL, KeptDoc, KeptDocs, Mailboxes, collect_bytes
 from .messages import (
     CatchUp,
     CollectMail,
@@ -83,7 +83,8 @@ class KeeperRole(Actor):
                 if pin.name.startswith("dcs-mail/"):
                     box = await storage.get(pin.root)
                     for t, raw in box["mail"]:
-                        self.kept.mail.keep(_envelope_decoder.decode(raw), float(t) or now)
+                        if now - float(t) < MAIL_TTL:  # expired mail is not brought back
+                            self.kept.mail.keep(_envelope_decoder.decode(raw), float(t))
                 elif pin.name.startswith("dcs-kept/"):
                     root = await storage.get(pin.root)
                     kept = self.kept.docs.keep(root["doc"])
@@ -125,14 +126,13 @@ class KeeperRole(Actor):
 
     @handler
     async def collect_mail(self, msg: CollectMail, ctx: Context) -> Mail:
-        """Hand over the mail kept for ``msg.to`` (who signed the request) and forget it."""
+        """Hand over the mail kept for ``msg.to`` (who signed the request); it stays until it
+        expires, so a hand-over lost on the way loses nothing."""
         if not self._keeping():
             return Mail()
         mail = self.kept.mail.collect(
             msg.to, self.node.peer_id, msg.at, msg.signature, self.node.clock.now()
         )
-        if mail and self.node.has("storage"):
-            await self.node.storage.unpin(f"dcs-mail/{msg.to}")
         return Mail(envelopes=mail)
 
     async def _store_mailbox(self, to: str) -> None:

@@ -402,3 +402,28 @@ def test_a_reader_that_joined_from_a_snapshot_saves_and_restores_it():
     own, _ = saved.restore(decode(blocks[-1].data), alice, key, store.__getitem__)
     assert own.content() == source.content() and own.next_seq == source.next_seq
     assert own.snapshots[alice.id] == snapshot
+
+
+def test_a_signed_snapshot_carrying_a_broken_update_is_refused_and_changes_nothing():
+    import msgspec
+
+    from peerkit.dcs.doc import Snapshot
+
+    alice, bob = IDS[1], IDS[2]
+    source = SharedDoc.create(alice)
+    entries = [source.insert(0, "q") for _ in range(5)]
+    reader = _reader(source, bob)
+    reader.receive_many(entries)
+    # Alice herself signs a snapshot whose plaintext is not a Yjs update
+    draft = Snapshot(source.doc_id, alice.id, 0, 9, b"n" * 12, b"", b"t" * 32, b"")
+    ct = source._cipher(0).encrypt(draft.nonce, b"\x05\xff not yjs", draft.aad())
+    body = msgspec.structs.replace(draft, ciphertext=ct)
+    bad = msgspec.structs.replace(body, signature=alice.sign(body.signed_bytes()))
+    fresh = _reader(source, bob)
+    with pytest.raises(Rejected):
+        fresh.receive_snapshot(bad)
+    assert fresh.content() == "" and fresh.applied.get(alice.id, 0) == 0 and not fresh.snapshots
+    # altered after signing (upto changed): its signature no longer verifies
+    with pytest.raises(Rejected):
+        reader.receive_snapshot(msgspec.structs.replace(bad, upto=5))
+    assert reader.content() == "qqqqq"
