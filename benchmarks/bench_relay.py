@@ -54,12 +54,18 @@ async def main() -> None:
             rss = psutil.Process(relay.proc.pid)  # type: ignore[union-attr]
             cfg = DcsConfig(remote_control=True)
             async with (
+                # (hole punching off: on one machine it would make the relayed leg direct)
                 Node(
                     PeerConfig(
-                        name="t", log_level="warning", dcs=cfg, relay=RelayConfig(reserve="always")
+                        name="t",
+                        log_level="warning",
+                        dcs=cfg,
+                        relay=RelayConfig(reserve="always", hole_punch=False),
                     )
                 ) as target,
-                Node(PeerConfig(name="c", log_level="warning")) as caller,
+                Node(
+                    PeerConfig(name="c", log_level="warning", relay=RelayConfig(hole_punch=False))
+                ) as caller,
             ):
                 await target.connect(relay.addr)
                 await until(lambda: any("/p2p-circuit/" in a for a in target.addrs()))

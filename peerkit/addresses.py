@@ -234,23 +234,25 @@ def dial_order(
     the private addresses of other networks (another home's 10.x: a dial there only times
     out). Stable within each rank."""
     networks = local_networks() if networks is None else networks
+    return sorted(addrs, key=lambda addr: dial_rank(addr, networks))
 
-    def rank(addr: str) -> int:
-        if "/p2p-circuit" in addr:
-            return 2
-        parts = addr.split("/")
-        if len(parts) < 3:
-            return 3
-        if parts[1].startswith("dns"):
-            return 0
-        if is_public(parts[2]):
-            return 0
-        try:
-            ip = ipaddress.ip_address(parts[2])
-        except ValueError:
-            return 3
-        if ip.is_loopback or any(ip in net for net in networks if net.version == ip.version):
-            return 1
+
+def dial_rank(addr: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> int:
+    """0: public or a name; 1: on one of ``networks`` (or loopback); 2: through a relay;
+    3: a private address elsewhere, or nothing we can rank."""
+    if "/p2p-circuit" in addr:
+        return 2
+    parts = addr.split("/")
+    if len(parts) < 3:
         return 3
-
-    return sorted(addrs, key=rank)
+    if parts[1].startswith("dns"):
+        return 0
+    if is_public(parts[2]):
+        return 0
+    try:
+        ip = ipaddress.ip_address(parts[2])
+    except ValueError:
+        return 3
+    if ip.is_loopback or any(ip in net for net in networks if net.version == ip.version):
+        return 1
+    return 3

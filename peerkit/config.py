@@ -122,6 +122,8 @@ class RelayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: reserve a slot at the relays this peer connects to (its bootstrap peers), and announce
     #: the relayed addresses: "auto" when none of its own addresses is public
     reserve: Literal["auto", "always", "never"] = "auto"
+    #: upgrade relayed connections to direct ones where the NATs allow (DCUtR hole punching)
+    hole_punch: bool = True
 
 
 class LimitsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

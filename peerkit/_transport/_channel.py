@@ -38,6 +38,8 @@ class Libp2pChannel(Channel):
         self.stream = stream
         self.peer = peer
         self.outbound = outbound
+        #: opened over a relayed connection (let go when a direct one comes up)
+        self.relayed = False
         self._out: deque[bytes] = deque()
         self._out_bytes = 0
         self._wake = trio.Event()

@@ -41,7 +41,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from ..addresses import announced
+from ..addresses import announced, parse
 from ..bounds import clip
 from ..config import LimitsConfig, RelayConfig
 from ..errors import (
@@ -56,6 +56,7 @@ from ..wire import DEFAULT_MAX_FRAME, PUBLISH, decode_envelope
 from ._channel import DISCONNECT_ERRORS, Libp2pChannel
 from ._gossip import PeerkitPubsub
 from ._guards import Guards
+from ._holepunch import HolePunching, on_relayed_connection
 from ._relay import Relaying, has_public_address, is_circuit
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
 from .bridge import TrioGuest
@@ -88,6 +89,8 @@ class Libp2pTransport(Transport):
         self.relay_config = relay or RelayConfig()
         #: circuit relay v2 (set up with the host)
         self.relay: Relaying | None = None
+        #: DCUtR: relayed connections upgraded to direct ones (None: turned off)
+        self.hole_punching: HolePunching | None = None
         #: admission, reply-queue accounting and keepalive (what strangers may cost)
         self.guards = Guards(self.limits, max_frame)
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
@@ -135,7 +138,10 @@ class Libp2pTransport(Transport):
             sec_opt=security,
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},  # and nothing else
             connection_config=ConnectionConfig(
-                max_connections_per_peer=1,
+                # two: a relayed connection and the direct one hole punching made, until the
+                # relayed one is let go (py-libp2p would trim the older one at once, with the
+                # requests still on it)
+                max_connections_per_peer=2,
                 # peerkit decides whom to dial (bootstrap, rendezvous): no background dialling
                 # of every address the peerstore ever saw.
                 min_connections=0,
@@ -149,6 +155,9 @@ class Libp2pTransport(Transport):
                 inbound_upgrade_timeout=self.limits.handshake_timeout,
             ),
             listen_addrs=self._listen,
+            # what identify (and so every peer we meet) learns: the announced addresses, never
+            # 0.0.0.0 (py-libp2p would send the listen addresses as bound)
+            addrs_factory=self._advertised,
         )
         network = self._host.get_network()
         # The listener looks the handler up on each connection: admission control goes first.
@@ -156,7 +165,11 @@ class Libp2pTransport(Transport):
             self.guards.admit_inbound, network._handle_inbound_connection
         )
         # relayed connections come in through the same admission control
-        self.relay = Relaying(self._host, self.relay_config, network._handle_inbound_connection)
+        self.relay = Relaying(
+            self._host, self.relay_config, partial(self.guards.admit_inbound, self._upgrade_relayed)
+        )
+        if self.relay_config.hole_punch:
+            self.hole_punching = HolePunching(self._host)
         per_second = self.limits.gossip_per_peer_per_second
         self._pubsub = PeerkitPubsub(
             self._host,
@@ -190,6 +203,8 @@ class Libp2pTransport(Transport):
                             assert self.relay is not None
                             nursery.start_soon(self.relay.run, relay_ready)
                             await relay_ready.wait()
+                            if self.hole_punching is not None:
+                                nursery.start_soon(self._punch_holes)
                             started.set()
                             await self.guards.keepalive(self._host, self._unresponsive)
         except* Exception as group:
@@ -202,6 +217,35 @@ class Libp2pTransport(Transport):
                 self._failed(RuntimeError("the libp2p host stopped"))  # no-op if already said
             self._host_done.set()
             started.set()  # start() reads self.failure
+
+    async def _upgrade_relayed(self, raw: Any, maddr: Any) -> None:
+        """Noise and yamux over a relayed connection someone opened to us. (The swarm's own
+        inbound handler would wrap it in a fresh RawConnection that forgets it is relayed:
+        the connection then looked direct, to us and to hole punching.)"""
+        network = self._host.get_network()
+        try:
+            await network.upgrade_inbound_raw_conn(raw, maddr)
+        except Exception:  # a failed handshake costs this connection only
+            with trio.move_on_after(1):
+                try:
+                    await raw.close()
+                except Exception:
+                    pass
+            return
+        await network.manager.wait_finished()  # (the swarm's barrier: the connection lives on)
+
+    async def _punch_holes(self) -> None:
+        assert self.hole_punching is not None
+        async with background_trio_service(self.hole_punching):
+            await trio.sleep_forever()
+
+    def _direct_connection(self, peer: str) -> None:
+        """A direct connection to ``peer`` came up (hole punching, or a dial): requests from
+        now on go over it. The session stream opened over a relay is let go, not closed: what
+        is on its way finishes there, and it closes once idle (the relayed leg goes later)."""
+        chan = self._outbound.get(peer)
+        if chan is not None and chan.relayed:
+            del self._outbound[peer]
 
     def _unresponsive(self, peer: ID) -> None:
         log = getattr(self._inbound, "log", None)
@@ -265,6 +309,19 @@ class Libp2pTransport(Transport):
             return []
         relayed = self.relay.announced(self.peer_id) if self.relay is not None else []
         return self._direct_addrs() + relayed
+
+    def _advertised(self, candidates: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
+        """py-libp2p's address factory: its candidates (listen and observed addresses) as
+        peerkit announces them."""
+        bound = []
+        for addr in candidates:
+            text = str(addr)
+            try:
+                parse(text, what="listen address")
+            except PeerkitError:  # a form we do not announce (not TCP or WebSocket)
+                continue
+            bound.append(text)
+        return [multiaddr.Multiaddr(a) for a in announced(bound, self._announce)]
 
     def _direct_addrs(self) -> list[str]:
         suffix = f"/p2p/{self.peer_id}"
@@ -438,6 +495,7 @@ class Libp2pTransport(Transport):
         except DISCONNECT_ERRORS as exc:
             raise PeerDisconnected(f"cannot open a stream to {peer}: {exc!r}", peer=peer) from exc
         chan = Libp2pChannel(self, stream, peer, outbound=True)
+        chan.relayed = on_relayed_connection(stream)
         self._outbound[peer] = chan
         self._channels.add(chan)
         assert self._inbound is not None
@@ -550,6 +608,10 @@ class Libp2pTransport(Transport):
             "queued_bytes": self.guards.queued_total,
             **{f"refused_{reason}": n for reason, n in self.guards.refused.items()},
             **{
+                f"holepunch_{k}": n
+                for k, n in (self.hole_punching.counts if self.hole_punching else {}).items()
+            },
+            **{
                 f"gossip_dropped_{k}": n
                 for k, n in (self._pubsub.dropped if self._pubsub else {}).items()
             },
@@ -580,8 +642,11 @@ class _Notifee:
         self.t = transport
 
     async def connected(self, network: Any, conn: Any) -> None:
+        peer = conn.muxed_conn.peer_id.to_base58()
+        if not _relayed(conn):
+            self.t._direct_connection(peer)
         if self.t._inbound is not None:
-            self.t._inbound.on_peer(conn.muxed_conn.peer_id.to_base58(), True)
+            self.t._inbound.on_peer(peer, True)
 
     async def disconnected(self, network: Any, conn: Any) -> None:
         peer = conn.muxed_conn.peer_id.to_base58()

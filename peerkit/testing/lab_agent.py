@@ -7,7 +7,8 @@ commands as JSON lines on stdin, answering each with one JSON line on stdout::
     {"op": "start", "config": {...peer.yaml keys...}, "import": ["sample_app.services"]}
     {"op": "connect", "target": "/ip4/.../p2p/..." | [addrs] | "peer id"}
     {"op": "request", "peer": "...", "type": "sample.Greet", "body": {"name": "x"}}
-    {"op": "peers"} (peer -> "direct" | "relayed")  {"op": "addrs"}  {"op": "stop"}
+    {"op": "peers"} (peer -> "direct" | "relayed")  {"op": "addrs"}  {"op": "stats"} (transport)
+    {"op": "stop"}
     {"op": "dcs_identity", "seed": hex}  dcs_card, dcs_create, dcs_invite {doc, card},
     dcs_edit {doc, patches}, dcs_text {doc}, dcs_wait {doc, parts}
     {"op": "name_publish", "seed": hex, "value": "..."} (-> name)  name_resolve {name}
@@ -64,6 +65,8 @@ class Agent:
             return {p: node.connection_kind(p) for p in node.peers()}
         if op == "addrs":
             return node.addrs()
+        if op == "stats":
+            return node.transport.stats()
         if op.startswith("dcs_") or op.startswith("name_"):
             return await self._collaborate(node, op, cmd)
         if op == "stop":

@@ -221,7 +221,9 @@ table inet filter {
         """A home: a computer on a LAN behind a NAT router on the internet.
 
         ``port-restricted``: Linux masquerading keeps the source port where it can (the same
-        mapping for every destination) and lets in only replies to what went out.
+        mapping for every destination) and lets in only replies to what went out; anything
+        else from the internet is dropped without an answer, as home routers do (a reset would
+        kill a hole punch whose first SYN arrives before the other side's).
         ``symmetric``: every new connection gets a random port (address- and port-dependent
         mapping), so a port learnt from one peer is useless to another: relays must carry
         the traffic.
@@ -246,6 +248,11 @@ table ip nat {{
 table ip filter {{
   chain forward {{
     type filter hook forward priority 0; policy accept;
+    iifname "wan" ct state established,related accept
+    iifname "wan" drop
+  }}
+  chain input {{
+    type filter hook input priority 0; policy accept;
     iifname "wan" ct state established,related accept
     iifname "wan" drop
   }}

@@ -143,13 +143,18 @@ async def _greets(agent, peer: str) -> bool:  # type: ignore[no-untyped-def]
     return "ok" in answer
 
 
-async def test_users_behind_two_nats_call_each_other_through_a_relay():
+@pytest.mark.parametrize(
+    "bob_nat", ["port-restricted", "symmetric"], ids=["both-port-restricted", "one-symmetric"]
+)
+async def test_users_behind_two_nats_call_each_other_through_a_relay_then_directly(bob_nat):
     """Neither user can be dialled; both reserve a slot at the rendezvous point (a relay by
     default in formations, here by config), announce the relayed address, find each other
-    through rendezvous and call each other's service through the relay."""
+    through rendezvous and call each other's service through the relay. Then hole punching
+    (DCUtR) makes the connection direct where both NATs keep ports (port-restricted); with a
+    symmetric NAT on one side it fails, and the relay goes on carrying the calls."""
     with NetLab() as lab:
         rdv = await lab.start_agent(lab.public("rdv"), cwd=REPO)
-        homes = [lab.home("alice", nat="port-restricted"), lab.home("bob", nat="symmetric")]
+        homes = [lab.home("alice", nat="port-restricted"), lab.home("bob", nat=bob_nat)]
         users = [await lab.start_agent(h.host, cwd=REPO) for h in homes]
         try:
             started = await rdv.ok(
@@ -203,9 +208,43 @@ async def test_users_behind_two_nats_call_each_other_through_a_relay():
                 f"\nLAB relayed: connect + first replies {first:.2f} s, request round trip "
                 f"p50 {rtts[len(rtts) // 2]:.1f} ms (through the relay)"
             )
+            began = time.monotonic()
+            outcome = await until(
+                lambda: _hole_punch_outcome(users[0]), "a hole-punch attempt to end", 60
+            )
+            if bob_nat == "port-restricted":
+                assert outcome == "direct"
+                await until(
+                    lambda: _kind(users[0], ids[1], "direct"), "the direct connection", 10
+                )
+                print(f"LAB hole punch: direct after {time.monotonic() - began:.1f} s")
+            else:
+                assert outcome == "failed"
+                assert (await users[0].ok("peers"))[ids[1]] == "relayed"  # type: ignore[index]
+            # calls go on either way (over the direct connection, or still through the relay)
+            direct_rtts = []
+            for _ in range(20):
+                answer = await users[1].call(
+                    "request", peer=ids[0], type="sample.Greet", body={"name": "bob"}
+                )
+                assert "ok" in answer, answer
+                direct_rtts.append(answer["ms"])
+            direct_rtts.sort()
+            print(f"LAB after hole punching: round trip p50 {direct_rtts[10]:.1f} ms")
         finally:
             for agent in [*users, rdv]:
                 await agent.stop()
+
+
+async def _hole_punch_outcome(agent) -> str | None:  # type: ignore[no-untyped-def]
+    stats = await agent.ok("stats")
+    if stats.get("holepunch_direct"):
+        return "direct"
+    return "failed" if stats.get("holepunch_failed") else None
+
+
+async def _kind(agent, peer: str, kind: str) -> bool:  # type: ignore[no-untyped-def]
+    return (await agent.ok("peers")).get(peer) == kind  # type: ignore[no-any-return]
 
 
 async def _relayed_addrs(agent) -> list[str]:  # type: ignore[no-untyped-def]
