@@ -72,8 +72,9 @@ async def run_combination(lab: NetLab, rdv_addr: str, nats: tuple[str, str], n: 
                 await agent.ok("start", config=config(f"{side}{i}", bootstrap=[rdv_addr]))
                 pair.append(agent)
             pairs.append(pair)
+        targets = [await relayed_addrs(b) for _, b in pairs]
         outcomes = await asyncio.gather(
-            *(pair_outcome(a, b, await relayed_addrs(b)) for a, b in pairs)
+            *(pair_outcome(a, b, t) for (a, b), t in zip(pairs, targets, strict=True))
         )
         direct = [t for ok, t in outcomes if ok]
         took = f", direct after {statistics.median(direct):.1f} s (median)" if direct else ""

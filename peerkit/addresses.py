@@ -32,6 +32,7 @@ class AddressError(ValueError):
         super().__init__(message)
         self.hint = hint
 
+
 #: the transports a peer can listen on: TCP, optionally with WebSocket on top
 _LISTEN_FORMS = ("tcp",)
 
@@ -104,9 +105,7 @@ def parse_dialable(addr: str, *, what: str = "address") -> TcpAddress:
                 f"{what} {addr!r} does not say which peer is behind the relay",
                 hint="a relayed address is <relay address>/p2p-circuit/p2p/<peer id>",
             )
-        return TcpAddress(
-            relay_addr.family, relay_addr.host, relay_addr.port, relay_addr.ws, peer
-        )
+        return TcpAddress(relay_addr.family, relay_addr.host, relay_addr.port, relay_addr.ws, peer)
     parsed = parse(addr, what=what)
     if parsed.peer_id is None:
         raise AddressError(

@@ -53,6 +53,7 @@ from ..errors import (
 )
 from ..ratelimit import Buckets, Rate
 from ..wire import DEFAULT_MAX_FRAME, PUBLISH, decode_envelope
+from ._autonat import AutoNATServer
 from ._channel import DISCONNECT_ERRORS, Libp2pChannel
 from ._gossip import PeerkitPubsub
 from ._guards import Guards
@@ -91,6 +92,8 @@ class Libp2pTransport(Transport):
         self.relay: Relaying | None = None
         #: DCUtR: relayed connections upgraded to direct ones (None: turned off)
         self.hole_punching: HolePunching | None = None
+        #: AutoNAT v1 answers for any libp2p peer (relays give them; None: not a relay)
+        self.autonat: AutoNATServer | None = None
         #: admission, reply-queue accounting and keepalive (what strangers may cost)
         self.guards = Guards(self.limits, max_frame)
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
@@ -170,6 +173,8 @@ class Libp2pTransport(Transport):
         )
         if self.relay_config.hole_punch:
             self.hole_punching = HolePunching(self._host)
+        if self.relay_config.serve:
+            self.autonat = AutoNATServer(self._host, partial(self._dial_back, timeout=5.0))
         per_second = self.limits.gossip_per_peer_per_second
         self._pubsub = PeerkitPubsub(
             self._host,
@@ -377,7 +382,7 @@ class Libp2pTransport(Transport):
         return reached
 
     def connection_kind(self, peer: str) -> str | None:
-        """"direct" or "relayed" (None: not connected)."""
+        """ "direct" or "relayed" (None: not connected)."""
         if self._host is None:
             return None
         conns = self._host.get_network().connections.get(_peer_id(peer)) or []
@@ -607,6 +612,7 @@ class Libp2pTransport(Transport):
             "inbound_connections": self.guards.inbound_total,
             "queued_bytes": self.guards.queued_total,
             **{f"refused_{reason}": n for reason, n in self.guards.refused.items()},
+            **{f"autonat_{k}": n for k, n in (self.autonat.counts if self.autonat else {}).items()},
             **{
                 f"holepunch_{k}": n
                 for k, n in (self.hole_punching.counts if self.hole_punching else {}).items()

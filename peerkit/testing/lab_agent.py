@@ -75,7 +75,6 @@ class Agent:
             return True
         raise RuntimeError(f"unknown op {op!r}")
 
-
     async def _collaborate(self, node: Any, op: str, cmd: dict[str, Any]) -> Any:
         """Shared documents and names (the node's own clients, as an app uses them)."""
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -28,10 +28,12 @@ async def test_a_peer_that_cannot_be_dialled_is_reached_through_a_relay():
                 dcs=DcsConfig(remote_control=True),
             )
         ) as hidden,
-        Node(PeerConfig(name="second", log_level="warning", relay=RelayConfig(reserve="always")))
-        as second,
-        Node(PeerConfig(name="caller", log_level="warning", relay=RelayConfig(hole_punch=False)))
-        as caller,
+        Node(
+            PeerConfig(name="second", log_level="warning", relay=RelayConfig(reserve="always"))
+        ) as second,
+        Node(
+            PeerConfig(name="caller", log_level="warning", relay=RelayConfig(hole_punch=False))
+        ) as caller,
     ):
         await hidden.connect(relay.addrs()[0])
         await wait_for(lambda: relayed(hidden), what="a reservation at the relay")
@@ -96,8 +98,9 @@ async def test_a_peer_with_a_public_address_does_not_reserve_and_bad_relayed_add
 
     async with (
         Node(PeerConfig(name="relay", log_level="warning", relay=RelayConfig(serve=True))) as relay,
-        Node(PeerConfig(name="plain", log_level="warning", relay=RelayConfig(reserve="never")))
-        as plain,
+        Node(
+            PeerConfig(name="plain", log_level="warning", relay=RelayConfig(reserve="never"))
+        ) as plain,
     ):
         await plain.connect(relay.addrs()[0])
         assert relayed(plain) == []

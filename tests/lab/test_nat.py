@@ -214,9 +214,7 @@ async def test_users_behind_two_nats_call_each_other_through_a_relay_then_direct
             )
             if bob_nat == "port-restricted":
                 assert outcome == "direct"
-                await until(
-                    lambda: _kind(users[0], ids[1], "direct"), "the direct connection", 10
-                )
+                await until(lambda: _kind(users[0], ids[1], "direct"), "the direct connection", 10)
                 print(f"LAB hole punch: direct after {time.monotonic() - began:.1f} s")
             else:
                 assert outcome == "failed"
