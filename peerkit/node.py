@@ -110,6 +110,10 @@ class Node:
         #: why the node stopped on its own (an actor tree gave up, the network side died)
         self.failure: PeerkitError | None = None
         self.router.peer_listeners.append(self._peer_changed)
+        #: bumped whenever the announced addresses change (see ``addrs_changed_since``)
+        self.addrs_version = 0
+        self._addrs_event = asyncio.Event()
+        self.router.addrs_listeners.append(self._addrs_changed)
         self.router.failure_listeners.append(self._fail)
         self.gateway: Gateway | None = None
         self.gateway_url = ""
@@ -463,6 +467,17 @@ class Node:
 
     def peers(self) -> list[str]:
         return self.transport.connected_peers()
+
+    def _addrs_changed(self) -> None:
+        self.addrs_version += 1
+        event, self._addrs_event = self._addrs_event, asyncio.Event()
+        event.set()
+
+    async def addrs_changed_since(self, version: int) -> None:
+        """Return once the announced addresses have changed since ``version`` (an earlier
+        ``addrs_version``): at once if they already have."""
+        while self.addrs_version == version:
+            await self._addrs_event.wait()
 
     def connection_kind(self, peer: str) -> str | None:
         """"direct", or "relayed" through a circuit relay (None: not connected)."""

@@ -120,6 +120,8 @@ class Router:
         #: requests answered "busy" and writes refused by limits, by reason (for /metrics)
         self.limited: Counter[str] = Counter()
         self.peer_listeners: list[Any] = []
+        #: called when the addresses this peer announces change
+        self.addrs_listeners: list[Any] = []
         #: called once if the transport stops on its own (the node fails)
         self.failure_listeners: list[Any] = []
         #: checks the authorization of requests whose handler declares ``requires``; set by
@@ -276,6 +278,10 @@ class Router:
         self.log.debug("peer.connected" if connected else "peer.disconnected", remote=peer)
         for listener in self.peer_listeners:
             listener(peer, connected)
+
+    def on_addrs_changed(self) -> None:
+        for listener in self.addrs_listeners:
+            listener()
 
     def on_transport_failed(self, error: PeerkitError) -> None:
         self.log.critical("transport.failed", error=str(error))

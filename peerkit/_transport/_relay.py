@@ -70,6 +70,8 @@ class Relaying:
         self.host = host
         self.config = config
         self._accept = accept
+        #: called when ``reserved`` changes (what the peer announces changed)
+        self.on_change: Callable[[], None] = lambda: None
         self.limits = RelayLimits(
             duration=config.circuit_seconds,
             data=config.circuit_bytes,
@@ -133,8 +135,9 @@ class Relaying:
                 ok = await self.client._make_reservation(stream, ID.from_base58(relay))
         except Exception:  # not a relay, or it refused: no slot there
             return False
-        if ok:
+        if ok and self.reserved.get(relay) != relay_addr:
             self.reserved[relay] = relay_addr
+            self.on_change()
         return bool(ok)
 
     async def dial(self, addr: str) -> None:
@@ -145,7 +148,8 @@ class Relaying:
         return [f"{addr}/p2p-circuit/p2p/{peer_id}" for addr in self.reserved.values()]
 
     def forget(self, relay: str) -> None:
-        self.reserved.pop(relay, None)
+        if self.reserved.pop(relay, None) is not None:
+            self.on_change()
 
 
 async def _reset(stream: Any) -> None:

@@ -35,6 +35,9 @@ class Inbound(Protocol):
     def on_peer(self, peer: str, connected: bool) -> None:
         """A connection to ``peer`` opened or closed."""
 
+    def on_addrs_changed(self) -> None:
+        """What this peer announces changed (a relay slot taken or lost)."""
+
     def channel_busy(self, channel: Channel) -> bool:
         """True while ``channel`` has a request in flight either way (it is not idle)."""
 

@@ -171,6 +171,7 @@ class Libp2pTransport(Transport):
         self.relay = Relaying(
             self._host, self.relay_config, partial(self.guards.admit_inbound, self._upgrade_relayed)
         )
+        self.relay.on_change = self._addrs_changed
         if self.relay_config.hole_punch:
             self.hole_punching = HolePunching(self._host)
         if self.relay_config.serve:
@@ -222,6 +223,11 @@ class Libp2pTransport(Transport):
                 self._failed(RuntimeError("the libp2p host stopped"))  # no-op if already said
             self._host_done.set()
             started.set()  # start() reads self.failure
+
+    def _addrs_changed(self) -> None:
+        # (trio runs as a guest of the asyncio loop, on its thread: a plain call is safe)
+        if self._inbound is not None and not self._closing:
+            self._inbound.on_addrs_changed()
 
     async def _upgrade_relayed(self, raw: Any, maddr: Any) -> None:
         """Noise and yamux over a relayed connection someone opened to us. (The swarm's own

@@ -3,6 +3,7 @@ its registrations and keeps connections to the app's own nodes it discovers."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -116,13 +117,25 @@ class RendezvousClient(Actor):
         backoff = 0.25
         while True:
             try:
+                version = self.node.addrs_version
                 await self.round()
                 backoff = 0.25
-                await self.node.clock.sleep(max(1.0, self.ttl / 3))  # renew well before TTL
+                await self._until_renewal(version)
             except PeerkitError as exc:
                 self.log.info("rendezvous.retry", error=str(exc), retry_in=backoff)
                 await self.node.clock.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def _until_renewal(self, version: int) -> None:
+        """Renew well before the TTL, or at once when our addresses change (a relay slot
+        taken: others must learn the relayed address now, not a third of a TTL later)."""
+        renew = asyncio.ensure_future(self.node.clock.sleep(max(1.0, self.ttl / 3)))
+        changed = asyncio.ensure_future(self.node.addrs_changed_since(version))
+        try:
+            await asyncio.wait({renew, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            renew.cancel()
+            changed.cancel()
 
     async def round(self) -> None:
         """Register everywhere, then discover and dial the preferred peers we lack."""

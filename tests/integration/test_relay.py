@@ -1,5 +1,7 @@
 """Circuit relay v2 between real libp2p peers on this machine (the NAT cases are in tests/lab)."""
 
+import asyncio
+
 import pytest
 
 from peerkit import Node, PeerConfig
@@ -152,6 +154,46 @@ async def test_a_rendezvous_point_dials_back_only_the_askers_own_ip():
         other = mine.rsplit("/p2p/", 1)[0] + f"/p2p/{rdv.peer_id}"  # not the asker's id
         reply = await asker.request(rdv.peer_id, CheckReach(addrs=[other]), timeout=30)
         assert reply.reachable == []
+
+
+async def test_a_new_relay_slot_is_registered_at_once_not_at_the_next_renewal():
+    """A peer registers at its rendezvous point at start, before any relay slot; once it has
+    one, it registers again at once (the next renewal is a third of the TTL away: 100 s here)
+    so others learn the relayed address now."""
+    from peerkit.config import RendezvousConfig
+    from peerkit.rendezvous.messages import Discover
+
+    async with (
+        Node(
+            PeerConfig(
+                name="rdv",
+                log_level="warning",
+                rendezvous=RendezvousConfig(server=True),
+                relay=RelayConfig(serve=True),
+            )
+        ) as rdv,
+        Node(PeerConfig(name="asker", log_level="warning")) as asker,
+    ):
+        async with Node(
+            PeerConfig(
+                name="hidden",
+                log_level="warning",
+                bootstrap=[rdv.addrs()[0]],
+                relay=RelayConfig(reserve="always", hole_punch=False),
+                rendezvous=RendezvousConfig(namespaces=["lab/users"], ttl=300),
+            )
+        ) as hidden:
+            await asker.connect(rdv.addrs()[0])
+            version = hidden.addrs_version
+            await wait_for(lambda: relayed(hidden), what="a relay slot")
+            assert hidden.addrs_version > version
+
+            async def relayed_registration() -> list[str]:
+                await asyncio.sleep(0.05)  # (each check is a request to the rendezvous point)
+                found = await asker.request(rdv.peer_id, Discover(namespace="lab/users"))
+                return [a for r in found.registrations for a in r.addrs if "/p2p-circuit/" in a]
+
+            await wait_for(relayed_registration, timeout=10, what="the relayed registration")
 
 
 async def test_a_hole_punch_asked_for_on_a_direct_connection_is_refused():

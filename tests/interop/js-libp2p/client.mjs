@@ -56,6 +56,7 @@ for (;;) {
     stream = await node.dialProtocol(multiaddr(addr), '/peerkit/1.0.0')
     break
   } catch (err) {
+    if (process.env.PEERKIT_JS_DEBUG) console.error("dial failed:", err)
     if (attempts >= 8) throw err
   }
 }
