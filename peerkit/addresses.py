@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 
 import multiaddr
@@ -115,9 +116,24 @@ def parse_dialable(addr: str, *, what: str = "address") -> TcpAddress:
     return parsed
 
 
+#: how long the interfaces' addresses are taken as read (they change rarely; reading them is
+#: the most expensive part of answering "what are your addresses", asked on every request
+#: of the routing protocol)
+INTERFACES_FOR = 10.0
+_interfaces: tuple[float, dict[str, list[str]]] | None = None
+
+
 def interface_addresses() -> dict[str, list[str]]:
     """This machine's addresses by family ("ip4", "ip6"), loopback last (what others on
-    other machines can reach first)."""
+    other machines can reach first). Read again at most every ``INTERFACES_FOR`` seconds."""
+    global _interfaces
+    now = time.monotonic()
+    if _interfaces is None or now - _interfaces[0] > INTERFACES_FOR:
+        _interfaces = (now, _read_interfaces())
+    return {family: list(addrs) for family, addrs in _interfaces[1].items()}
+
+
+def _read_interfaces() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {"ip4": [], "ip6": []}
     for entries in psutil.net_if_addrs().values():
         for entry in entries:

@@ -54,6 +54,23 @@ class RendezvousConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     ttl: Annotated[float, msgspec.Meta(ge=5, le=72 * 3600)] = 60.0
 
 
+class RoutingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The DHT (docs/routing.md): find content, names and peers beyond the connected ones."""
+
+    #: take part: answer other peers' lookups and keep what they store (bounded below)
+    enabled: bool = True
+    #: run lookups on behalf of other peers (``routing.Delegate``; on for app nodes in
+    #: formations): one round trip for users, whatever the DHT's size
+    serve_delegated: bool = False
+    #: records (providers and values) others may store here, in all and per peer
+    max_records: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] = 100_000
+    max_records_per_peer: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1_000
+    #: how fast one peer may store records here (providers and values; the burst is as many)
+    writes_per_peer_per_minute: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 600
+    #: how long one lookup may take (seconds)
+    lookup_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 5.0
+
+
 class NamingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: records of each name kept (newest sequences; the head always): what history and
     #: resolve-at can answer. The stored log is compacted to this when it grows past twice it.
@@ -208,6 +225,7 @@ class PeerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     supervision: SupervisionConfig = msgspec.field(default_factory=SupervisionConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     rendezvous: RendezvousConfig = msgspec.field(default_factory=RendezvousConfig)
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     gateway: GatewayConfig = msgspec.field(default_factory=GatewayConfig)
     naming: NamingConfig = msgspec.field(default_factory=NamingConfig)
     dcs: DcsConfig = msgspec.field(default_factory=DcsConfig)

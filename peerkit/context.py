@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .messages import Event, Message
     from .naming.client import NamingClient
     from .rendezvous.client import RendezvousApi
+    from .routing.client import RoutingClient
     from .storage.client import StorageClient
 
 
@@ -94,3 +95,6 @@ class NodeContext(Protocol):
 
     @property
     def rendezvous(self) -> RendezvousApi: ...
+
+    @property
+    def routing(self) -> RoutingClient: ...

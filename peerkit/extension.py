@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: the built-in families, in install order (actors start in this order and stop in reverse)
 BUILTIN: tuple[str, ...] = (
     "peerkit.auth.extension:AuthExtension",
+    "peerkit.routing.extension:RoutingExtension",
     "peerkit.storage.extension:StorageExtension",
     "peerkit.naming.extension:NamingExtension",
     "peerkit.rendezvous.extension:RendezvousExtension",
@@ -41,6 +42,9 @@ class Extension:
     #: extensions that must be installed before this one: the only families this one's
     #: modules may import (import-linter holds every family to it; see pyproject.toml)
     needs: ClassVar[tuple[str, ...]] = ()
+    #: extensions this one uses when they are installed (before it), and does without when
+    #: they are not: its modules may import them too
+    uses: ClassVar[tuple[str, ...]] = ()
 
     def enabled(self, config: PeerConfig) -> bool:
         return True

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .gateway import Gateway
     from .naming.client import NamingClient
     from .rendezvous.client import RendezvousApi
+    from .routing.client import RoutingClient
     from .storage.client import StorageClient
 
 E = TypeVar("E", bound=Extension)
@@ -176,6 +177,12 @@ class Node:
     def rendezvous(self) -> RendezvousApi:
         """Discovery at the node's rendezvous points."""
         return self.client("rendezvous")
+
+    @property
+    def routing(self) -> RoutingClient:
+        """The DHT: find peers, providers of content and name records beyond the connected
+        peers (see peerkit.routing.client)."""
+        return self.client("routing")
 
     @property
     def dcs(self) -> DcsClient:
@@ -403,7 +410,16 @@ class Node:
         """Dial a peer: one full address (``.../p2p/<id>``), a list of a peer's addresses
         (tried in order until one answers), or a bare peer id (the addresses this node has
         learnt for it: from rendezvous records and earlier connections). Returns the peer id;
-        DialFailed naming every address tried otherwise."""
+        DialFailed naming every address tried otherwise. A peer id nobody here knows is
+        looked up in the DHT (routing)."""
+        if (
+            isinstance(target, str)
+            and _PEER_ID.fullmatch(target)
+            and not self.known_addrs.get(target)
+            and self.has("routing")
+        ):
+            found = await self.client("routing").find_peer(target)
+            self.learn_addrs(target, found)
         addrs = self._addresses_to_try(target)
         failures: list[str] = []
         for addr in addrs:

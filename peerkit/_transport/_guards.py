@@ -16,6 +16,7 @@ What was refused or closed is counted by reason in ``refused`` (``peerkit_limite
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import trio
 from libp2p.host.ping import PingService
 from libp2p.peer.id import ID
+from libp2p.stream_muxer.yamux.yamux import FLAG_SYN, TYPE_PING, YAMUX_HEADER_FORMAT, Yamux
 
 from ..config import LimitsConfig
 
@@ -33,6 +35,8 @@ class Guards:
         #: beyond this many reply bytes owed to one peer its stream is reset
         self.hard_queue_cap = 2 * limits.max_queued_bytes_per_peer + max_frame
         self.refused: Counter[str] = Counter()
+        #: keepalive pings by kind ("frame": a yamux PING answered; "stream": the ping protocol)
+        self.pings: Counter[str] = Counter()
         self.inbound_total = 0
         self.queued_total = 0
         self._per_ip: Counter[str] = Counter()
@@ -126,6 +130,15 @@ class Guards:
     async def _ping_or_close(
         self, host: Any, service: Any, peer: ID, on_dead: Callable[[ID], None]
     ) -> None:
+        # A yamux PING frame first: no stream, no protocol negotiation. py-libp2p's ping
+        # protocol opens a stream per ping, and a peer that routes holds dozens of connections
+        # (50 peers pinging theirs every 15 s kept more than a core busy). The stream ping
+        # only decides when the frame ping got no answer.
+        conns = host.get_network().connections.get(peer) or []
+        if conns and await _frame_ping(conns[0], self.limits.keepalive_timeout / 2):
+            self.pings["frame"] += 1
+            return
+        self.pings["stream"] += 1
         with trio.move_on_after(self.limits.keepalive_timeout) as waited:
             try:
                 await service.ping(peer)
@@ -142,6 +155,30 @@ class Guards:
                 await host.disconnect(peer)
             except Exception:
                 pass
+
+
+async def _frame_ping(conn: Any, timeout: float) -> bool:
+    """A yamux PING on ``conn`` answered within ``timeout`` (False: no answer, or not
+    yamux). It shares py-libp2p's RTT bookkeeping (one pong event per connection): a pong
+    taken by its own RTT probe at the same moment reads as no answer, and the caller then
+    asks with the ping protocol."""
+    muxed = getattr(conn, "muxed_conn", None)
+    if not isinstance(muxed, Yamux) or not muxed.is_established:
+        return False
+    event = trio.Event()
+    muxed._ping_event = event
+    muxed._ping_id += 1
+    muxed._ping_sent_time = trio.current_time()
+    try:
+        await muxed._write_frame(
+            struct.pack(YAMUX_HEADER_FORMAT, 0, TYPE_PING, FLAG_SYN, 0, muxed._ping_id)
+        )
+    except Exception:  # the connection is going: the stream ping will say so
+        return False
+    with trio.move_on_after(timeout):
+        await event.wait()
+        return True
+    return False
 
 
 def remote_ip(conn: Any) -> str:

@@ -24,6 +24,7 @@ from .messages import (
     ResolveName,
 )
 from .records import NameRecord, RecordError, verify_record
+from .routing import NAMESPACE
 
 __all__ = ["NameHeads", "NamingActor"]
 
@@ -49,6 +50,7 @@ class NamingActor(Actor):
         self.history_cap = history
         self.logs: dict[str, NameLog] = {}
         self.stored: dict[str, LogState] = {}  # each name's append-only log, as persisted
+        self._dht_next: dict[str, bytes] = {}  # names whose newest head is on its way to the DHT
 
     async def on_start(self) -> None:
         # Each name's records are an append-only log pinned "naming/<name>"; its head carries
@@ -112,7 +114,29 @@ class NamingActor(Actor):
             )
             if announce:
                 await self.node.publish(NameRecordPublished(name=name, record=raw))
+                self._put_in_dht_soon(name, raw)
         return RecordAccepted(sequence=record.sequence, head=is_head)
+
+    def _put_in_dht_soon(self, name: str, raw: bytes) -> None:
+        """Store the new head at the peers closest to the name, beside the mailbox (it is
+        stored here already: the DHT is how peers beyond the connected ones find it). A name
+        published again while its put runs is put once more afterwards, newest only."""
+        if not self.node.has("routing"):
+            return
+        first = name not in self._dht_next
+        self._dht_next[name] = raw
+        if first:
+            self.start_task(self._put_in_dht(name), name="dht-put")
+
+    async def _put_in_dht(self, name: str) -> None:
+        while (raw := self._dht_next.get(name)) is not None:
+            try:
+                took = await self.node.routing.put_record(NAMESPACE, name, raw)
+                self.log.debug("name.put_in_dht", name=name[:16], peers=took)
+            except PeerkitError as exc:  # reached nobody: the next publish or refresh retries
+                self.log.info("name.dht_put_failed", name=name[:16], error=str(exc))
+            if self._dht_next.get(name) is raw:
+                del self._dht_next[name]
 
     async def _persist(
         self, name: str, raws: list[bytes], head: NameRecord | None, *, fresh: bool = False

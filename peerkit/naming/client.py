@@ -20,6 +20,7 @@ from ..storage.errors import BlockNotFound
 from .keys import ME_NAME, KdfParams, MasterKey, Wallet, derive_master_key, name_key
 from .messages import History, LearnRecord, NameHistory, PublishRecord, Resolved, ResolveName
 from .records import REVOKED_VALUE, NameRecord, create_record, name_for, verify_record
+from .routing import NAMESPACE
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -112,6 +113,9 @@ class NamingClient:
         if reply.record is None and at is None and not local_only:
             await self._learn_from_peers(name)
             reply = await self.ref.ask(ResolveName(name=name), timeout=15)
+        if reply.record is None and at is None and not local_only:
+            await self._learn_from_dht(name)
+            reply = await self.ref.ask(ResolveName(name=name), timeout=15)
         if reply.record is None:
             return None
         return verify_record(name, reply.record, now=self.now(), check_expiry=at is not None)
@@ -130,6 +134,16 @@ class NamingClient:
                     self.node.log.warning(
                         "name.peer_record_rejected", name=name[:16], error=str(exc)
                     )
+
+    async def _learn_from_dht(self, name: str) -> None:
+        if not self.node.has("routing"):
+            return
+        raw = await self.node.client("routing").get_record(NAMESPACE, name)
+        if raw is not None:
+            try:
+                await self.ref.ask(LearnRecord(name=name, record=raw))
+            except PeerkitError as exc:
+                self.node.log.warning("name.dht_record_rejected", name=name[:16], error=str(exc))
 
     async def history(self, name: str, *, peer: str | None = None) -> list[NameRecord]:
         """The verified records of ``name`` this peer holds (or ``peer`` holds), oldest first."""

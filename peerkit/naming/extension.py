@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 class NamingExtension(Extension):
     name = "naming"
     # record logs are persisted as blocks; republishing for an owner is a delegated capability
+    # (routing, when enabled, carries records to peers beyond the connected ones)
     needs = ("auth", "storage")
+    uses = ("routing",)
     ref: ActorRef
     heads: NameHeads
 
@@ -41,6 +43,12 @@ class NamingExtension(Extension):
             name="naming",
         )
         node.spawn(NameKeeper, name="name-keeper")
+        from ..routing.extension import RoutingExtension
+        from .routing import NAMESPACE, names_namespace
+
+        routing = node.extension(RoutingExtension)
+        if routing is not None:  # name records travel in the DHT too
+            routing.store.namespaces[NAMESPACE] = names_namespace()
 
     def client(self, node: Node) -> NamingClient:
         from .client import NamingClient

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING, Any
 
 from ..blocks import CID, Block, decode, make_block, parse_cid, raw_block
+from ..errors import PeerkitError
+from .errors import BlockNotFound
 from .files import file_blocks, file_chunks
 from .messages import (
     BlockData,
@@ -147,7 +149,35 @@ class StorageClient:
         pin: str | None = None,
         timeout: float = 120.0,
     ) -> Fetched:
-        """Fetch the DAG under ``root`` from peers (all connected peers by default)."""
-        msg = FetchDag(root=parse_cid(root).cid_bytes, peers=peers or [], pin=pin, timeout=timeout)
-        result: Fetched = await self.node.request(self.node.peer_id, msg, timeout=timeout + 5)
+        """Fetch the DAG under ``root`` from peers (all connected peers by default; when none of
+        them has it, the peers that provide it in the DHT, dialled first)."""
+        cid = parse_cid(root)
+        msg = FetchDag(root=cid.cid_bytes, peers=peers or [], pin=pin, timeout=timeout)
+        try:
+            result: Fetched = await self.node.request(self.node.peer_id, msg, timeout=timeout + 5)
+            return result
+        except BlockNotFound:
+            if peers or not self.node.has("routing"):
+                raise
+        providers = await self._providers(cid)
+        if not providers:
+            raise BlockNotFound(
+                f"no connected peer has {cid.encode()}, and nobody provides it in the DHT",
+                hint="is the peer that keeps it (or its app node) online?",
+            )
+        msg = FetchDag(root=cid.cid_bytes, peers=providers, pin=pin, timeout=timeout)
+        result = await self.node.request(self.node.peer_id, msg, timeout=timeout + 5)
         return result
+
+    async def _providers(self, cid: CID) -> list[str]:
+        """Peers that provide ``cid`` and could be dialled."""
+        found = await self.node.client("routing").find_providers(cid.cid_bytes, want=3)
+        reached = []
+        for info in found:
+            try:
+                if info.id not in self.node.peers():
+                    await self.node.connect(info.addrs or info.id, timeout=5)
+                reached.append(info.id)
+            except PeerkitError:
+                continue
+        return reached

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from ..extension import Extension
 
 if TYPE_CHECKING:
     from ..actor import Actor, ActorRef
+    from ..blocks import CID
     from ..config import PeerConfig
     from ..node import Node
     from .client import StorageClient
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 class StorageExtension(Extension):
     name = "storage"
     needs = ("auth",)  # handlers declare requires= (peerkit.auth.guard.Requires)
+    uses = ("routing",)  # pinned roots are announced in the DHT; fetch asks it for providers
     store: BlockStore
     ref: ActorRef
 
@@ -28,13 +31,27 @@ class StorageExtension(Extension):
         from .actor import Fetcher, StorageActor
 
         cfg = node.config.storage
+        # with routing on, pinned roots are announced in the DHT (storage-provide)
+        self.pinned: asyncio.Queue[CID] | None = None
+        if node.has("routing"):
+            from .providing import ContentProvider
+
+            self.pinned = asyncio.Queue(maxsize=10_000)
+            node.spawn(
+                _Build(ContentProvider, lambda: ContentProvider(self.store, self._pinned_queue())),
+                name="storage-provide",
+            )
         # The factories read self.store when the supervisor builds the actors, after start()
         # has opened it: the node's constructor opens no file.
         self.ref = node.spawn(
             _Build(
                 StorageActor,
                 lambda: StorageActor(
-                    self.store, gc_grace=cfg.gc_grace, gc_every=cfg.gc_every, clock=node.clock.now
+                    self.store,
+                    gc_grace=cfg.gc_grace,
+                    gc_every=cfg.gc_every,
+                    clock=node.clock.now,
+                    on_pinned=self._announce,
                 ),
             ),
             name="storage",
@@ -69,6 +86,17 @@ class StorageExtension(Extension):
         lock = self.__dict__.pop("_lock", None)
         if lock is not None:
             lock.release()
+
+    def _announce(self, root: CID) -> None:
+        if self.pinned is not None:
+            try:
+                self.pinned.put_nowait(root)
+            except asyncio.QueueFull:  # the regular re-announcement covers it
+                pass
+
+    def _pinned_queue(self) -> asyncio.Queue[CID]:
+        assert self.pinned is not None
+        return self.pinned
 
     def client(self, node: Node) -> StorageClient:
         """Storage's API. Valid once the node has started (the store opens in start)."""

@@ -8,7 +8,10 @@ commands as JSON lines on stdin, answering each with one JSON line on stdout::
     {"op": "connect", "target": "/ip4/.../p2p/..." | [addrs] | "peer id"}
     {"op": "request", "peer": "...", "type": "sample.Greet", "body": {"name": "x"}}
     {"op": "peers"} (peer -> "direct" | "relayed")  {"op": "addrs"}  {"op": "stats"} (transport)
-    {"op": "stop"}
+    {"op": "stop"} (every node; the agent ends)  {"op": "stop_node", "node": i}
+    {"op": "content_put", "document": {...}} (-> cid, announced)  content_fetch {cid},
+    content_providers {cid}, routing_find_peer {peer}, routing_connect {peer}, routing_table
+    (several nodes in one agent: "start" again adds one; "node": i picks it in any command)
     {"op": "dcs_identity", "seed": hex}  dcs_card, dcs_create, dcs_invite {doc, card},
     dcs_edit {doc, patches}, dcs_text {doc}, dcs_wait {doc, parts}
     {"op": "name_publish", "seed": hex, "value": "..."} (-> name)  name_resolve {name}
@@ -33,8 +36,15 @@ from ..messages import default_registry
 
 
 class Agent:
+    """Runs one node, or several (``"node": i`` in a command picks one; the first by default:
+    peers sharing a process, for formations bigger than memory allows one process each)."""
+
     def __init__(self) -> None:
-        self.node: Any = None
+        self.nodes: list[Any] = []
+
+    @property
+    def node(self) -> Any:
+        return self.nodes[0] if self.nodes else None
 
     async def handle(self, cmd: dict[str, Any]) -> Any:
         op = cmd["op"]
@@ -44,14 +54,27 @@ class Agent:
             for module in cmd.get("import", []):
                 importlib.import_module(module)
             config = msgspec.convert(cmd["config"], PeerConfig)
-            self.node = Node(config)  # an identity of its own each run (no identity file)
+            # an identity of its own each run (no identity file), or the one ``seed`` gives
+            seed = bytes.fromhex(cmd["seed"]) if cmd.get("seed") else None
+            node = Node(config, seed=seed)
             for spec in config.services:
-                self.node.spawn(import_actor(spec, source=None))
-            await self.node.start()
-            return {"peer_id": self.node.peer_id, "addrs": self.node.addrs()}
-        node = self.node
-        if node is None:
+                node.spawn(import_actor(spec, source=None))
+            await node.start()
+            index = cmd.get("node")
+            if index is None or index >= len(self.nodes):
+                self.nodes.append(node)
+                index = len(self.nodes) - 1
+            else:
+                self.nodes[index] = node  # a restart in the same place
+            return {"peer_id": node.peer_id, "addrs": node.addrs(), "node": index}
+        if not self.nodes:
             raise RuntimeError("start the node first")
+        node = self.nodes[cmd.get("node", 0)]
+        if op == "stop_node":  # this one only; "stop" stops them all and ends the agent
+            await node.stop()
+            return True
+        if op.startswith("routing_") or op.startswith("content_"):
+            return await self._route(node, op, cmd)
         if op == "connect":
             return await node.connect(cmd["target"], timeout=cmd.get("timeout", 10.0))
         if op == "request":
@@ -70,9 +93,34 @@ class Agent:
         if op.startswith("dcs_") or op.startswith("name_"):
             return await self._collaborate(node, op, cmd)
         if op == "stop":
-            await node.stop()
-            self.node = None
+            for each in self.nodes:
+                await each.stop()
+            self.nodes.clear()
             return True
+        raise RuntimeError(f"unknown op {op!r}")
+
+    async def _route(self, node: Any, op: str, cmd: dict[str, Any]) -> Any:
+        """Content and the DHT (peerkit.routing), as an app uses them."""
+        from ..blocks import parse_cid
+
+        if op == "content_put":  # a pinned document, announced in the DHT before answering
+            root = await node.storage.put_document(cmd["document"], pin=cmd.get("pin", "doc"))
+            took = await node.routing.provide(root.cid_bytes)
+            return {"cid": root.encode(), "providers_stored_at": took}
+        if op == "content_fetch":  # fetched (and pinned, when ``pin`` is given)
+            fetched = await node.storage.fetch(cmd["cid"], pin=cmd.get("pin"), timeout=30)
+            doc = await node.storage.get_document(cmd["cid"])
+            return {"from": fetched.from_peers, "document": doc}
+        if op == "content_providers":
+            cid = parse_cid(cmd["cid"]).cid_bytes
+            found = await node.routing.find_providers(cid, want=cmd.get("want", 1))
+            return [p.id for p in found]
+        if op == "routing_find_peer":
+            return await node.routing.find_peer(cmd["peer"])
+        if op == "routing_connect":  # by peer id alone
+            return await node.connect(cmd["peer"], timeout=cmd.get("timeout", 10.0))
+        if op == "routing_table":
+            return len(node.routing.table)
         raise RuntimeError(f"unknown op {op!r}")
 
     async def _collaborate(self, node: Any, op: str, cmd: dict[str, Any]) -> Any:
@@ -129,8 +177,13 @@ async def main() -> None:
         print(json.dumps(answer), file=answers, flush=True)
         if cmd.get("op") == "stop":
             break
-    if agent.node is not None:
-        await agent.node.stop()
+    # stdin closed (the driver is gone): stop, but never outlive it for long
+    try:
+        async with asyncio.timeout(15):
+            for node in agent.nodes:
+                await node.stop()
+    except TimeoutError:
+        pass
 
 
 if __name__ == "__main__":

@@ -108,6 +108,8 @@ class LabAgent:
         self.proc = proc
         self.stderr: list[bytes] = []
         self._lock = asyncio.Lock()
+        #: the task reading its stderr (kept referenced)
+        self.drain: asyncio.Future[None] | None = None
 
     async def call(self, op: str, wait: float = 60.0, **args: object) -> dict[str, object]:
         """Send one command (``args`` are its fields, ``timeout`` among them for network
@@ -333,6 +335,25 @@ table ip filter {{
         for ns in reversed(self._namespaces):
             _sh("ip", "netns", "del", ns, check=False)
         self._namespaces.clear()
+
+
+async def local_agent(*, cwd: Path | None = None) -> LabAgent:
+    """A driven agent on this machine's own network (no namespace, no root): peers that share
+    a process, for formations on one machine (``await agent.stop()`` when done)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "peerkit.testing.lab_agent",
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    agent = LabAgent(proc)
+    assert proc.stderr is not None
+    agent.drain = asyncio.ensure_future(_drain(proc.stderr, agent.stderr))
+    return agent
 
 
 def _nft(ns: str, rules: str) -> None:

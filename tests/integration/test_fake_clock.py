@@ -13,7 +13,7 @@ from peerkit.auth import errors as E
 from peerkit.auth.principals import WalletSigner
 from peerkit.auth.tokens import Capability
 from peerkit.clock import utc
-from peerkit.config import AuthConfig, StorageConfig
+from peerkit.config import AuthConfig, RoutingConfig, StorageConfig
 from peerkit.naming.keys import EthereumWallet
 from peerkit.naming.messages import PublishRecord
 from peerkit.naming.records import RecordExpired, create_record, name_for
@@ -83,6 +83,8 @@ async def test_delegations_expire_on_the_nodes_clock():
 
 #: storage's regular GC off: the rendezvous client is then the only timer on the clock
 NO_TIMERS = StorageConfig(gc_every=0)
+#: (the DHT's refreshes wait on the node's clock too: this test waits for the rendezvous one)
+NO_ROUTING = RoutingConfig(enabled=False)
 
 
 async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
@@ -100,6 +102,7 @@ async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
             transport="memory",
             rendezvous=RendezvousConfig(server=True),
             storage=NO_TIMERS,
+            routing=NO_ROUTING,
         ),
         transport=MemoryTransport(name="point", network=network),
         clock=clock,
@@ -112,6 +115,7 @@ async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
             bootstrap=[point.addrs()[0]],
             rendezvous=RendezvousConfig(namespaces=["app"], ttl=60),
             storage=NO_TIMERS,
+            routing=NO_ROUTING,
         ),
         transport=MemoryTransport(name="member", network=network),
         clock=clock,

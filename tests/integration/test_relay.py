@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from peerkit import Node, PeerConfig
-from peerkit.config import DcsConfig, RelayConfig
+from peerkit.config import DcsConfig, RelayConfig, RoutingConfig
 from peerkit.testing import wait_for
 
 pytestmark = pytest.mark.libp2p
@@ -25,8 +25,10 @@ async def test_a_peer_that_cannot_be_dialled_is_reached_through_a_relay():
             PeerConfig(
                 name="hidden",
                 log_level="warning",
-                # (no hole punching here: on one machine it would make the connection direct)
+                # (no hole punching, no DHT here: on one machine either would find the direct
+                # address and make the connection direct)
                 relay=RelayConfig(reserve="always", hole_punch=False),
+                routing=RoutingConfig(enabled=False),
                 dcs=DcsConfig(remote_control=True),
             )
         ) as hidden,
@@ -34,7 +36,12 @@ async def test_a_peer_that_cannot_be_dialled_is_reached_through_a_relay():
             PeerConfig(name="second", log_level="warning", relay=RelayConfig(reserve="always"))
         ) as second,
         Node(
-            PeerConfig(name="caller", log_level="warning", relay=RelayConfig(hole_punch=False))
+            PeerConfig(
+                name="caller",
+                log_level="warning",
+                relay=RelayConfig(hole_punch=False),
+                routing=RoutingConfig(enabled=False),
+            )
         ) as caller,
     ):
         await hidden.connect(relay.addrs()[0])

@@ -1,0 +1,57 @@
+"""Announcing what this peer keeps: every pinned root is provided in the DHT (routing), when
+pinned and again every 12 hours (provider records last 24 h), so others can find it by CID
+without being connected to us."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from ..actor import Actor
+from ..blocks import CID
+from ..errors import PeerkitError
+from .store import BlockStore
+
+if TYPE_CHECKING:
+    from ..routing.client import RoutingClient
+
+#: how often every pinned root is announced again (provider records last 24 h)
+REPROVIDE_EVERY = 12 * 3600.0
+
+
+class ContentProvider(Actor):
+    def __init__(self, store: BlockStore, pinned: asyncio.Queue[CID]) -> None:
+        self.store = store
+        self.pinned = pinned
+
+    async def on_start(self) -> None:
+        self.start_task(self._announce(), name="provide")
+
+    async def _announce(self) -> None:
+        connected = asyncio.Event()
+        unwatch = self.node.watch_peers(lambda peer, up: connected.set() if up else None)
+        try:
+            if not self.node.peers():
+                await connected.wait()
+        finally:
+            unwatch()
+        routing = self.node.routing
+        while True:
+            roots = list(dict.fromkeys(p.root for p in self.store.pins()))
+            await self._provide(routing, roots)
+            try:
+                async with asyncio.timeout(REPROVIDE_EVERY):
+                    while True:
+                        root = await self.pinned.get()
+                        await self._provide(routing, [root])
+            except TimeoutError:
+                continue  # time to announce everything again
+
+    async def _provide(self, routing: RoutingClient, roots: list[CID]) -> None:
+        for root in roots:
+            try:
+                took = await routing.provide(root.cid_bytes)
+            except PeerkitError as exc:
+                self.log.info("content.provide_failed", root=root.encode(), error=str(exc))
+                continue
+            self.log.debug("content.provided", root=root.encode(), peers=took)

@@ -1,0 +1,92 @@
+"""The DHT between peers that are not all connected: a sparse network (each peer dials two
+others) where content, name records and peers are found beyond the connected ones."""
+
+import random
+
+import pytest
+
+from peerkit import Node
+from peerkit.routing.table import key_for
+from peerkit.testing import PeerSet, wait_for
+from tests.conftest import TRANSPORTS
+
+
+async def sparse(kind: str, n: int, seed: int = 7) -> tuple[PeerSet, list[Node]]:
+    """n peers in a ring, plus one random chord each: nobody is connected to most others."""
+    peers = PeerSet()
+    nodes = await peers.start(n, transport=kind, connect=False, log_level="warning")
+    rng = random.Random(seed)
+    for i, node in enumerate(nodes):
+        await node.connect(nodes[(i + 1) % n].addrs()[0])
+        other = nodes[rng.randrange(n)]
+        if other is not node:
+            await node.connect(other.addrs()[0])
+    return peers, nodes
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_content_names_and_peers_are_found_beyond_the_connected_peers(kind):
+    peers, nodes = await sparse(kind, 12)
+    try:
+        asker = nodes[0]
+        # Peers the asker is not connected to. (A lookup dials the peers it asks: in a network
+        # smaller than k = 20 the first refreshes may reach everyone. The 50-peer formation in
+        # tests/growth is the real test of distance.)
+        far = [n for n in nodes[1:] if n.peer_id not in asker.peers()] or nodes[5:]
+        holder, target = far[0], far[-1]
+
+        # content: the holder pins a document; its provider record lands in the DHT
+        root = await holder.storage.put_document({"@type": "Article", "name": "far away"}, pin="n")
+        await wait_for(
+            lambda: asker.routing.find_providers(root.cid_bytes),
+            timeout=20,
+            what="the holder's provider record",
+        )
+        fetched = await asker.storage.fetch(root)
+
+        assert holder.peer_id in fetched.from_peers
+        assert (await asker.storage.get_document(root))["name"] == "far away"
+
+        # names: a record published at the holder resolves at the asker through the DHT
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from peerkit.naming.records import name_for
+
+        key = Ed25519PrivateKey.generate()
+        await holder.naming.publish(key, root)
+        raw = await asker.routing.get_record("names", name_for(key))
+        assert raw is not None
+        record = await asker.naming.resolve(name_for(key))
+        assert record is not None and record.value == f"/ipfs/{root.encode()}".encode()
+
+        # peers: dial a peer known by its id alone
+        assert await asker.connect(target.peer_id) == target.peer_id
+    finally:
+        await peers.close()
+
+
+async def test_forged_records_and_foreign_addresses_are_not_kept():
+    from peerkit.routing.messages import AddProvider, PutRecord
+
+    peers, nodes = await sparse("memory", 4)
+    try:
+        a, b = nodes[0], nodes[1]
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from peerkit.clock import utc
+        from peerkit.naming.records import create_record, name_for
+
+        key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        forged = create_record(other, b"/ipfs/bafkqaaa", 1, now=utc(a.clock))
+        with pytest.raises(Exception, match="signature"):
+            await a.request(
+                b.peer_id, PutRecord(namespace="names", key=name_for(key), record=forged)
+            )
+        assert b.routing.store.get_value("names", name_for(key), b.clock.now()) is None
+        # a provider record names the asker only, with only the addresses that are its own
+        theirs = nodes[2].addrs()[0]
+        await a.request(b.peer_id, AddProvider(key=key_for("cid", b"x"), addrs=[theirs]))
+        (held,) = b.routing.store.get_providers(key_for("cid", b"x"), b.clock.now())
+        assert held.peer == a.peer_id and held.addrs == []
+    finally:
+        await peers.close()
