@@ -75,6 +75,11 @@ class NamingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: records of each name kept (newest sequences; the head always): what history and
     #: resolve-at can answer. The stored log is compacted to this when it grows past twice it.
     history: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
+    #: names kept for users who delegated ``name/republish`` to this peer (an app node keeps
+    #: what its users publish: the record, in the DHT too, and the content it names), per user
+    keep_names_per_user: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 100
+    #: bytes of content fetched and pinned for one user
+    keep_bytes_per_user: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024 * 1024
 
 
 class DcsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

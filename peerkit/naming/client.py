@@ -13,11 +13,21 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from ..auth.tokens import Token
 from ..blocks import parse_cid
 from ..clock import utc
 from ..errors import PeerkitError
 from ..storage.errors import BlockNotFound
-from .keys import ME_NAME, KdfParams, MasterKey, Wallet, derive_master_key, name_key
+from .keeper import DropKept, KeptName, KeptNames, ListKept
+from .keys import (
+    ME_NAME,
+    EthereumWallet,
+    KdfParams,
+    MasterKey,
+    Wallet,
+    derive_master_key,
+    name_key,
+)
 from .messages import History, LearnRecord, NameHistory, PublishRecord, Resolved, ResolveName
 from .records import REVOKED_VALUE, NameRecord, create_record, name_for, verify_record
 from .routing import NAMESPACE
@@ -153,6 +163,15 @@ class NamingClient:
         )
         return [verify_record(name, r, now=self.now(), check_expiry=False) for r in reply.records]
 
+    async def kept(self) -> list[KeptName]:
+        """The names this peer keeps for users who delegated ``name/republish`` to it."""
+        reply: KeptNames = await self.node.actor("name-keeper").ask(ListKept())
+        return list(reply.kept)
+
+    async def drop_kept(self, name: str) -> None:
+        """Stop keeping ``name`` for its user (its pinned content goes at the next GC)."""
+        await self.node.actor("name-keeper").ask(DropKept(name=name))
+
     async def watch(self, name: str) -> AsyncIterator[NameRecord]:
         """Every new head record of ``name`` as it arrives (until the caller stops)."""
         async for record in self.heads.watch(name):
@@ -174,7 +193,7 @@ class NamingClient:
         master = await asyncio.to_thread(
             derive_master_key, wallet, passphrase, app, kdf=kdf or KdfParams(), expected_check=check
         )
-        session = Session(self, master)
+        session = Session(self, master, wallet)
         session.me = await session.load_me() or await session.create_me()
         return session
 
@@ -182,9 +201,13 @@ class NamingClient:
 class Session:
     """A logged-in user on this peer: the master key and the decrypted Me DAG."""
 
-    def __init__(self, naming: NamingClient, master: MasterKey) -> None:
+    def __init__(
+        self, naming: NamingClient, master: MasterKey, wallet: Wallet | None = None
+    ) -> None:
         self.naming = naming
         self.master = master
+        #: what signs delegations for the user (the names' keys hand their names to it once)
+        self.wallet = wallet
         self.me_key = name_key(master, ME_NAME)
         self.me_name = name_for(self.me_key)
         self._aead = ChaCha20Poly1305(master.derive("me-dag/encryption"))
@@ -229,6 +252,45 @@ class Session:
             raise MeDagError("the Me DAG does not decrypt with this master key") from None
         loaded: dict[str, Any] = json.loads(plain)
         return loaded
+
+    async def keep_with(
+        self, peer: str, labels: list[str] | None = None, *, expires_in: int = 30 * 24 * 3600
+    ) -> list[Token]:
+        """Ask the app node ``peer`` to keep this user's Me DAG, and the names of ``labels``
+        (``key_for(label)``), while the user's devices are away: the wallet delegates
+        ``name/republish`` on each to it, for ``expires_in`` seconds (revocable with
+        ``node.auth.revoke``). The app node pins what the names point to and keeps their
+        records in the DHT, within its quotas per user (peerkit.naming.keeper)."""
+        from ..auth.principals import Ed25519Signer, WalletSigner
+        from ..auth.tokens import Capability
+
+        if not isinstance(self.wallet, EthereumWallet):
+            raise MeDagError(
+                "this session has no Ethereum wallet to sign delegations",
+                hint="log in with node.naming.login(EthereumWallet(...), ...)",
+            )
+        node = self.naming.node
+        wallet = WalletSigner(self.wallet)
+        keys = [self.me_key] + [self.key_for(label) for label in labels or []]
+        grants = []
+        for key in keys:
+            resource = f"name:{name_for(key)}"
+            binding = node.auth.delegate(  # the name's key hands the name to the wallet
+                wallet.did,
+                [Capability(resource, "name/*")],
+                signer=Ed25519Signer(key),
+                expires_in=max(expires_in, 365 * 24 * 3600),
+            )
+            grant = node.auth.delegate(
+                node.auth.did_of(peer),
+                [Capability(resource, "name/republish")],
+                signer=wallet,
+                expires_in=expires_in,
+                proofs=[binding],
+            )
+            await node.auth.hold(peer, grant)
+            grants.append(grant)
+        return grants
 
     async def add_name(self, name: str) -> None:
         """Record in the Me DAG that the user has access to ``name``."""

@@ -42,7 +42,15 @@ class NamingExtension(Extension):
             ),
             name="naming",
         )
-        node.spawn(NameKeeper, name="name-keeper")
+        cfg = node.config.naming
+        node.spawn(
+            partial(
+                NameKeeper,
+                max_names_per_user=cfg.keep_names_per_user,
+                max_bytes_per_user=cfg.keep_bytes_per_user,
+            ),
+            name="name-keeper",
+        )
         from ..routing.extension import RoutingExtension
         from .routing import NAMESPACE, names_namespace
 

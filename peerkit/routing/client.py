@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ..addresses import names_peer
 from ..errors import PeerkitError
 from .lookup import Answer, Lookup, lookup
@@ -187,6 +189,8 @@ class RoutingClient:
         result = await lookup(
             key, seeds, ask, me=self.node.peer_id, want=want, deadline=self.deadline
         )
+        self.ext.counts["lookups"] += 1
+        self.ext.counts["lookups_timed_out"] += result.timed_out
         self.node.log.debug(
             "routing.lookup",
             seeds=len(seeds),
@@ -233,6 +237,8 @@ class RoutingClient:
                 f"{contact.peer[-8:]} did not answer {type(msg).__name__} in {QUERY_TIMEOUT}s"
             ) from None
         self.table.seen(contact.peer, contact.addrs, monotonic())
+        self.ext.counts["requests"] += 1
+        self.ext.counts["reply_bytes"] += len(msgspec.msgpack.encode(reply))
         if getattr(reply, "delegate", False):
             self.ext.delegates.add(contact.peer)
         return reply
@@ -242,6 +248,7 @@ class RoutingClient:
         for peer in [p for p in self.node.peers() if p in self.ext.delegates]:
             try:
                 found: Found = await self.node.request(peer, msg, timeout=self.deadline + 1)
+                self.ext.counts["delegated"] += 1
                 return found
             except PeerkitError:
                 continue

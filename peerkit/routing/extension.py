@@ -3,6 +3,7 @@ answers other peers, and ``node.routing`` (lookups, run in the caller's task).""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from ..extension import Extension
@@ -21,6 +22,7 @@ class RoutingExtension(Extension):
     _table: RoutingTable | None = None
     #: peers that said they run lookups for others (``serve_delegated``)
     delegates: set[str]
+    counts: Counter[str]
 
     def enabled(self, config: PeerConfig) -> bool:
         return config.routing.enabled
@@ -32,6 +34,9 @@ class RoutingExtension(Extension):
         cfg = node.config.routing
         self.store = RecordStore(max_keys=cfg.max_records, max_per_peer=cfg.max_records_per_peer)
         self.delegates = set()
+        #: lookups run here, the requests they sent and the bytes of the answers (benchmarks,
+        #: /metrics)
+        self.counts: Counter[str] = Counter()
         node.spawn(RoutingActor, name="routing")
         if cfg.serve_delegated:
             node.spawn(DelegatedLookups, name="routing-delegate")

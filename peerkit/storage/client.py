@@ -148,11 +148,14 @@ class StorageClient:
         peers: list[str] | None = None,
         pin: str | None = None,
         timeout: float = 120.0,
+        max_bytes: int = 1 << 30,
     ) -> Fetched:
         """Fetch the DAG under ``root`` from peers (all connected peers by default; when none of
         them has it, the peers that provide it in the DHT, dialled first)."""
         cid = parse_cid(root)
-        msg = FetchDag(root=cid.cid_bytes, peers=peers or [], pin=pin, timeout=timeout)
+        msg = FetchDag(
+            root=cid.cid_bytes, peers=peers or [], pin=pin, timeout=timeout, max_bytes=max_bytes
+        )
         try:
             result: Fetched = await self.node.request(self.node.peer_id, msg, timeout=timeout + 5)
             return result
@@ -165,7 +168,9 @@ class StorageClient:
                 f"no connected peer has {cid.encode()}, and nobody provides it in the DHT",
                 hint="is the peer that keeps it (or its app node) online?",
             )
-        msg = FetchDag(root=cid.cid_bytes, peers=providers, pin=pin, timeout=timeout)
+        msg = FetchDag(
+            root=cid.cid_bytes, peers=providers, pin=pin, timeout=timeout, max_bytes=max_bytes
+        )
         result = await self.node.request(self.node.peer_id, msg, timeout=timeout + 5)
         return result
 

@@ -121,6 +121,11 @@ class Agent:
             return await node.connect(cmd["peer"], timeout=cmd.get("timeout", 10.0))
         if op == "routing_table":
             return len(node.routing.table)
+        if op == "routing_counts":  # lookups, requests, reply_bytes, delegated
+            return dict(node.routing.ext.counts)
+        if op == "routing_get_record":
+            raw = await node.routing.get_record(cmd.get("namespace", "names"), cmd["key"])
+            return None if raw is None else len(raw)
         raise RuntimeError(f"unknown op {op!r}")
 
     async def _collaborate(self, node: Any, op: str, cmd: dict[str, Any]) -> Any:
