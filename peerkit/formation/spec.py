@@ -131,10 +131,12 @@ def _peer_doc(spec: FormationSpec, role: str, rs: RoleSpec, index: int) -> dict[
     if rs.rendezvous_point:
         doc.setdefault("rendezvous", {})
         doc["rendezvous"]["server"] = True
-        # every peer reaches a rendezvous point: it keeps mail for collaborators offline and
-        # relays connections to peers that cannot be dialled (circuit relay v2, bounded)
+        # every peer reaches a rendezvous point: it keeps mail for collaborators offline,
+        # relays connections to peers that cannot be dialled (circuit relay v2, bounded) and
+        # runs DHT lookups for those who ask (delegated routing)
         doc.setdefault("dcs", {}).setdefault("keep_for_others", True)
         doc.setdefault("relay", {}).setdefault("serve", True)
+        doc.setdefault("routing", {}).setdefault("serve_delegated", True)
     return doc
 
 
