@@ -17,6 +17,7 @@ traceback from the multiaddr library.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 import time
@@ -197,6 +198,7 @@ def port_in_use(addr: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=16384)
 def names_peer(addr: str, peer: str) -> bool:
     """Whether ``addr`` is a usable address of ``peer`` (ends in /p2p/<peer>; the in-memory
     network of the tests has its own /memory/<name> form)."""

@@ -68,7 +68,7 @@ class RoutingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: how fast one peer may store records here (providers and values; the burst is as many)
     writes_per_peer_per_minute: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 600
     #: how long one lookup may take (seconds)
-    lookup_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 5.0
+    lookup_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
 
 
 class NamingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -39,6 +39,8 @@ from ..config import RelayConfig
 _STOP_TIMEOUT = 10.0
 #: a reservation is renewed this long before the relay would drop it
 _RENEW_EVERY = 300.0
+#: a peer that was not a relay (or refused) is asked again after this long
+_ASK_AGAIN_AFTER = 600.0
 
 
 def is_circuit(addr: str) -> bool:
@@ -87,6 +89,9 @@ class Relaying:
         )
         #: relay peer id -> the relay's address this peer is reachable through
         self.reserved: dict[str, str] = {}
+        #: peers that are not relays (or refused us), and when we learnt it: not asked again
+        #: for a while (a peer that routes dials dozens of peers, each would cost a stream)
+        self._refused: dict[str, float] = {}
 
     async def run(self, ready: trio.Event) -> None:
         """The protocol service; our stop handler replaces py-libp2p's once it has started.
@@ -127,8 +132,28 @@ class Relaying:
         )
         await self._accept(raw, addr)
 
+    def worth_asking(self, relay: str) -> bool:
+        """Whether ``relay`` may give us a slot: not one that refused lately, nor one whose
+        protocols (from identify) lack the relay's."""
+        refused_at = self._refused.get(relay)
+        if refused_at is not None and trio.current_time() - refused_at < _ASK_AGAIN_AFTER:
+            return False
+        try:
+            protocols = self.host.get_peerstore().get_protocols(ID.from_base58(relay))
+        except Exception:  # not identified yet: ask
+            return True
+        return not protocols or PROTOCOL_ID in protocols
+
     async def reserve(self, relay: str, relay_addr: str) -> bool:
         """Ask ``relay`` (connected) for a slot; True if it gave one (it is then announced)."""
+        ok = await self._ask_for_slot(relay, relay_addr)
+        if not ok:
+            if len(self._refused) > 10_000:
+                self._refused.clear()
+            self._refused[relay] = trio.current_time()
+        return ok
+
+    async def _ask_for_slot(self, relay: str, relay_addr: str) -> bool:
         try:
             with trio.fail_after(_STOP_TIMEOUT):
                 stream = await self.host.new_stream(ID.from_base58(relay), [PROTOCOL_ID])

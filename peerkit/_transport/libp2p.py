@@ -443,7 +443,7 @@ class Libp2pTransport(Transport):
     async def _reserve(self, peer: str, addr: str) -> None:
         """Try for a slot at a peer we dialled (a relay says yes; others say no, quietly)."""
         assert self.relay is not None
-        if peer not in self.relay.reserved:
+        if peer not in self.relay.reserved and self.relay.worth_asking(peer):
             await self.relay.reserve(peer, f"{addr}/p2p/{peer}")
 
     async def _connect_relayed(self, addr: str, timeout: float) -> str:

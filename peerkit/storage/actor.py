@@ -211,6 +211,9 @@ def _pinned_quad_sets(store: BlockStore) -> list[list[Any]]:
     return out
 
 
+#: how long one peer may take to answer a want (then the next peer is asked)
+WANT_TIMEOUT = 5.0
+
 class Fetcher(Actor):
     """Fetches DAGs from other peers into the local store (see exchange.fetch_dag)."""
 
@@ -225,6 +228,9 @@ class Fetcher(Actor):
     async def fetch(self, msg: FetchDag) -> Fetched:
         root = parse_cid(msg.root)
         peers = msg.peers or self.node.peers()
+        # Asking every connected peer, one that does not answer costs seconds, not the whole
+        # fetch; peers named by the caller (the DHT's providers) are all there is: full time.
+        per_want = msg.timeout if msg.peers else min(msg.timeout, WANT_TIMEOUT)
         storage_ref = self.node.storage.ref  # the Fetcher only runs beside the storage actor
 
         async def want(peer: str, cids: list[CID]) -> list[tuple[bytes, bytes]]:
@@ -232,7 +238,7 @@ class Fetcher(Actor):
             asking = [c.cid_bytes for c in cids]
             while asking:
                 reply: BlocksFound = await self.node.request(
-                    peer, WantBlocks(cids=asking), timeout=msg.timeout
+                    peer, WantBlocks(cids=asking), timeout=per_want
                 )
                 got += [(b.cid, b.data) for b in reply.blocks]
                 if not reply.blocks:

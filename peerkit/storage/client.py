@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING, Any
 
 from ..blocks import CID, Block, decode, make_block, parse_cid, raw_block
-from ..errors import PeerkitError
+from ..errors import PeerkitError, RequestTimeout
 from .errors import BlockNotFound
 from .files import file_blocks, file_chunks
 from .messages import (
@@ -30,6 +30,9 @@ from .messages import (
 )
 from .quads import FatLink, Literal, Quad, decode_object, encode_object
 from .store import Pin
+
+#: seconds the connected peers have to deliver a DAG before the DHT's providers are asked
+CONNECTED_FIRST = 10.0
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -153,14 +156,17 @@ class StorageClient:
         """Fetch the DAG under ``root`` from peers (all connected peers by default; when none of
         them has it, the peers that provide it in the DHT, dialled first)."""
         cid = parse_cid(root)
+        routed = not peers and self.node.has("routing")
+        # with the DHT to fall back on, the connected peers get a bounded first try
+        first = min(timeout, CONNECTED_FIRST) if routed else timeout
         msg = FetchDag(
-            root=cid.cid_bytes, peers=peers or [], pin=pin, timeout=timeout, max_bytes=max_bytes
+            root=cid.cid_bytes, peers=peers or [], pin=pin, timeout=first, max_bytes=max_bytes
         )
         try:
-            result: Fetched = await self.node.request(self.node.peer_id, msg, timeout=timeout + 5)
+            result: Fetched = await self.node.request(self.node.peer_id, msg, timeout=first + 5)
             return result
-        except BlockNotFound:
-            if peers or not self.node.has("routing"):
+        except (BlockNotFound, RequestTimeout):
+            if not routed:
                 raise
         providers = await self._providers(cid)
         if not providers:
@@ -176,7 +182,7 @@ class StorageClient:
 
     async def _providers(self, cid: CID) -> list[str]:
         """Peers that provide ``cid`` and could be dialled."""
-        found = await self.node.client("routing").find_providers(cid.cid_bytes, want=3)
+        found = await self.node.client("routing").find_providers(cid.cid_bytes, want=1)
         reached = []
         for info in found:
             try:

@@ -9,6 +9,7 @@ service. (docs/storage.md says more.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -65,9 +66,17 @@ async def fetch_dag(
         wanted = [c for c, ok in zip(level, present, strict=True) if not ok]
         local = [c for c, ok in zip(level, present, strict=True) if ok]
         batches = [wanted[i : i + MAX_WANT] for i in range(0, len(wanted), MAX_WANT)]
-        results = await asyncio.gather(
-            *(_fetch_batch(b, peers, i, want, sem, limits) for i, b in enumerate(batches))
-        )
+        if depth == 1 and batches:
+            # the root: asked of several peers at once (most connected peers do not have it,
+            # and one slow peer must not hold the fetch up); the one that has it is asked
+            # first for the rest of the DAG
+            results = [await _first_to_have(batches[0], peers, want, limits)]
+            holder = results[0][1]
+            peers = [holder, *(p for p in peers if p != holder)]
+        else:
+            results = await asyncio.gather(
+                *(_fetch_batch(b, peers, i, want, sem, limits) for i, b in enumerate(batches))
+            )
         next_level: list[CID] = []
         for blocks, peer in results:
             for block in blocks:
@@ -92,17 +101,49 @@ async def fetch_dag(
     return report
 
 
+#: peers asked for a DAG's root at once
+ROOT_WAVE = 8
+
+
+async def _first_to_have(
+    batch: list[CID], peers: list[str], want: Want, limits: FetchLimits
+) -> tuple[list[Block], str]:
+    """The batch from the first peer that has all of it, asking ``ROOT_WAVE`` peers at a
+    time; the others' answers are dropped once one has it."""
+    errors: list[str] = []
+    for start in range(0, len(peers), ROOT_WAVE):
+        wave = peers[start : start + ROOT_WAVE]
+        tasks = {
+            asyncio.ensure_future(_fetch_batch(batch, [p], 0, want, None, limits)): p
+            for p in wave
+        }
+        try:
+            for done in asyncio.as_completed(tasks):
+                try:
+                    return await done
+                except BlockNotFound as exc:
+                    errors.append(str(exc).rpartition(": ")[2])
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    raise BlockNotFound(
+        f"no peer had {batch[0].encode()}: " + "; ".join(errors),
+        hint="connect to a peer that has it",
+    )
+
+
 async def _fetch_batch(
     batch: list[CID],
     peers: list[str],
     start: int,
     want: Want,
-    sem: asyncio.Semaphore,
+    sem: asyncio.Semaphore | None,
     limits: FetchLimits,
 ) -> tuple[list[Block], str]:
     """Get a batch from the first peer (round-robin from ``start``) that has all of it."""
     errors: list[str] = []
-    async with sem:
+    async with sem or contextlib.nullcontext():
         for k in range(len(peers)):
             peer = peers[(start + k) % len(peers)]
             try:

@@ -15,6 +15,8 @@ commands as JSON lines on stdin, answering each with one JSON line on stdout::
     {"op": "dcs_identity", "seed": hex}  dcs_card, dcs_create, dcs_invite {doc, card},
     dcs_edit {doc, patches}, dcs_text {doc}, dcs_wait {doc, parts}
     {"op": "name_publish", "seed": hex, "value": "..."} (-> name)  name_resolve {name}
+    {"op": "login", "wallet": hex, "passphrase": "..."}  login_publish {label, document},
+    keep_with {peer, labels} (the app node keeps the user's names, now)
 
 Answers are ``{"ok": ..., "ms": elapsed}`` or ``{"error": message, "type": error class}``.
 """
@@ -41,6 +43,7 @@ class Agent:
 
     def __init__(self) -> None:
         self.nodes: list[Any] = []
+        self.sessions: dict[str, Any] = {}  # peer id -> its logged-in user (naming.Session)
 
     @property
     def node(self) -> Any:
@@ -90,7 +93,7 @@ class Agent:
             return node.addrs()
         if op == "stats":
             return node.transport.stats()
-        if op.startswith("dcs_") or op.startswith("name_"):
+        if op.startswith(("dcs_", "name_", "login", "keep_")):
             return await self._collaborate(node, op, cmd)
         if op == "stop":
             for each in self.nodes:
@@ -161,6 +164,28 @@ class Agent:
         if op == "name_resolve":
             record = await node.naming.resolve(cmd["name"])
             return None if record is None else record.value.decode()
+        if op == "login":  # {wallet: hex seed, passphrase, app} -> the Me DAG
+            from ..naming.keys import FAST_TEST_KDF, EthereumWallet
+
+            wallet = EthereumWallet(bytes.fromhex(cmd["wallet"]))
+            session = await node.naming.login(
+                wallet, cmd["passphrase"], cmd.get("app", "lab"), kdf=FAST_TEST_KDF
+            )
+            self.sessions[node.peer_id] = session
+            return {"me": session.me_name, "names": session.me["names"]}
+        if op == "login_publish":  # a named document of the logged-in user, listed in the Me DAG
+            session = self.sessions[node.peer_id]
+            root = await node.storage.put_document(cmd["document"], pin=cmd["label"])
+            record = await node.naming.publish(session.key_for(cmd["label"]), root)
+            await session.add_name(record.name)
+            return {"name": record.name, "cid": root.encode()}
+        if op == "keep_with":  # hand the user's names to an app node (and have it keep them now)
+            from ..naming.keeper import KeepNow
+
+            session = self.sessions[node.peer_id]
+            await session.keep_with(cmd["peer"], cmd.get("labels", []))
+            listing = await node.request(cmd["peer"], KeepNow(), timeout=60)
+            return [k.root for k in listing.kept]
         raise RuntimeError(f"unknown op {op!r}")
 
 

@@ -16,6 +16,7 @@ from tests.growth.dht_formation import DhtFormation
 pytestmark = [pytest.mark.libp2p, pytest.mark.processes]
 
 LOOKUPS = 200
+DOC = {"@type": "Article", "name": "written on the first device"}
 
 
 def name_seed(i: int) -> str:
@@ -53,18 +54,24 @@ async def test_fifty_peers_find_content_names_and_peers_through_the_dht(tmp_path
             )
         )
 
+        failures: list[str] = []
+
         async def lookup(asker: int, kind: str) -> bool:
             if kind == "content":
                 cid, (_holder, title) = rng.choice(list(docs.items()))
                 answer = await dht.call(asker, "content_fetch", cid=cid)
-                return "ok" in answer and answer["ok"]["document"]["name"] == title
-            if kind == "name":
+                ok = "ok" in answer and answer["ok"]["document"]["name"] == title
+            elif kind == "name":
                 name, value = rng.choice(list(names.items()))
                 answer = await dht.call(asker, "name_resolve", name=name)
-                return answer.get("ok") == value
-            target = rng.choice([j for j in range(50) if j != asker and dht.peers[j].up])
-            answer = await dht.call(asker, "routing_connect", peer=dht.peers[target].peer_id)
-            return answer.get("ok") == dht.peers[target].peer_id
+                ok = answer.get("ok") == value
+            else:
+                target = rng.choice([j for j in range(50) if j != asker and dht.peers[j].up])
+                answer = await dht.call(asker, "routing_connect", peer=dht.peers[target].peer_id)
+                ok = answer.get("ok") == dht.peers[target].peer_id
+            if not ok:
+                failures.append(f"{kind} from p{asker}: {answer}")
+            return ok
 
         async def batch(count: int, during: asyncio.Future[None] | None = None) -> list[bool]:
             plan = [
@@ -85,7 +92,7 @@ async def test_fifty_peers_find_content_names_and_peers_through_the_dht(tmp_path
         began = time.monotonic()
         first = await batch(LOOKUPS)
         print(f"DHT {LOOKUPS} lookups in {time.monotonic() - began:.0f} s")
-        assert all(first), f"{first.count(False)} of {LOOKUPS} lookups failed"
+        assert all(first), f"{first.count(False)} of {LOOKUPS} lookups failed: {failures}"
 
         # 20% of the peers restart while another 200 lookups run
         churned = rng.sample([i for i in range(50) if i not in holders], 10)
@@ -97,7 +104,7 @@ async def test_fifty_peers_find_content_names_and_peers_through_the_dht(tmp_path
         began = time.monotonic()
         second = await batch(LOOKUPS, asyncio.ensure_future(churn()))
         print(f"DHT {LOOKUPS} lookups with 10 restarts in {time.monotonic() - began:.0f} s")
-        assert second.count(True) >= 0.99 * LOOKUPS, f"{second.count(False)} lookups failed"
+        assert second.count(True) >= 0.99 * LOOKUPS, f"{second.count(False)} failed: {failures}"
 
         # a holder goes offline; the peer that fetched and kept its document (or any other that
         # fetched it meanwhile) serves it
@@ -111,6 +118,22 @@ async def test_fifty_peers_find_content_names_and_peers_through_the_dht(tmp_path
         got = await dht.ok(asker, "content_fetch", cid=cid)
         assert got["document"]["name"] == title
         assert dht.peers[holder].peer_id not in got["from"]
+
+        # a user logs in on a second device anywhere in the formation, the first one offline:
+        # the app node it handed its names to keeps the Me DAG and the document
+        up = [j for j in range(50) if dht.peers[j].up and j not in (keeper, asker)]
+        app, first, second = up[0], up[len(up) // 2], up[-1]
+        wallet = {"wallet": "5a" * 32, "passphrase": "correct horse"}
+        await dht.ok(first, "login", **wallet)
+        blog = await dht.ok(first, "login_publish", label="blog", document=DOC)
+        await dht.ok(first, "connect", target=list(dht.peers[app].addrs))
+        roots = await dht.ok(first, "keep_with", peer=dht.peers[app].peer_id, labels=["blog"])
+        assert len(roots) == 2 and all(roots)
+        await dht.stop_peer(first)
+        me = await dht.ok(second, "login", **wallet)
+        assert me["names"] == [blog["name"]]
+        got = await dht.ok(second, "content_fetch", cid=blog["cid"])
+        assert got["document"]["name"] == DOC["name"]
     finally:
         await dht.close()
 
