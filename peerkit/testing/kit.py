@@ -46,9 +46,13 @@ class FakeClock:
         finally:
             self._sleepers = [s for s in self._sleepers if s[1] is not wake]
 
-    def sleeping(self) -> int:
-        """How many tasks wait on this clock (a test can wait for a timer to be set)."""
-        return sum(not f.done() for _, f in self._sleepers)
+    def sleeping(self, seconds: float | None = None) -> int:
+        """How many tasks wait on this clock (a test can wait for a timer to be set); with
+        ``seconds``, only those due that long from now (one timer among a node's many)."""
+        return sum(
+            not f.done() and (seconds is None or abs(due - self._mono - seconds) < 1e-6)
+            for due, f in self._sleepers
+        )
 
     def advance(self, seconds: float) -> None:
         """Move both clocks on, and wake every sleeper whose time has come."""

@@ -307,17 +307,7 @@ table ip filter {{
 
     async def start_agent(self, host: Host, *, cwd: Path | None = None) -> LabAgent:
         """A peer inside ``host`` that the test drives (peerkit.testing.lab_agent)."""
-        proc = await asyncio.create_subprocess_exec(
-            *self.command(host, [sys.executable, "-m", "peerkit.testing.lab_agent"]),
-            cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        agent = LabAgent(proc)
-        assert proc.stderr is not None
-        self._drains.add(asyncio.ensure_future(_drain(proc.stderr, agent.stderr)))
+        agent = await _spawn_agent(self.command(host, _AGENT), cwd)
         self._agents.append(agent)
         return agent
 
@@ -340,10 +330,15 @@ table ip filter {{
 async def local_agent(*, cwd: Path | None = None) -> LabAgent:
     """A driven agent on this machine's own network (no namespace, no root): peers that share
     a process, for formations on one machine (``await agent.stop()`` when done)."""
+    return await _spawn_agent(_AGENT, cwd)
+
+
+_AGENT = [sys.executable, "-m", "peerkit.testing.lab_agent"]
+
+
+async def _spawn_agent(argv: Sequence[str], cwd: Path | None) -> LabAgent:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "peerkit.testing.lab_agent",
+        *argv,
         cwd=cwd,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdin=asyncio.subprocess.PIPE,

@@ -138,7 +138,9 @@ async def test_rendezvous_renews_before_its_ttl_on_the_nodes_clock():
         await wait_for(registered, what="the first registration")
         for _ in range(10):  # 10 x 20 s: each renewal is due after 20 s of fake time
             before = expires()
-            await wait_for(clock.sleeping, what="the client to wait for its next renewal")
+            await wait_for(
+                lambda: clock.sleeping(20), what="the client to wait for its next renewal"
+            )
             clock.advance(20)
             await wait_for(lambda b=before: expires() > b, what="a renewal")
         assert expires() > clock.monotonic()  # still registered, 200 s after the first
