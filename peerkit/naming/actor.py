@@ -96,7 +96,9 @@ class NamingActor(Actor):
             log = self.logs[name] = NameLog(name, cap=self.history_cap)
         return log
 
-    async def _accept(self, name: str, raw: bytes, *, announce: bool) -> RecordAccepted:
+    async def _accept(
+        self, name: str, raw: bytes, *, announce: bool, to_dht: bool = False
+    ) -> RecordAccepted:
         record = verify_record(name, raw, now=self.clock())
         log = self._log(name)
         if not log.check(record):  # held already (or older than the history kept)
@@ -114,6 +116,7 @@ class NamingActor(Actor):
             )
             if announce:
                 await self.node.publish(NameRecordPublished(name=name, record=raw))
+            if to_dht:
                 self._put_in_dht_soon(name, raw)
         return RecordAccepted(sequence=record.sequence, head=is_head)
 
@@ -153,8 +156,11 @@ class NamingActor(Actor):
         self.stored[name] = draft
 
     @handler(open_write=True)  # anyone may publish a record signed by a name's key
-    async def publish(self, msg: PublishRecord) -> RecordAccepted:
-        return await self._accept(msg.name, msg.record, announce=True)
+    async def publish(self, msg: PublishRecord, ctx: Context) -> RecordAccepted:
+        # Only our own publish goes to the DHT: a record another peer hands us is stored and
+        # gossiped, not put at 20 more peers on its behalf (one request from a stranger would
+        # cost us a lookup and 20 requests; its publisher, or a keeper, puts it itself).
+        return await self._accept(msg.name, msg.record, announce=True, to_dht=ctx.sender is None)
 
     @handler(requires=Requires("name/republish", on="name:{name}", owner=name_owner))
     async def republish(self, msg: Republish, ctx: Context) -> RecordAccepted:

@@ -129,6 +129,7 @@ class RoutingClient:
         """Validate, keep here and store at the peers closest to ``key``; how many took it."""
         now = self.node.clock.now()
         self.store.put_value(namespace, key, raw, self.node.peer_id, now)
+        self.ext.counts["record_puts"] += 1
         closest = await self.closest_peers(key_for(namespace, key))
         msg = PutRecord(namespace=namespace, key=key, record=raw, addrs=self._my_addrs())
         replies = await asyncio.gather(

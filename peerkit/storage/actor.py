@@ -87,10 +87,10 @@ class StorageActor(Actor):
         gc_grace: float = 60.0,
         gc_every: float = 0.0,
         clock: Callable[[], float] = time.time,
-        on_pinned: Callable[[CID], None] = lambda root: None,
+        on_pinned: Callable[[str, CID], None] = lambda name, root: None,
     ) -> None:
         self.store = store
-        #: told each root pinned here (the content provider announces it in the DHT)
+        #: told each pin made here, by name and root (the content provider announces it)
         self.on_pinned = on_pinned
         self.gc_grace = gc_grace
         self.gc_every = gc_every
@@ -120,7 +120,7 @@ class StorageActor(Actor):
         await self.store.run(self.store.put_many, [*chunks, root], self.clock())
         if msg.pin is not None:
             await self.store.run(self.store.add_pin, msg.pin, root.cid)
-            self.on_pinned(root.cid)
+            self.on_pinned(msg.pin, root.cid)
         self.index.add(quads)
         return DocumentStored(root=root.cid.cid_bytes, quads=len(quads))
 
@@ -152,7 +152,7 @@ class StorageActor(Actor):
         if msg.pin is not None and blocks:
             # put + pin in one step: no GC can run in between (it would run in this mailbox)
             await self.store.run(self.store.add_pin, msg.pin, blocks[-1].cid)
-            self.on_pinned(blocks[-1].cid)
+            self.on_pinned(msg.pin, blocks[-1].cid)
         return Stored(cids=[b.cid.cid_bytes for b in blocks], new=new)
 
     @handler
@@ -183,7 +183,7 @@ class StorageActor(Actor):
     async def pin_add(self, msg: PinAdd) -> PinList:
         pin = await self.store.run(self.store.add_pin, msg.name, parse_cid(msg.root))
         self.log.info("pin.added", name=pin.name, root=pin.root.encode())
-        self.on_pinned(pin.root)
+        self.on_pinned(pin.name, pin.root)
         return PinList(pins=[PinInfo(pin.name, pin.root.cid_bytes)])
 
     @handler(requires=Requires("storage/unpin", on="pin:{name}", trusted=True))

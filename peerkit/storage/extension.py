@@ -87,8 +87,10 @@ class StorageExtension(Extension):
         if lock is not None:
             lock.release()
 
-    def _announce(self, root: CID) -> None:
-        if self.pinned is not None:
+    def _announce(self, name: str, root: CID) -> None:
+        from .providing import announced
+
+        if self.pinned is not None and announced(name):
             try:
                 self.pinned.put_nowait(root)
             except asyncio.QueueFull:  # the regular re-announcement covers it

@@ -15,6 +15,18 @@ from .store import BlockStore
 if TYPE_CHECKING:
     from ..routing.client import RoutingClient
 
+#: pins that are a family's own state (name logs, delegations, DCS logs and mail, the keeper's
+#: list): found by name or document id, never by CID. Not announced: an append moves the pin,
+#: and announcing every move cost a DHT lookup per write (50 name publishes: 80 lookups).
+#: ``me/`` (the Me DAG) and ``kept/`` (what an app node keeps for users) are content: announced.
+PRIVATE_PINS = ("naming/", "auth/", "dcs/", "dcs-mail/", "dcs-kept/", "keeper/")
+
+
+def announced(pin: str) -> bool:
+    """Whether a pin's root is announced in the DHT."""
+    return not pin.startswith(PRIVATE_PINS)
+
+
 #: how often every pinned root is announced again (provider records last 24 h)
 REPROVIDE_EVERY = 12 * 3600.0
 
@@ -37,7 +49,7 @@ class ContentProvider(Actor):
             unwatch()
         routing = self.node.routing
         while True:
-            roots = list(dict.fromkeys(p.root for p in self.store.pins()))
+            roots = list(dict.fromkeys(p.root for p in self.store.pins() if announced(p.name)))
             await self._provide(routing, roots)
             try:
                 async with asyncio.timeout(REPROVIDE_EVERY):

@@ -90,3 +90,26 @@ async def test_forged_records_and_foreign_addresses_are_not_kept():
         assert held.peer == a.peer_id and held.addrs == []
     finally:
         await peers.close()
+
+
+async def test_only_the_publisher_puts_its_name_record_in_the_dht():
+    """A record another peer hands us is stored and gossiped, not put at 20 more peers on its
+    behalf: one request from a stranger must not cost us a lookup and 20 requests."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from peerkit.clock import utc
+    from peerkit.naming.messages import PublishRecord
+    from peerkit.naming.records import create_record, name_for
+
+    peers, nodes = await sparse("memory", 4)
+    try:
+        a, b = nodes[0], nodes[1]
+        key = Ed25519PrivateKey.generate()
+        raw = create_record(key, b"/ipfs/bafkqaaa", 0, now=utc(a.clock))
+        accepted = await a.request(b.peer_id, PublishRecord(name=name_for(key), record=raw))
+        assert accepted.head  # stored at b (and announced)
+        await a.naming.publish(key, "/ipfs/bafkqaaa")  # a's own: put in the DHT by a
+        await wait_for(lambda: a.routing.ext.counts["record_puts"], what="a's own put")
+        assert b.routing.ext.counts["record_puts"] == 0
+    finally:
+        await peers.close()
