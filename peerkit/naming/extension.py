@@ -56,7 +56,7 @@ class NamingExtension(Extension):
 
         routing = node.extension(RoutingExtension)
         if routing is not None:  # name records travel in the DHT too
-            routing.store.namespaces[NAMESPACE] = names_namespace()
+            routing.register_namespace(NAMESPACE, names_namespace())
 
     def client(self, node: Node) -> NamingClient:
         from .client import NamingClient

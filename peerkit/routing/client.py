@@ -30,7 +30,7 @@ from .messages import (
     Record,
     Stored,
 )
-from .records import Namespace, RoutingError
+from .records import RecordRefused, RoutingError
 from .table import Contact, key_for
 
 if TYPE_CHECKING:
@@ -62,11 +62,6 @@ class RoutingClient:
 
     # --- what others store here -----------------------------------------------------------
 
-    def register_namespace(self, namespace: str, kind: Namespace) -> None:
-        """Say how records of ``namespace`` are validated and compared (the naming family
-        registers "names")."""
-        self.store.namespaces[namespace] = kind
-
     # --- lookups --------------------------------------------------------------------------
 
     async def find_peer(self, peer: str, *, delegated: bool = True) -> list[str]:
@@ -79,8 +74,10 @@ class RoutingClient:
             if found is not None and found.peer is not None and found.peer.addrs:
                 return [a for a in found.peer.addrs if names_peer(a, peer)]
 
+        msg = FindNode(key=key_for("peer", peer), addrs=self._my_addrs())
+
         async def ask(contact: Contact) -> Answer:
-            reply: Closer = await self._ask(contact, FindNode(key=key_for("peer", peer)))
+            reply: Closer = await self._ask(contact, msg)
             closer = contacts(reply.peers)
             return Answer(closer, [c for c in closer if c.peer == peer and c.addrs])
 
@@ -90,12 +87,7 @@ class RoutingClient:
     async def provide(self, cid: bytes) -> int:
         """Tell the peers closest to ``cid`` that this peer has it; how many took it."""
         key = key_for("cid", cid)
-        closest = await self.closest_peers(key)
-        msg = AddProvider(key=key, addrs=self._my_addrs())
-        replies = await asyncio.gather(
-            *(self._ask(c, msg) for c in closest), return_exceptions=True
-        )
-        return sum(isinstance(r, Stored) for r in replies)
+        return await self._store_at(key, AddProvider(key=key, addrs=self._my_addrs()))
 
     async def find_providers(
         self, cid: bytes, *, want: int = 1, delegated: bool = True
@@ -114,8 +106,10 @@ class RoutingClient:
             if found is not None and found.providers:
                 return list(found.providers)
 
+        msg = GetProviders(key=key, addrs=self._my_addrs())
+
         async def ask(contact: Contact) -> Answer:
-            reply: Providers = await self._ask(contact, GetProviders(key=key))
+            reply: Providers = await self._ask(contact, msg)
             return Answer(contacts(reply.closer), list(reply.providers))
 
         result = await self._lookup(key, ask, want=want)
@@ -130,26 +124,24 @@ class RoutingClient:
         now = self.node.clock.now()
         self.store.put_value(namespace, key, raw, self.node.peer_id, now)
         self.ext.counts["record_puts"] += 1
-        closest = await self.closest_peers(key_for(namespace, key))
         msg = PutRecord(namespace=namespace, key=key, record=raw, addrs=self._my_addrs())
-        replies = await asyncio.gather(
-            *(self._ask(c, msg) for c in closest), return_exceptions=True
-        )
-        return sum(isinstance(r, Stored) for r in replies)
+        return await self._store_at(key_for(namespace, key), msg)
 
     async def get_record(self, namespace: str, key: str, *, delegated: bool = True) -> bytes | None:
         """The best valid record of ``key`` found (kept here too), or None."""
         kind = self.store.namespaces.get(namespace)
         if kind is None:
-            raise PeerkitError(f"no validator for records of kind {namespace!r}")
+            raise RecordRefused(f"no validator for records of kind {namespace!r}")
         if delegated:
             found = await self._delegate(Delegate(kind="record", key=key, namespace=namespace))
             if found is not None and found.record is not None:
                 self._keep(namespace, key, found.record)
         held = self.store.get_value(namespace, key, self.node.clock.now())
 
+        msg = GetRecord(namespace=namespace, key=key, addrs=self._my_addrs())
+
         async def ask(contact: Contact) -> Answer:
-            reply: Record = await self._ask(contact, GetRecord(namespace=namespace, key=key))
+            reply: Record = await self._ask(contact, msg)
             return Answer(contacts(reply.closer), [reply.record] if reply.record else [])
 
         if held is None:
@@ -162,18 +154,27 @@ class RoutingClient:
     async def closest_peers(self, key: bytes) -> list[Contact]:
         """The peers closest to ``key`` that answer (a FindNode lookup)."""
 
+        msg = FindNode(key=key, addrs=self._my_addrs())
+
         async def ask(contact: Contact) -> Answer:
-            reply: Closer = await self._ask(contact, FindNode(key=key))
+            reply: Closer = await self._ask(contact, msg)
             return Answer(contacts(reply.peers))
 
         return (await self._lookup(key, ask)).closest
 
+    async def _store_at(self, key: bytes, msg: AddProvider | PutRecord) -> int:
+        """Send ``msg`` to the peers closest to ``key``; how many kept it."""
+        closest = await self.closest_peers(key)
+        replies = await asyncio.gather(
+            *(self._ask(c, msg) for c in closest), return_exceptions=True
+        )
+        return sum(isinstance(r, Stored) for r in replies)
+
     async def greet(self, peer: str) -> None:
         """One lookup step with a newly connected peer: what it answers fills our table, and
         asking makes us known to it."""
-        reply: Closer = await self._ask(
-            Contact(peer, []), FindNode(key=key_for("peer", self.node.peer_id))
-        )
+        me = FindNode(key=key_for("peer", self.node.peer_id), addrs=self._my_addrs())
+        reply: Closer = await self._ask(Contact(peer, []), me)
         for contact in contacts(reply.peers):
             if contact.addrs and self.table.get(contact.peer) is None:
                 self.node.learn_addrs(contact.peer, contact.addrs)
@@ -218,8 +219,6 @@ class RoutingClient:
         """One request of a lookup: dial if needed, ask, and keep what it says about the
         peer in the table."""
         node = self.node
-        if hasattr(msg, "addrs") and not msg.addrs:
-            msg.addrs = self._my_addrs()
         monotonic = node.clock.monotonic
         try:
             async with asyncio.timeout(QUERY_TIMEOUT):

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..config import PeerConfig
     from ..node import Node
     from .client import RoutingClient
-    from .records import RecordStore
+    from .records import Namespace, RecordStore
     from .table import RoutingTable
 
 
@@ -40,6 +40,11 @@ class RoutingExtension(Extension):
         node.spawn(RoutingActor, name="routing")
         if cfg.serve_delegated:
             node.spawn(DelegatedLookups, name="routing-delegate")
+
+    def register_namespace(self, namespace: str, kind: Namespace) -> None:
+        """Say how records of ``namespace`` are validated and compared (at install: the
+        naming family registers "names")."""
+        self.store.namespaces[namespace] = kind
 
     def table(self, node: Node) -> RoutingTable:
         """The routing table (made once the node knows its own id: at start)."""

@@ -69,13 +69,13 @@ class RecordStore:
 
     def add_provider(self, key: bytes, peer: str, addrs: list[str], now: float) -> None:
         held = self.providers.get(key)
-        if held is None:
+        if held is None or peer not in held:
             self._room(peer)
+        if held is None:
             if len(self.providers) >= self.max_keys:
                 raise RecordRefused("this peer keeps no more provider records")
             held = self.providers[key] = {}
         if peer not in held:
-            self._room(peer)
             if len(held) >= self.max_providers_per_key:
                 oldest = min(held.values(), key=lambda p: p.expires)
                 del held[oldest.peer]

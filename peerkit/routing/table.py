@@ -83,10 +83,9 @@ class RoutingTable:
 
     def failed(self, peer: str) -> None:
         """``peer`` did not answer a request."""
-        for bucket in (self._bucket(key_for("peer", peer)),):
-            contact = bucket.get(peer)
-            if contact is not None:
-                contact.failures += 1
+        contact = self.get(peer)
+        if contact is not None:
+            contact.failures += 1
 
     def remove(self, peer: str) -> None:
         self._bucket(key_for("peer", peer)).pop(peer, None)

@@ -113,3 +113,34 @@ async def test_only_the_publisher_puts_its_name_record_in_the_dht():
         assert b.routing.ext.counts["record_puts"] == 0
     finally:
         await peers.close()
+
+
+async def test_a_peer_flooding_the_store_is_slowed_then_bounded():
+    """What one peer may store here is rated (writes per minute) and bounded (records per
+    peer): a flood gets typed refusals, and the store holds no more than the bound."""
+    from peerkit.config import RoutingConfig
+    from peerkit.errors import PeerBusy
+    from peerkit.routing.messages import AddProvider
+    from peerkit.routing.records import RecordRefused
+
+    peers = PeerSet()
+    a, b = await peers.start(
+        2,
+        log_level="warning",
+        routing=RoutingConfig(writes_per_peer_per_minute=8, max_records_per_peer=3),
+    )
+    try:
+        outcomes = []
+        for i in range(12):
+            try:
+                await a.request(b.peer_id, AddProvider(key=key_for("cid", bytes([i]))))
+                outcomes.append("kept")
+            except RecordRefused:
+                outcomes.append("full")
+            except PeerBusy:
+                outcomes.append("busy")
+        assert outcomes == ["kept"] * 3 + ["full"] * 5 + ["busy"] * 4
+        assert b.routing.store.charged == {a.peer_id: 3}
+        assert b.running  # and the peer keeps running
+    finally:
+        await peers.close()
