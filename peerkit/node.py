@@ -496,7 +496,7 @@ class Node:
             await self._addrs_event.wait()
 
     def connection_kind(self, peer: str) -> str | None:
-        """"direct", or "relayed" through a circuit relay (None: not connected)."""
+        """ "direct", or "relayed" through a circuit relay (None: not connected)."""
         return self.transport.connection_kind(peer)
 
     @property

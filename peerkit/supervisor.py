@@ -36,6 +36,9 @@ import structlog
 from .actor import Actor, ActorRef, Letter, fail_letter, stopped_error
 from .errors import HandlerFailed, PeerkitError, SupervisorEscalation
 
+#: how long an actor works through its mailbox before letting the event loop run
+TIME_SLICE = 0.002
+
 
 class Strategy(StrEnum):
     ONE_FOR_ONE = "one_for_one"
@@ -212,9 +215,11 @@ class Supervisor:
         mailbox = cell.ref.mailbox
         items = mailbox.items
         putters = mailbox.putters
+        slice_began = perf_counter()
         while True:
             if not items:
                 await mailbox.arm()
+                slice_began = perf_counter()
                 continue
             letter = items.popleft()
             if putters:
@@ -248,7 +253,14 @@ class Supervisor:
             finally:
                 cell.current = None
                 cell.handled += 1
-                cell.busy_seconds += perf_counter() - began
+                ended = perf_counter()
+                cell.busy_seconds += ended - began
+            if ended - slice_began > TIME_SLICE:
+                # A full mailbox of handlers that never await would hold the loop, and every
+                # answer they make, until the last one: the callers' callbacks (a reply
+                # written to the network, its memory freed) and other actors run in between.
+                await asyncio.sleep(0)
+                slice_began = perf_counter()
 
     def _exited(self, cell: _Cell, task: asyncio.Task[None]) -> None:
         if task.cancelled():

@@ -214,6 +214,7 @@ def _pinned_quad_sets(store: BlockStore) -> list[list[Any]]:
 #: how long one peer may take to answer a want (then the next peer is asked)
 WANT_TIMEOUT = 5.0
 
+
 class Fetcher(Actor):
     """Fetches DAGs from other peers into the local store (see exchange.fetch_dag)."""
 

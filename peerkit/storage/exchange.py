@@ -114,8 +114,7 @@ async def _first_to_have(
     for start in range(0, len(peers), ROOT_WAVE):
         wave = peers[start : start + ROOT_WAVE]
         tasks = {
-            asyncio.ensure_future(_fetch_batch(batch, [p], 0, want, None, limits)): p
-            for p in wave
+            asyncio.ensure_future(_fetch_batch(batch, [p], 0, want, None, limits)): p for p in wave
         }
         try:
             for done in asyncio.as_completed(tasks):

@@ -49,8 +49,10 @@ async def test_members_never_online_together_collaborate_through_a_keeper(tmp_pa
             await alice.dcs.insert(doc, 0, SECRET)
             await alice.dcs.invite(doc, {"id": BOB.id, "box": BOB.box_public.hex()}, invite_wait=30)
             await wait_for(
-                lambda: (kept_doc(keeper, doc) or None) is not None
-                and kept_doc(keeper, doc).have().get(ALICE.id, 0) >= 3,
+                lambda: (
+                    (kept_doc(keeper, doc) or None) is not None
+                    and kept_doc(keeper, doc).have().get(ALICE.id, 0) >= 3
+                ),
                 what="the keeper to hold Alice's stream",
             )
 

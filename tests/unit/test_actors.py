@@ -1,4 +1,5 @@
 import asyncio
+import time
 
 import pytest
 
@@ -316,3 +317,40 @@ async def test_background_tasks_are_owned_stopped_and_crash_the_actor():
     assert Worker.runs == ["start", "stop: forever cancelled", "start"]  # restarted
     await sup.stop()
     assert Worker.runs[-1] == "stop: forever cancelled"
+
+
+class Busy(Request, tag="test.actor.Busy"):
+    n: int
+
+
+class BusyWorker(Actor):
+    """Handlers that never await, each working for a while (a block read, say)."""
+
+    mailbox_size = 100
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    @handler
+    async def busy(self, msg: Busy) -> int:
+        time.sleep(0.001)
+        self.events.append(f"handled {msg.n}")
+        return msg.n
+
+
+async def test_a_full_mailbox_lets_answers_out_between_busy_handlers():
+    # A router answers a request in the reply future's callback (the reply written out and its
+    # memory let go). An actor that worked through 64 queued requests without letting the loop
+    # run held 64 answers at once (a 2 MiB block read each: 128 MiB, the slow-reader flood).
+    sup = Supervisor()
+    ref = sup.spawn(BusyWorker)
+    await sup.start()
+    worker = sup.instance(ref)
+    assert isinstance(worker, BusyWorker)
+    futures = [ref.ask_nowait(Busy(n=i)) for i in range(64)]
+    for fut in futures:
+        fut.add_done_callback(lambda f: worker.events.append(f"answered {f.result()}"))
+    await asyncio.gather(*futures)
+    await sup.stop()
+    first_answer = worker.events.index("answered 0")
+    assert first_answer < worker.events.index("handled 10"), worker.events[:20]

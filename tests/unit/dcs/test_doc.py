@@ -333,9 +333,7 @@ def test_a_snapshot_cannot_be_forged_altered_or_forked():
     assert snapshot is not None
     reader = _reader(source, bob)
     # Bob cannot pass off a snapshot of Alice's stream: only Alice's key signs it
-    bob_signed = msgspec.structs.replace(
-        snapshot, signature=bob.sign(snapshot.signed_bytes())
-    )
+    bob_signed = msgspec.structs.replace(snapshot, signature=bob.sign(snapshot.signed_bytes()))
     with pytest.raises(Rejected):
         reader.receive_snapshot(bob_signed)
     altered = msgspec.structs.replace(snapshot, ciphertext=snapshot.ciphertext[:-1] + b"!")
