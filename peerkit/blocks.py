@@ -27,38 +27,25 @@ import math
 import struct
 from typing import Any, NamedTuple
 
+import base58
 import cbrrr
 from cbrrr import CID
 
+from .block_errors import BlockError, CorruptBlock, InvalidCID, NotCanonical
 from .bounds import MAX_DEPTH, too_deep
-from .errors import RemoteError
-
-
-class BlockError(RemoteError):
-    """A block or CID that cannot be used as it is (the codec's errors, shared by every family)."""
-
-    code = "block"
-
-
-class InvalidCID(BlockError):
-    code = "invalid_cid"
-
-
-class NotCanonical(BlockError):
-    """The data is not strict DAG-CBOR, or holds a value peerkit refuses to hash (NaN, Inf)."""
-
-    code = "not_canonical"
-
-
-class CorruptBlock(BlockError):
-    """A block's bytes do not hash to its CID."""
-
-    code = "corrupt_block"
-
+from .dagpb import decode_node
 
 DAG_CBOR = 0x71
 RAW = 0x55
-_PREFIX = {DAG_CBOR: b"\x01\x71\x12\x20", RAW: b"\x01\x55\x12\x20"}
+DAG_PB = 0x70  # IPFS files and directories (UnixFS), see dagpb.py
+_PREFIX = {
+    DAG_CBOR: b"\x01\x71\x12\x20",
+    RAW: b"\x01\x55\x12\x20",
+    DAG_PB: b"\x01\x70\x12\x20",
+}
+_PREFIXES = frozenset(_PREFIX.values())
+#: a CIDv0 (``Qm...``): a bare sha2-256 multihash, always of a DAG-PB block
+_V0_PREFIX = b"\x12\x20"
 
 
 class Block(NamedTuple):
@@ -86,15 +73,20 @@ def parse_cid(value: str | bytes | CID) -> CID:
         cid = value
     else:
         try:
+            if isinstance(value, str) and value.startswith("Qm") and len(value) == 46:
+                value = base58.b58decode(value)
             cid = CID.decode(value) if isinstance(value, str) else CID(bytes(value))
         except Exception as exc:  # cbrrr raises plain ValueErrors of several kinds
             raise InvalidCID(
                 f"{value!r} is not a CID: {exc}",
-                hint="CIDs look like bafy... (CIDv1, base32)",
+                hint="CIDs look like bafy... (CIDv1, base32) or Qm... (CIDv0)",
             ) from None
     raw = cid.cid_bytes
-    if len(raw) != 36 or raw[:4] not in (_PREFIX[DAG_CBOR], _PREFIX[RAW]):
-        raise InvalidCID(f"{cid.encode()} is not a CIDv1 sha2-256 dag-cbor or raw CID")
+    if len(raw) == 34 and raw[:2] == _V0_PREFIX:
+        # Stored and sent as the CIDv1 of the same block: one key per block.
+        return CID(_PREFIX[DAG_PB] + raw[2:])
+    if len(raw) != 36 or raw[:4] not in _PREFIXES:
+        raise InvalidCID(f"{cid.encode()} is not a CIDv1 sha2-256 dag-cbor, dag-pb or raw CID")
     return cid
 
 
@@ -209,8 +201,11 @@ def links(block: Block) -> list[CID]:
 
     The same walk bounds the nesting (NotCanonical past ``MAX_DEPTH``): the blocks walked here
     are the ones fetched from other peers, and the walk never recurses past the bound."""
-    if block.codec == RAW:
+    codec = block.codec
+    if codec == RAW:
         return []
+    if codec == DAG_PB:
+        return [parse_cid(link.cid) for link in decode_node(block.data).links]
     out: list[CID] = []
     _collect(_decode(block.data), out, 0)
     return out
@@ -230,8 +225,13 @@ def _collect(obj: Any, out: list[CID], depth: int) -> None:
 __all__ = [
     "CID",
     "DAG_CBOR",
+    "DAG_PB",
     "RAW",
     "Block",
+    "BlockError",
+    "CorruptBlock",
+    "InvalidCID",
+    "NotCanonical",
     "cid_for",
     "decode",
     "encode",

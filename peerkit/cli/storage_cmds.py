@@ -7,15 +7,18 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..blocks import CID, RAW, decode, parse_cid
+from ..blocks import CID, DAG_CBOR, RAW, Block, cid_codec, decode, parse_cid
 from ..config import load_config
-from ..errors import ConfigError
-from ..storage.car import read_car, write_car
-from ..storage.files import FILE_TYPE, file_blocks, iter_file
+from ..errors import ConfigError, UsageError
+from ..storage.car import read_car_stream, write_car
+from ..storage.errors import StorageError
+from ..storage.files import is_legacy_file, read_file_range
 from ..storage.store import SQLiteBlockStore
+from ..storage.unixfs import import_path, kind, list_directory, read_node, resolve_path
 
 
 def add_commands(sub: Any) -> None:
@@ -23,14 +26,25 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--config", "-c", default="peer.yaml", help="the peer's config")
         return p
 
-    p = common(sub.add_parser("put", help="store a file as a DAG; prints its CID"))
-    p.add_argument("file", type=Path)
-    p.add_argument("--pin", metavar="NAME", help="pin the file under NAME")
+    p = common(
+        sub.add_parser(
+            "put",
+            help="store a file or directory as UnixFS (the CID `ipfs add --cid-version=1"
+            " --raw-leaves` gives); prints its CID",
+        )
+    )
+    p.add_argument("file", type=Path, metavar="FILE|DIR")
+    p.add_argument("--pin", metavar="NAME", help="pin it under NAME")
+    p.add_argument("--hidden", action="store_true", help="include dot files (as ipfs add)")
     p.set_defaults(func=cmd_put)
 
-    p = common(sub.add_parser("get", help="read a file (or print a DAG-CBOR block as JSON)"))
-    p.add_argument("cid")
-    p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
+    p = common(
+        sub.add_parser("get", help="read a file or directory (a DAG-CBOR block is printed as JSON)")
+    )
+    p.add_argument("cid", metavar="CID[/PATH]")
+    p.add_argument(
+        "--output", "-o", type=Path, help="write here instead of stdout (needed for a directory)"
+    )
     p.set_defaults(func=cmd_get)
 
     pin = sub.add_parser("pin", help="manage pins").add_subparsers(
@@ -93,41 +107,99 @@ def _store(args: argparse.Namespace) -> SQLiteBlockStore:
     return SQLiteBlockStore(base / config.storage.path)
 
 
+class _BatchWriter:
+    """Blocks written to the store in transactions of ~8 MiB: bounded memory, few commits."""
+
+    def __init__(self, store: SQLiteBlockStore) -> None:
+        self.store = store
+        self.batch: list[Block] = []
+        self.held = 0
+        self.blocks = 0
+
+    def emit(self, block: Block) -> None:
+        self.batch.append(block)
+        self.held += len(block.data)
+        self.blocks += 1
+        if self.held >= 8 * 1024 * 1024:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            self.store.put_many(self.batch, time.time())
+        self.batch = []
+        self.held = 0
+
+
 def cmd_put(args: argparse.Namespace) -> int:
     store = _store(args)
+    writer = _BatchWriter(store)
     try:
-        with open(args.file, "rb") as f:
-            root, leaves = file_blocks(f)
+        entry = import_path(args.file, writer.emit, hidden=args.hidden)
+    except FileNotFoundError:
+        raise UsageError(f"{args.file}: no such file or directory") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
-    store.put_many([*leaves, root], time.time())
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    writer.flush()
     if args.pin:
-        store.add_pin(args.pin, root.cid)
-    print(root.cid.encode())
+        store.add_pin(args.pin, entry.cid)
+    print(entry.cid.encode())
     store.close()
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     store = _store(args)
-    cid = parse_cid(args.cid)
-    block = store.get(cid)
-    out = args.output.open("wb") if args.output else sys.stdout.buffer
     try:
-        if block.codec == RAW:
-            out.write(block.data)
-            return 0
-        obj = decode(block.data)
-        if isinstance(obj, dict) and obj.get("type") == FILE_TYPE:
-            for data in iter_file(lambda c: store.get(c).data, obj):
-                out.write(data)
+        root, _, rest = args.cid.partition("/")
+        cid = resolve_path(
+            lambda c: store.get(c).data, parse_cid(root), [p for p in rest.split("/") if p]
+        )
+        data = store.get(cid).data
+        is_cbor = cid_codec(cid) == DAG_CBOR
+        if is_cbor and not is_legacy_file(cid, data):
+            text = json.dumps(_jsonable(decode(data)), indent=2) + "\n"
+            _write(args.output, [text.encode()])
+        elif not is_cbor and kind(read_node(cid, data)) == "directory":
+            if args.output is None:
+                raise UsageError(
+                    f"{cid.encode()} is a directory",
+                    hint="give --output DIR to write it, or CID/PATH to read one file in it",
+                )
+            n = _write_tree(store, cid, args.output)
+            print(f"wrote {n} files to {args.output}", file=sys.stderr)
         else:
-            out.write(json.dumps(_jsonable(obj), indent=2).encode() + b"\n")
+            _write(args.output, read_file_range(lambda c: store.get(c).data, cid))
     finally:
-        if args.output:
-            out.close()
         store.close()
     return 0
+
+
+def _write(output: Path | None, parts: Iterable[bytes]) -> None:
+    out = output.open("wb") if output else sys.stdout.buffer
+    try:
+        for part in parts:
+            out.write(part)
+    finally:
+        if output:
+            out.close()
+
+
+def _write_tree(store: SQLiteBlockStore, cid: CID, target: Path) -> int:
+    """Write the UnixFS directory at ``cid`` under ``target``; returns the files written."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for link in list_directory(read_node(cid, store.get(cid).data)):
+        name = link.name or ""
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise StorageError(f"directory {cid.encode()} holds an unsafe name {name!r}")
+        child = parse_cid(link.cid)
+        data = store.get(child).data
+        if cid_codec(child) != RAW and kind(read_node(child, data)) == "directory":
+            written += _write_tree(store, child, target / name)
+        else:
+            _write(target / name, read_file_range(lambda c: store.get(c).data, child))
+            written += 1
+    return written
 
 
 def _jsonable(obj: Any) -> Any:
@@ -180,15 +252,18 @@ def cmd_dag_export(args: argparse.Namespace) -> int:
 def cmd_dag_import(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
-        data = args.file.read_bytes()
+        src = args.file.open("rb")
     except OSError as exc:
-        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
-    roots, blocks = read_car(data)
-    batch = list(blocks)
-    store.put_many(batch, time.time())
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    writer = _BatchWriter(store)
+    with src:
+        roots, blocks = read_car_stream(src)
+        for block in blocks:
+            writer.emit(block)
+    writer.flush()
     if args.pin and roots:
         store.add_pin(args.pin, roots[0])
-    print(f"imported {len(batch)} blocks; roots: {' '.join(r.encode() for r in roots)}")
+    print(f"imported {writer.blocks} blocks; roots: {' '.join(r.encode() for r in roots)}")
     store.close()
     return 0
 

@@ -9,6 +9,7 @@ Every block read from a CAR is verified against its CID before it is returned.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -37,11 +38,21 @@ def write_car(out: BinaryIO, roots: list[CID], blocks: Iterable[Block]) -> int:
 
 def read_car(data: bytes, *, max_section: int = MAX_SECTION) -> tuple[list[CID], Iterator[Block]]:
     """Parse a CAR v1 held in memory: its roots, and its blocks (verified) as they are read."""
-    header_len, pos = _varint(data, 0, "header length")
+    return read_car_stream(io.BytesIO(data), max_section=max_section)
+
+
+def read_car_stream(
+    src: BinaryIO, *, max_section: int = MAX_SECTION
+) -> tuple[list[CID], Iterator[Block]]:
+    """Parse a CAR v1 from a file: its roots, and its blocks (verified) one section at a time,
+    so a CAR of any size is read in the memory of its largest block."""
+    header_len = _read_varint(src, "header length")
+    if header_len is None:
+        raise CarError("CAR file is empty")
     if header_len > max_section:
         raise LimitExceeded(f"CAR header of {header_len} bytes is too large")
     try:
-        header = decode(data[pos : pos + header_len])
+        header = decode(_read_exact(src, header_len, "header"))
     except (StorageError, BlockError) as exc:
         raise CarError(f"CAR header is not DAG-CBOR: {exc}") from None
     if not isinstance(header, dict) or header.get("version") != 1:
@@ -52,25 +63,44 @@ def read_car(data: bytes, *, max_section: int = MAX_SECTION) -> tuple[list[CID],
     roots = header.get("roots")
     if not isinstance(roots, list) or not all(isinstance(r, CID) for r in roots):
         raise CarError("CAR header has no list of root CIDs")
-    return [parse_cid(r) for r in roots], _sections(data, pos + header_len, max_section)
+    return [parse_cid(r) for r in roots], _sections(src, max_section)
 
 
-def _sections(data: bytes, pos: int, max_section: int) -> Iterator[Block]:
-    end = len(data)
-    while pos < end:
-        length, pos = _varint(data, pos, "section length")
+def _sections(src: BinaryIO, max_section: int) -> Iterator[Block]:
+    while (length := _read_varint(src, "section length")) is not None:
         if length > max_section:
             raise LimitExceeded(f"CAR section of {length} bytes exceeds {max_section}")
-        if pos + length > end:
-            raise CarError("CAR file ends inside a block")
-        section = data[pos : pos + length]
+        section = _read_exact(src, length, "block")
         cid_len = _cid_length(section)
         try:
             cid = parse_cid(section[:cid_len])
         except InvalidCID as exc:
             raise CarError(f"CAR holds a block peerkit does not store: {exc}") from None
         yield verify(cid, section[cid_len:])
-        pos += length
+
+
+def _read_varint(src: BinaryIO, what: str) -> int | None:
+    """The next unsigned varint, or None at a clean end of file."""
+    value = shift = 0
+    while True:
+        byte = src.read(1)
+        if not byte:
+            if shift == 0:
+                return None
+            raise CarError(f"CAR {what} is malformed or missing")
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value
+        shift += 7
+        if shift > 63:
+            raise CarError(f"CAR {what} is malformed or missing")
+
+
+def _read_exact(src: BinaryIO, length: int, what: str) -> bytes:
+    data = src.read(length)
+    if len(data) != length:
+        raise CarError(f"CAR file ends inside a {what}")
+    return data
 
 
 def _varint(data: bytes, pos: int, what: str) -> tuple[int, int]:

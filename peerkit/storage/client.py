@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..blocks import CID, Block, decode, make_block, parse_cid, raw_block
 from ..errors import PeerkitError, RequestTimeout
 from .errors import BlockNotFound
-from .files import file_blocks, file_chunks
+from .files import read_file_range, size_of
 from .messages import (
     BlockData,
     BlocksFound,
@@ -30,9 +33,12 @@ from .messages import (
 )
 from .quads import FatLink, Literal, Quad, decode_object, encode_object
 from .store import Pin
+from .unixfs import Entry, import_file, import_path
 
 #: seconds the connected peers have to deliver a DAG before the DHT's providers are asked
 CONNECTED_FIRST = 10.0
+#: bytes of blocks a file import hands to the store at a time
+BATCH_BYTES = 8 * 1024 * 1024
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -80,10 +86,46 @@ class StorageClient:
         await self.put_blocks([block])
         return block.cid
 
-    async def put_file(self, src: IO[bytes]) -> CID:
-        root, leaves = file_blocks(src)
-        await self.put_blocks([*leaves, root])
-        return root.cid
+    async def put_file(self, src: IO[bytes] | Path, *, pin: str | None = None) -> CID:
+        """Store a file (or, given a Path, a file or directory tree) as UnixFS: the CID
+        ``ipfs add --cid-version=1 --raw-leaves`` gives. Read and written in batches of
+        ``BATCH_BYTES`` on a worker thread, so any size fits in bounded memory."""
+        loop = asyncio.get_running_loop()
+        batch: list[Block] = []
+        held = 0
+
+        def emit(block: Block) -> None:
+            nonlocal held
+            batch.append(block)
+            held += len(block.data)
+            if held >= BATCH_BYTES:
+                flush()
+
+        def flush() -> None:
+            nonlocal held
+            blocks = batch[:]
+            batch.clear()
+            held = 0
+            # waits for the store: the reader never runs ahead of the writes
+            asyncio.run_coroutine_threadsafe(self.put_blocks(blocks), loop).result()
+
+        def run() -> Entry:
+            if isinstance(src, Path):
+                return import_path(src, emit)
+            return import_file(src, emit)
+
+        entry = await asyncio.to_thread(run)
+        await self.put_blocks(batch, pin=pin)  # the rest, the root last: pinned in one step
+        return entry.cid
+
+    def file_size(self, cid: CID | str) -> int:
+        """The byte length of a stored file (UnixFS or peerkit-file), from its root block."""
+        return size_of(self.read_block, parse_cid(cid))
+
+    def iter_file(self, cid: CID | str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` of a file this peer holds, a leaf at a time (fetch it
+        first if it may be elsewhere)."""
+        return read_file_range(self.read_block, parse_cid(cid), start, end)
 
     async def get_block(self, cid: CID | str) -> Block:
         reply: BlocksFound = await self.ref.ask(GetBlock(cid=parse_cid(cid).cid_bytes))
@@ -94,8 +136,12 @@ class StorageClient:
         return decode((await self.get_block(cid)).data)
 
     async def read_file(self, cid: CID | str) -> bytes:
-        root = await self.get(cid)
-        return b"".join([(await self.get_block(c)).data for c in file_chunks(root)])
+        """A whole file, fetched from other peers if this peer lacks some of it (for small
+        files; ``iter_file`` streams)."""
+        cid = parse_cid(cid)
+        if self._ext.store.missing(cid):
+            await self.fetch(cid)
+        return b"".join(self.iter_file(cid))
 
     async def put_document(
         self, document: dict[str, Any], *, vocab: str = "schema.org", pin: str | None = None

@@ -1,25 +1,68 @@
-"""Files as DAGs: raw leaves of CHUNK bytes under one dag-cbor root.
+"""Files: written as UnixFS (the CIDs ``ipfs add`` gives, see unixfs.py), read as UnixFS or as
+the peerkit-file DAGs earlier versions wrote:
 
     root = {"type": "peerkit/file", "size": N, "chunk": CHUNK, "chunks": [CID, ...]}
 
-Simple and deterministic (the same bytes always give the same root). A root lists up to ~25,000
-chunks (6 GiB at 256 KiB) before it would exceed the 1 MiB block limit.
+Everything here streams: blocks go out to a callback as they are made, and bytes are read a
+leaf at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO
 
-from ..blocks import CID, Block, make_block, raw_block
+from ..blocks import CID, DAG_CBOR, Block, decode, make_block, raw_block
 from .errors import LimitExceeded, StorageError
+from .unixfs import CHUNK, GetData, file_size, read_node, read_range
 
-CHUNK = 256 * 1024
 FILE_TYPE = "peerkit/file"
 
 
-def file_blocks(src: IO[bytes], chunk: int = CHUNK) -> tuple[Block, list[Block]]:
-    """The root block and the leaf blocks of a file."""
+def is_legacy_file(cid: CID, data: bytes) -> bool:
+    if cid.cid_bytes[1] != DAG_CBOR:
+        return False
+    obj = decode(data)
+    return isinstance(obj, dict) and obj.get("type") == FILE_TYPE
+
+
+def size_of(get_data: GetData, cid: CID) -> int:
+    """The byte length of the file at ``cid`` (read from its root block only)."""
+    data = get_data(cid)
+    if is_legacy_file(cid, data):
+        return int(decode(data)["size"])
+    return file_size(read_node(cid, data))
+
+
+def read_file_range(
+    get_data: GetData, cid: CID, start: int = 0, end: int | None = None
+) -> Iterator[bytes]:
+    """Bytes ``start``..``end`` of the file at ``cid``, a leaf at a time."""
+    data = get_data(cid)
+    if is_legacy_file(cid, data):
+        yield from _legacy_range(get_data, decode(data), start, end)
+    else:
+        yield from read_range(get_data, cid, start, end)
+
+
+def _legacy_range(get_data: GetData, root: dict, start: int, end: int | None) -> Iterator[bytes]:
+    chunk = int(root.get("chunk", CHUNK))
+    offset = 0
+    for cid in file_chunks(root):
+        lo, hi = offset, offset + chunk
+        offset = hi
+        if hi <= start or (end is not None and lo >= end):
+            continue
+        piece = get_data(cid)[max(start - lo, 0) : None if end is None else end - lo]
+        if piece:
+            yield piece
+
+
+# --- the peerkit-file format (read, and written only to test that old DAGs still read) ------
+
+
+def legacy_file_blocks(src: IO[bytes], chunk: int = CHUNK) -> tuple[Block, list[Block]]:
+    """The root block and the leaf blocks of a file in the old peerkit-file format."""
     leaves: list[Block] = []
     size = 0
     while data := src.read(chunk):
@@ -41,6 +84,11 @@ def file_chunks(root: dict) -> list[CID]:
     return list(root["chunks"])
 
 
-def iter_file(get_data: Callable[[CID], bytes], root_obj: dict) -> Iterator[bytes]:
-    for cid in file_chunks(root_obj):
-        yield get_data(cid)
+__all__ = [
+    "FILE_TYPE",
+    "file_chunks",
+    "is_legacy_file",
+    "legacy_file_blocks",
+    "read_file_range",
+    "size_of",
+]

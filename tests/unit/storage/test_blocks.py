@@ -82,11 +82,24 @@ def test_verify_catches_corruption():
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "zzz", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", b"\x01"]
+    "bad",
+    [
+        "",
+        "zzz",
+        "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdX0",  # not base58 (0)
+        b"\x01",
+        "bafk2bzacecmnyfiwb52tkbwmm2dsd7ysi3nvuxl3lmspy7pl26wxj4zj7w4wi",  # blake2b
+    ],
 )
 def test_invalid_cids(bad):
     with pytest.raises(InvalidCID):
         parse_cid(bad)
+
+
+def test_a_cidv0_is_read_as_the_cidv1_of_the_same_block():
+    # Kubo's Qm... names a DAG-PB block by its bare sha2-256: one store key for both forms
+    cid = parse_cid("QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn")  # the empty directory
+    assert cid.encode() == "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354"
 
 
 def test_cid_round_trip():

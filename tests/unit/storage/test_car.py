@@ -8,7 +8,7 @@ import pytest
 from peerkit.blocks import make_block, raw_block
 from peerkit.storage.car import CarError, read_car, write_car
 from peerkit.storage.errors import CorruptBlock
-from peerkit.storage.files import file_blocks
+from peerkit.storage.files import legacy_file_blocks, read_file_range, size_of
 from peerkit.wire import encode_uvarint
 
 
@@ -57,11 +57,16 @@ def test_car_garbage_is_refused(bad):
         list(blocks)
 
 
-def test_file_dag_is_deterministic():
+def test_old_peerkit_file_dags_still_read(tmp_path):
+    # what `peerkit put` wrote before files were UnixFS
     data = bytes(range(256)) * 5000
-    a, _ = file_blocks(io.BytesIO(data))
-    b, leaves = file_blocks(io.BytesIO(data))
-    assert a.cid == b.cid and len(leaves) == 5
+    root, leaves = legacy_file_blocks(io.BytesIO(data))
+    blocks = {b.cid.cid_bytes: b.data for b in [root, *leaves]}
+    get = blocks.__getitem__
+    assert b"".join(read_file_range(lambda c: get(c.cid_bytes), root.cid)) == data
+    assert size_of(lambda c: get(c.cid_bytes), root.cid) == len(data)
+    part = b"".join(read_file_range(lambda c: get(c.cid_bytes), root.cid, 262_000, 530_000))
+    assert part == data[262_000:530_000]
 
 
 def test_cli_put_get_pin_export_import_gc(tmp_path):
@@ -90,3 +95,32 @@ def test_cli_put_get_pin_export_import_gc(tmp_path):
     assert b"Traceback" not in missing.stderr
     run("dag", "import", "f.car", "--pin", "back")
     assert run("get", cid).stdout == src.read_bytes()
+
+
+def test_cli_puts_and_gets_directories_as_ipfs_does(tmp_path):
+    (tmp_path / "peer.yaml").write_text("name: cli\n")
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    (site / "index.html").write_bytes(b"<h1>hi</h1>")
+    (site / "img" / "logo.bin").write_bytes(random.Random(2).randbytes(600_000))
+    (site / ".git").mkdir()  # dot files stay out, as with ipfs add -r
+
+    def run(*args, ok=True):
+        proc = subprocess.run(
+            [sys.executable, "-m", "peerkit", *args], cwd=tmp_path, capture_output=True, timeout=60
+        )
+        assert (proc.returncode == 0) == ok, proc.stderr.decode()
+        assert b"Traceback" not in proc.stderr
+        return proc
+
+    cid = run("put", "site", "--pin", "site").stdout.decode().strip()
+    assert cid.startswith("bafybei")
+    assert run("get", f"{cid}/index.html").stdout == b"<h1>hi</h1>"
+    refused = run("get", cid, ok=False)
+    assert b"is a directory" in refused.stderr and b"--output" in refused.stderr
+    run("get", cid, "-o", "copy")
+    logo = (tmp_path / "copy" / "img" / "logo.bin").read_bytes()
+    assert logo == (site / "img" / "logo.bin").read_bytes()
+    assert not (tmp_path / "copy" / ".git").exists()
+    assert b"no such file" in run("put", "nothing-here", ok=False).stderr
+    assert b"no img/nope" in run("get", f"{cid}/img/nope", ok=False).stderr
