@@ -122,6 +122,13 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: <token>``; the token is read from this file (relative to peer.yaml), created 0600 with a
     #: random token if missing
     token_file: str = "gateway.token"
+    #: content (/ipfs, /ipns) served to requests without the token: DAGs pinned under names
+    #: that start with one of these (docs/gateway.md)
+    public_pins: list[str] = msgspec.field(default_factory=lambda: ["public/"])
+    #: a request for content this peer lacks fetches it from others up to this size...
+    max_fetch_bytes: Annotated[int, msgspec.Meta(ge=1)] = 256 * 1024 * 1024
+    #: ...and for this long
+    fetch_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]

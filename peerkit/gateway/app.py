@@ -1,8 +1,10 @@
-"""Health, metrics and introspection over HTTP: what a person or a cluster looks at.
+"""Health, metrics, introspection and content over HTTP: what a person, a browser or a
+cluster looks at.
 
-On loopback (the default) it is open; on any other host everything but /health/* needs a
-bearer token (``gateway.token_file``): peers, actors and metrics describe the peer to anyone
-who can reach the port.
+On loopback (the default) it is open; on any other host everything but /health/* and content
+needs a bearer token (``gateway.token_file``): peers, actors and metrics describe the peer to
+anyone who can reach the port. Content (/ipfs, /ipns, /: content.py) is open, but without the
+token only public content is served.
 
     /health/live    200 while the process serves HTTP
     /health/ready   200 once the node has started (and reached a bootstrap peer, if it has any)
@@ -11,6 +13,7 @@ who can reach the port.
     /peers          connected peers, each "direct" or "relayed" (JSON)
     /actors         actors with their mailbox depths and counters (JSON)
     /status         everything a dashboard needs in one JSON document
+    /ipfs/, /ipns/  content, as the IPFS HTTP gateway specs say (content.py)
 
 The app lives in the node's lifecycle (AppRunner + TCPSite), not in aiohttp's own loop runner.
 This is the one place peerkit errors become HTTP statuses.
@@ -49,6 +52,10 @@ def build_app(node: Node, token: str = "") -> web.Application:
     app.router.add_get("/peers", peers)
     app.router.add_get("/actors", actors)
     app.router.add_get("/status", status)
+    if node.has("storage"):
+        from .content import ContentGateway
+
+        ContentGateway(node).add_routes(app)
     return app
 
 
@@ -64,10 +71,16 @@ def http_status(exc: PeerkitError) -> int:
         UsageError,
         ValidationFailed,
     )
-    from ..storage.errors import BlockNotFound, InvalidCID, NotPinned
+    from ..storage.errors import BlockNotFound, InvalidCID, LimitExceeded, NotPinned
+    from ..storage.unixfs import NoSuchPath, NotUnixFS
+    from .formats import Unsatisfiable
 
     table: list[tuple[type[PeerkitError], int]] = [
         (AuthMissing, 401),
+        (NoSuchPath, 404),
+        (NotUnixFS, 400),
+        (Unsatisfiable, 416),
+        (LimitExceeded, 413),
         (AuthError, 403),
         (Refused, 403),
         (BlockNotFound, 404),
@@ -92,25 +105,37 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         response: web.StreamResponse = await handler(request)
         return response
     except PeerkitError as exc:
-        return web.json_response({"error": exc.code, "message": str(exc)}, status=http_status(exc))
+        body = {"error": exc.code, "message": str(exc)}
+        if exc.hint:
+            body["hint"] = exc.hint
+        return web.json_response(body, status=http_status(exc))
+
+
+def is_content_path(path: str) -> bool:
+    """Paths open to requests without the token (the content handlers then serve only
+    public content to them)."""
+    return path == "/" or path.startswith(("/ipfs/", "/ipns/"))
 
 
 @web.middleware
 async def _bearer_token(request: web.Request, handler: Any) -> web.StreamResponse:
     token = request.app[TOKEN]
-    if token and request.path not in OPEN_PATHS:
+    trusted = True
+    if token:
         given = request.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
-            return web.json_response(
-                {
-                    "error": "unauthorized",
-                    "message": "this gateway needs 'Authorization: Bearer <token>'"
-                    " (the token is in the peer's gateway.token file)",
-                },
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="peerkit"'},
-            )
+        trusted = scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
+    request["trusted"] = trusted
+    if not trusted and request.path not in OPEN_PATHS and not is_content_path(request.path):
+        return web.json_response(
+            {
+                "error": "unauthorized",
+                "message": "this gateway needs 'Authorization: Bearer <token>'"
+                " (the token is in the peer's gateway.token file)",
+            },
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="peerkit"'},
+        )
     response: web.StreamResponse = await handler(request)
     return response
 

@@ -58,6 +58,10 @@ class StorageClient:
         """Whether this peer holds the block (a read: it does not wait on the actor)."""
         return self._ext.store.has(parse_cid(cid))
 
+    def missing(self, root: CID | str) -> list[CID]:
+        """The blocks under ``root`` this peer lacks (a read: it does not wait on the actor)."""
+        return self._ext.store.missing(parse_cid(root))
+
     def read_block(self, cid: CID | str) -> bytes:
         """The bytes of a block this peer holds (a read: it does not wait on the actor);
         BlockNotFound otherwise. For readers that need many small blocks at once (a log)."""
