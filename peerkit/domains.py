@@ -20,6 +20,11 @@ DCS_UPDATE = b"peerkit/dcs/update/v1\x00"
 DCS_SNAPSHOT = b"peerkit/dcs/snapshot/v1\x00"
 #: a collaborator asking a keeper for the mail kept for them
 DCS_COLLECT = b"peerkit/dcs/collect/v1\x00"
+#: the content key of sealed content, sealed to one reader
+SEALED_KEY = b"peerkit/sealed/key/v1\x00"
+#: associated data of each encrypted chunk of sealed content (not a signature: kept here so no
+#: two byte strings peerkit authenticates can be confused)
+SEALED_CHUNK = b"peerkit/sealed/chunk/v1\x00"
 
 
 def auth_token(kind: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from collections.abc import AsyncIterator
@@ -16,8 +17,12 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from ..auth.tokens import Token
 from ..blocks import parse_cid
 from ..clock import utc
+from ..envelopes import Identity
 from ..errors import PeerkitError
 from ..storage.errors import BlockNotFound
+from ..storage.sealed import Reader, reader_of
+from . import content
+from .content import Published
 from .keeper import DropKept, KeptName, KeptNames, ListKept
 from .keys import (
     ME_NAME,
@@ -35,11 +40,13 @@ from .routing import NAMESPACE
 if TYPE_CHECKING:
     from ..node import Node
 
+#: the Me DAG: the user's index (naming/content.py says what each field holds)
 ME_DEFAULTS: dict[str, Any] = {
     "vocabularies": ["schema.org"],
     "topics": [],
     "rendezvous": [],
     "names": [],
+    "content": {},
 }
 
 
@@ -163,6 +170,10 @@ class NamingClient:
         )
         return [verify_record(name, r, now=self.now(), check_expiry=False) for r in reply.records]
 
+    async def read_document(self, name: str, *, identity: Identity | None = None) -> dict[str, Any]:
+        """The document ``name`` points at now (sealed content opens with ``identity``)."""
+        return await content.read_document(self.node, name, identity)
+
     async def kept(self) -> list[KeptName]:
         """The names this peer keeps for users who delegated ``name/republish`` to it."""
         reply: KeptNames = await self.node.actor("name-keeper").ask(ListKept())
@@ -215,6 +226,46 @@ class Session:
 
     def key_for(self, name: str) -> Ed25519PrivateKey:
         return name_key(self.master, name)
+
+    def name_of(self, label: str) -> str:
+        """The name the user's ``label`` is published under."""
+        return name_for(self.key_for(label))
+
+    @functools.cached_property
+    def identity(self) -> Identity:
+        """Who the user is to sealed content (and collaboration): derived from the master
+        key, so it is the same on every device they log in from."""
+        return Identity.from_seed(self.master.derive("content/identity"))
+
+    @property
+    def reader(self) -> Reader:
+        """What an owner needs to seal content for this user (their id and box key)."""
+        return reader_of(self.identity)
+
+    async def publish_document(
+        self,
+        label: str,
+        document: dict[str, Any],
+        *,
+        vocab: str = "schema.org",
+        readers: list[Reader] | None = None,
+        push_to: list[str] | None = None,
+    ) -> Published:
+        """Store ``document`` as quads (sealed for ``readers`` when given), point the
+        label's name at it and list it in the Me DAG: scenario 1's write path in one call."""
+        return await content.publish_document(
+            self, label, document, vocab=vocab, readers=readers, push_to=push_to
+        )
+
+    async def set_readers(
+        self, label: str, readers: list[Reader], *, push_to: list[str] | None = None
+    ) -> Published:
+        """Change who can read a sealed label: a new version under a new key."""
+        return await content.set_readers(self, label, readers, push_to=push_to)
+
+    async def read_document(self, name: str) -> dict[str, Any]:
+        """The document a name points at, opened as this user: scenario 1's read path."""
+        return await content.read_as(self, name)
 
     async def create_me(self) -> dict[str, Any]:
         me = dict(ME_DEFAULTS)

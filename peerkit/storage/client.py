@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from ..blocks import CID, Block, decode, make_block, parse_cid, raw_block
+from ..envelopes import Identity
 from ..errors import PeerkitError, RequestTimeout
+from .car import read_car, write_car
 from .errors import BlockNotFound
 from .files import read_file_range, size_of
 from .messages import (
@@ -31,9 +34,31 @@ from .messages import (
     QueryQuads,
     RunGC,
 )
-from .quads import FatLink, Literal, Quad, decode_object, encode_object
+from .quads import (
+    FatLink,
+    Literal,
+    Quad,
+    decode_object,
+    encode_object,
+    from_quads,
+    quads_from_blocks,
+    quads_to_blocks,
+    to_quads,
+)
+from .sealed import (
+    Envelope,
+    IterReader,
+    NotAReader,
+    Reader,
+    SealedError,
+    open_content,
+    read_envelope,
+    readers_of,
+    seal_content,
+)
 from .store import Pin
-from .unixfs import Entry, import_file, import_path
+from .unixfs import ByteSource, Emit, import_file, import_path
+from .vocab import vocabulary
 
 #: seconds the connected peers have to deliver a DAG before the DHT's providers are asked
 CONNECTED_FIRST = 10.0
@@ -90,10 +115,103 @@ class StorageClient:
         await self.put_blocks([block])
         return block.cid
 
-    async def put_file(self, src: IO[bytes] | Path, *, pin: str | None = None) -> CID:
+    async def put_file(self, src: ByteSource | Path, *, pin: str | None = None) -> CID:
         """Store a file (or, given a Path, a file or directory tree) as UnixFS: the CID
         ``ipfs add --cid-version=1 --raw-leaves`` gives. Read and written in batches of
         ``BATCH_BYTES`` on a worker thread, so any size fits in bounded memory."""
+
+        def build(emit: Emit) -> CID:
+            entry = import_path(src, emit) if isinstance(src, Path) else import_file(src, emit)
+            return entry.cid
+
+        return await self._import(build, pin)
+
+    async def put_sealed(
+        self,
+        src: bytes | ByteSource | Path,
+        *,
+        owner: Identity,
+        readers: list[Reader],
+        pin: str | None = None,
+        kind: str = "file",
+    ) -> CID:
+        """Store ``src`` encrypted so that only ``readers`` (and ``owner``) can open it; returns
+        the CID of its envelope (storage/sealed.py). Streams, as put_file."""
+
+        def build(emit: Emit) -> CID:
+            if isinstance(src, Path):
+                with src.open("rb") as f:
+                    return seal_content(owner, readers, f, emit, kind).cid
+            stream = io.BytesIO(src) if isinstance(src, bytes) else src
+            return seal_content(owner, readers, stream, emit, kind).cid
+
+        return await self._import(build, pin)
+
+    async def put_sealed_document(
+        self,
+        document: dict[str, Any],
+        *,
+        owner: Identity,
+        readers: list[Reader],
+        vocab: str = "schema.org",
+        pin: str | None = None,
+    ) -> CID:
+        """A document as quads of the semantic graph (as put_document), sealed for
+        ``readers``: the quad set's blocks travel inside the ciphertext as a CAR."""
+        vocabulary_ = vocabulary(vocab)
+        root, chunks = quads_to_blocks(to_quads(document, vocabulary_), vocabulary_)
+        car = io.BytesIO()
+        write_car(car, [root.cid], [root, *chunks])
+        car.seek(0)
+        return await self.put_sealed(car, owner=owner, readers=readers, pin=pin, kind="document")
+
+    async def open_sealed(self, cid: CID | str, identity: Identity) -> bytes:
+        """The plaintext of sealed content, for one of its readers (fetched first if some
+        of it is elsewhere); NotAReader for anyone else."""
+        envelope = await self._envelope(cid)
+        return b"".join(open_content(self.read_block, envelope, identity))
+
+    async def open_sealed_document(self, cid: CID | str, identity: Identity) -> dict[str, Any]:
+        car = await self.open_sealed(cid, identity)
+        roots, blocks = read_car(car)
+        held = {b.cid.cid_bytes: b.data for b in blocks}
+        if len(roots) != 1 or roots[0].cid_bytes not in held:
+            raise SealedError("sealed document does not hold its quad set")
+        root = decode(held[roots[0].cid_bytes])
+        quads = quads_from_blocks(root, lambda c: held[parse_cid(c).cid_bytes])
+        return from_quads(quads, vocabulary(root["vocab"]))
+
+    async def sealed_readers(self, cid: CID | str) -> list[Reader]:
+        """Who may open sealed content (the envelope says so in the clear)."""
+        return readers_of(await self._envelope(cid))
+
+    async def reseal(
+        self,
+        cid: CID | str,
+        *,
+        owner: Identity,
+        readers: list[Reader],
+        pin: str | None = None,
+    ) -> CID:
+        """A new version of sealed content, under a new key, for ``readers`` only (and the
+        owner): how a reader is removed. Returns the new envelope's CID."""
+        envelope = await self._envelope(cid)
+        if envelope.owner != owner.id:
+            raise NotAReader("only the owner of sealed content can reseal it")
+        plain = IterReader(open_content(self.read_block, envelope, owner))
+        return await self.put_sealed(
+            plain, owner=owner, readers=readers, pin=pin, kind=envelope.kind
+        )
+
+    async def _envelope(self, cid: CID | str) -> Envelope:
+        cid = parse_cid(cid)
+        if not self.has(cid) or self.missing(cid):
+            await self.fetch(cid)
+        return read_envelope(self.read_block(cid))
+
+    async def _import(self, build: Callable[[Emit], CID], pin: str | None) -> CID:
+        """Run ``build`` on a worker thread; the blocks it emits reach the store in batches,
+        the root last (pinned with it, in one step)."""
         loop = asyncio.get_running_loop()
         batch: list[Block] = []
         held = 0
@@ -103,24 +221,15 @@ class StorageClient:
             batch.append(block)
             held += len(block.data)
             if held >= BATCH_BYTES:
-                flush()
+                blocks = batch[:]
+                batch.clear()
+                held = 0
+                # waits for the store: the reader never runs ahead of the writes
+                asyncio.run_coroutine_threadsafe(self.put_blocks(blocks), loop).result()
 
-        def flush() -> None:
-            nonlocal held
-            blocks = batch[:]
-            batch.clear()
-            held = 0
-            # waits for the store: the reader never runs ahead of the writes
-            asyncio.run_coroutine_threadsafe(self.put_blocks(blocks), loop).result()
-
-        def run() -> Entry:
-            if isinstance(src, Path):
-                return import_path(src, emit)
-            return import_file(src, emit)
-
-        entry = await asyncio.to_thread(run)
-        await self.put_blocks(batch, pin=pin)  # the rest, the root last: pinned in one step
-        return entry.cid
+        root = await asyncio.to_thread(build, emit)
+        await self.put_blocks(batch, pin=pin)
+        return root
 
     def file_size(self, cid: CID | str) -> int:
         """The byte length of a stored file (UnixFS or peerkit-file), from its root block."""

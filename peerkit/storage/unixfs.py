@@ -22,7 +22,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple, Protocol
 
 from ..blocks import CID, DAG_PB, RAW, Block, cid_codec, cid_for, parse_cid, raw_block
 from ..dagpb import DagPbError, PBLink, PBNode, decode_node, encode_node
@@ -46,6 +46,14 @@ TYPE_NAMES = {
 }
 
 Emit = Callable[[Block], None]
+
+
+class ByteSource(Protocol):
+    """Anything with ``read(n)``: a file, a socket file, a pipe, a generator's reader."""
+
+    def read(self, size: int, /) -> bytes | None: ...
+
+
 GetData = Callable[[CID], bytes]
 
 
@@ -181,7 +189,7 @@ def _file_node(children: list[Entry], emit: Emit) -> Entry:
     return Entry(block.cid, len(node) + sum(link.tsize or 0 for link in links), data.filesize)
 
 
-def _read_chunk(src: IO[bytes], size: int) -> bytes:
+def read_chunk(src: ByteSource, size: int) -> bytes:
     """``size`` bytes, or fewer only at the end (a pipe may return less per read)."""
     first = src.read(size)
     if not first or len(first) == size:
@@ -198,7 +206,7 @@ def _read_chunk(src: IO[bytes], size: int) -> bytes:
 
 
 def import_file(
-    src: IO[bytes],
+    src: ByteSource,
     emit: Emit,
     *,
     chunk: int = CHUNK,
@@ -212,7 +220,7 @@ def import_file(
     leaves = 0
     done = 0
     while True:
-        data = _read_chunk(src, chunk)
+        data = read_chunk(src, chunk)
         if not data and leaves:
             break
         leaf = raw_block(data)

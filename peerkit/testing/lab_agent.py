@@ -16,6 +16,8 @@ commands as JSON lines on stdin, answering each with one JSON line on stdout::
     dcs_edit {doc, patches}, dcs_text {doc}, dcs_wait {doc, parts}
     {"op": "name_publish", "seed": hex, "value": "..."} (-> name)  name_resolve {name}
     {"op": "login", "wallet": hex, "passphrase": "..."}  login_publish {label, document},
+    sealed_reader, sealed_publish {label, document, readers}, sealed_set_readers {label,
+    readers}, sealed_read {name}, sealed_me, sealed_peek {cid, needle} (as the logged-in user)
     keep_with {peer, labels} (the app node keeps the user's names, now)
 
 Answers are ``{"ok": ..., "ms": elapsed}`` or ``{"error": message, "type": error class}``.
@@ -93,6 +95,8 @@ class Agent:
             return node.addrs()
         if op == "stats":
             return node.transport.stats()
+        if op.startswith("sealed_"):
+            return await self._sealed(node, op, cmd)
         if op.startswith(("dcs_", "name_", "login", "keep_")):
             return await self._collaborate(node, op, cmd)
         if op == "stop":
@@ -186,6 +190,41 @@ class Agent:
             await session.keep_with(cmd["peer"], cmd.get("labels", []))
             listing = await node.request(cmd["peer"], KeepNow(), timeout=60)
             return [k.root for k in listing.kept]
+        raise RuntimeError(f"unknown op {op!r}")
+
+    async def _sealed(self, node: Any, op: str, cmd: dict[str, Any]) -> Any:
+        """Sealed content as the logged-in user (scenario 1's write and read paths)."""
+        from ..blocks import Block, links, parse_cid
+        from ..storage.sealed import Reader
+
+        session = self.sessions[node.peer_id]
+        readers = [Reader(r["id"], bytes.fromhex(r["box"])) for r in cmd.get("readers") or []]
+        if op == "sealed_reader":  # what an owner needs to seal content for this user
+            return {"id": session.reader.id, "box": session.reader.box.hex()}
+        if op == "sealed_publish":  # {label, document, readers} -> {name, cid}
+            published = await session.publish_document(
+                cmd["label"], cmd["document"], readers=readers if "readers" in cmd else None
+            )
+            return {"name": published.name, "cid": published.cid.encode()}
+        if op == "sealed_set_readers":
+            published = await session.set_readers(cmd["label"], readers)
+            return {"name": published.name, "cid": published.cid.encode()}
+        if op == "sealed_read":
+            return await session.read_document(cmd["name"])
+        if op == "sealed_me":
+            return session.me
+        if op == "sealed_peek":  # fetch a DAG as anyone may, and look for ``needle`` in it
+            root = parse_cid(cmd["cid"])
+            await node.storage.fetch(root, timeout=30)
+            needle = cmd["needle"].encode()
+            seen, stack, found = 0, [root], False
+            while stack:
+                cid = stack.pop()
+                data = node.storage.read_block(cid)
+                seen += 1
+                found |= needle in data
+                stack.extend(links(Block(cid, data)))
+            return {"blocks": seen, "found": found}
         raise RuntimeError(f"unknown op {op!r}")
 
 
