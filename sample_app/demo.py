@@ -4,8 +4,9 @@ Run it with ``make demo`` (or ``python -m sample_app.demo``). It starts the form
 ``peerkit up``'s runner (a rendezvous point and two app nodes, each its own process, and three
 users sharing one), waits until the users have found the app nodes through rendezvous, then
 drives the peers from a director peer in this process and prints what flows between them:
-typed requests and replies, a relayed request, pubsub events, a named document that Alice
-updates and Bob resolves (scenario 1 of the whitepaper), a document Alice and Bob edit together
+typed requests and replies, a relayed request, pubsub events, a named post that Alice seals
+for Bob, updates and then closes to him while Bob reads it from his own peer (scenario 1 of
+the whitepaper, one call each way), a document Alice and Bob edit together
 (scenario 2), the app's own service on Alice's own app nodes (scenario 3, throughout), and a
 typed error. It stops the formation and exits 0 when everything happened as it should.
 """
@@ -27,8 +28,6 @@ from peerkit.formation.runner import FormationRunner
 from peerkit.formation.spec import load_formation
 from peerkit.log import configure_logging
 from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet
-from peerkit.naming.messages import ResolveName
-from peerkit.naming.records import name_for, verify_record
 
 from .generated.greeter import Announce, Greet, Inbox, Relay
 
@@ -130,31 +129,49 @@ async def demo() -> int:
             say(f"  {p.name:<10} received {len(texts)}/{len(texts)}  [ok]")
         say()
 
-        say("names: Alice updates a named document, Bob (user-1) resolves it")
+        say("content: Alice publishes a post sealed for Bob; Bob resolves and reads it")
         session = await director.naming.login(
             EthereumWallet(b"\xa1" * 32), "alice's passphrase", "sample", kdf=FAST_TEST_KDF
         )
-        key = session.key_for("post")
-        name = name_for(key)
-        bob = users[1].peer_id
+        # Bob on his laptop: a peer of his own (started here), logged in with his wallet
+        laptop = Node(PeerConfig(name="bob-laptop", log_level="warning"))
+        await laptop.start()
+        await laptop.connect(apps[0].addrs[0])
+        await laptop.connect(director.addrs()[0])
+        bob_session = await laptop.naming.login(
+            EthereumWallet(b"\xb0" * 32), "bob's passphrase", "sample", kdf=FAST_TEST_KDF
+        )
+        name = session.name_of("post")
         for version in (1, 2):
-            cid = await director.storage.put_document(
-                {"@type": "BlogPosting", "headline": f"Hello, version {version}"}
+            post = {"@type": "BlogPosting", "headline": f"Hello, version {version}"}
+            published, ms = await timed(
+                session.publish_document(
+                    "post", post, readers=[bob_session.reader], push_to=[apps[0].peer_id]
+                )
             )
-            await director.naming.publish(key, cid.encode(), push_to=[apps[0].peer_id])
-
-            async def bob_sees(version=version):  # type: ignore[no-untyped-def]
-                r = await director.request(bob, ResolveName(name=name))
-                if r.record is None:
-                    return None
-                rec = verify_record(name, r.record, now=director.naming.now())
-                return rec if rec.sequence == version - 1 else None
-
-            rec, ms = await timed(until(bob_sees, "Bob to resolve the update"))
             say(
-                f"  Alice publishes {name[:14]}... seq {rec.sequence} -> "
-                f"{rec.value.decode()[:26]}...; Bob resolves it  ({ms:.1f} ms)"
+                f"  Alice: document -> quads -> sealed DAG {published.cid.encode()[:14]}..."
+                f" -> {name[:14]}... seq {published.record.sequence}  ({ms:.1f} ms)"
             )
+
+            async def bob_reads(version=version):  # type: ignore[no-untyped-def]
+                doc = await bob_session.read_document(name)
+                return doc if doc["headline"].endswith(str(version)) else None
+
+            doc, ms = await timed(until(bob_reads, "Bob to read the new version"))
+            say(f"  Bob: {name[:14]}... -> DAG -> opened -> {doc['headline']!r}  ({ms:.1f} ms)")
+        await session.set_readers("post", [], push_to=[apps[0].peer_id])
+
+        async def bob_is_out() -> bool:
+            try:
+                await bob_session.read_document(name)
+            except PeerkitError as exc:
+                return exc.code == "not_a_reader"
+            return False
+
+        await until(bob_is_out, "Bob to be refused the resealed post")
+        say("  Alice removes Bob; the next version is sealed under a new key: Bob is refused")
+        await laptop.stop()
         say()
 
         say("collaboration: Alice (the director) and Bob (user-1) edit one shared document")
