@@ -71,7 +71,7 @@ def http_status(exc: PeerkitError) -> int:
         UsageError,
         ValidationFailed,
     )
-    from ..storage.errors import BlockNotFound, InvalidCID, LimitExceeded, NotPinned
+    from ..storage.errors import BlockError, BlockNotFound, InvalidCID, LimitExceeded, NotPinned
     from ..storage.unixfs import NoSuchPath, NotUnixFS
     from .formats import Unsatisfiable
 
@@ -91,6 +91,7 @@ def http_status(exc: PeerkitError) -> int:
         (ValidationFailed, 400),
         (UsageError, 400),
         (InvalidCID, 400),
+        (BlockError, 400),  # content that does not decode as what it claims to be
         (ConfigError, 400),
     ]
     for cls, status in table:

@@ -187,9 +187,10 @@ class ContentGateway:
         wanted = parse_range(request.headers.get("Range"), size)
         start, end = (0, size) if wanted is None else wanted
         response = web.StreamResponse(status=200 if wanted is None else 206, headers=headers)
-        response.content_type = content_type(name, head).split(";")[0]
-        if content_type(name, head).endswith("charset=utf-8"):
-            response.charset = "utf-8"
+        media, _, charset = content_type(name, head).partition("; charset=")
+        response.content_type = media
+        if charset:
+            response.charset = charset
         response.headers["Accept-Ranges"] = "bytes"
         response.content_length = end - start
         if wanted is not None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from ..blocks import CID, DAG_CBOR, Block, decode, make_block, raw_block
+from ..blocks import CID, DAG_CBOR, Block, decode, make_block, parse_cid, raw_block
 from .errors import LimitExceeded, StorageError
-from .unixfs import CHUNK, GetData, file_size, read_node, read_range
+from .unixfs import CHUNK, GetData, NotUnixFS, file_size, read_node, read_range
 
 FILE_TYPE = "peerkit/file"
 
@@ -26,11 +26,26 @@ def is_legacy_file(cid: CID, data: bytes) -> bool:
     return isinstance(obj, dict) and obj.get("type") == FILE_TYPE
 
 
+def _legacy_root(data: bytes) -> dict:
+    """A peerkit-file root, checked (it may have come from another peer)."""
+    root = decode(data)
+    size, chunk, chunks = root.get("size"), root.get("chunk", CHUNK), root.get("chunks")
+    if (
+        not isinstance(size, int)
+        or not isinstance(chunk, int)
+        or chunk <= 0
+        or not isinstance(chunks, list)
+        or not all(isinstance(c, CID) for c in chunks)
+    ):
+        raise NotUnixFS("a peerkit file root is malformed")
+    return root
+
+
 def size_of(get_data: GetData, cid: CID) -> int:
     """The byte length of the file at ``cid`` (read from its root block only)."""
     data = get_data(cid)
     if is_legacy_file(cid, data):
-        return int(decode(data)["size"])
+        return int(_legacy_root(data)["size"])
     return file_size(read_node(cid, data))
 
 
@@ -40,7 +55,7 @@ def read_file_range(
     """Bytes ``start``..``end`` of the file at ``cid``, a leaf at a time."""
     data = get_data(cid)
     if is_legacy_file(cid, data):
-        yield from _legacy_range(get_data, decode(data), start, end)
+        yield from _legacy_range(get_data, _legacy_root(data), start, end)
     else:
         yield from read_range(get_data, cid, start, end)
 
@@ -53,7 +68,7 @@ def _legacy_range(get_data: GetData, root: dict, start: int, end: int | None) ->
         offset = hi
         if hi <= start or (end is not None and lo >= end):
             continue
-        piece = get_data(cid)[max(start - lo, 0) : None if end is None else end - lo]
+        piece = get_data(parse_cid(cid))[max(start - lo, 0) : None if end is None else end - lo]
         if piece:
             yield piece
 

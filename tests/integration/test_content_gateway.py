@@ -189,3 +189,23 @@ async def test_a_stranger_gets_only_public_content_and_no_fetching(tmp_path):
     finally:
         await gw.stop()
         await origin.stop()
+
+
+async def test_malformed_files_get_a_clear_error_and_the_peer_runs_on(peers):
+    from peerkit.blocks import DAG_PB, Block, cid_for, make_block
+    from peerkit.dagpb import PBNode, encode_node
+    from peerkit.storage.unixfs import FILE, UnixFSData
+
+    gw, _origin, _root = peers
+    no_unixfs = encode_node(PBNode([], None))
+    lying = encode_node(PBNode([], UnixFSData(FILE, filesize=9, blocksizes=[9]).encode()))
+    legacy = make_block({"type": "peerkit/file", "size": "big", "chunks": "nope"})
+    blocks = [Block(cid_for(data, DAG_PB), data) for data in (no_unixfs, lying)] + [legacy]
+    await gw.storage.put_blocks(blocks)
+    async with aiohttp.ClientSession() as http:
+        for block in blocks:
+            async with http.get(f"{gw.gateway_url}/ipfs/{block.cid.encode()}") as resp:
+                assert resp.status == 400, await resp.text()
+                assert (await resp.json())["message"]
+        async with http.get(f"{gw.gateway_url}/health/live") as resp:
+            assert resp.status == 200
