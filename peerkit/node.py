@@ -229,6 +229,11 @@ class Node:
     # --- identity -------------------------------------------------------------------------
 
     @property
+    def topics(self) -> list[str]:
+        """The pubsub topics this peer is subscribed to (its own events' and its handlers')."""
+        return sorted(self._topics)
+
+    @property
     def identity_seed(self) -> bytes:
         """The node's secret seed (its peer key, on either transport), from which other
         identities are derived: the ``identity`` file's key (created if missing), else

@@ -206,6 +206,7 @@ class NamingClient:
         )
         session = Session(self, master, wallet)
         session.me = await session.load_me() or await session.create_me()
+        await content.remember_app(session)
         return session
 
 

@@ -7,8 +7,8 @@ identity when sealed -> the document.
 
 The Me DAG is the user's index (encrypted with their master key, published under their Me
 name): ``names`` they can read, ``content`` (for each name they publish: its label,
-vocabulary, whether it is sealed and to whom), ``vocabularies`` they use, and the ``topics``
-and ``rendezvous`` namespaces of the apps they use.
+vocabulary, whether it is sealed and to whom), ``vocabularies`` they use, and the pubsub
+``topics`` and ``rendezvous`` namespaces of the apps they log in to.
 """
 
 from __future__ import annotations
@@ -127,6 +127,25 @@ async def read_as(session: Session, name: str) -> dict[str, Any]:
     if name not in names:
         await session.save_me({**session.me, "names": sorted(names | {name})})
     return document
+
+
+async def remember_app(session: Session) -> None:
+    """Keep the app's rendezvous namespaces and topics in the Me DAG (saved only when they
+    add something): a device that logs in later finds the app's peers and conversations."""
+    node = session.naming.node
+    rendezvous = node.config.rendezvous
+    namespaces = {*rendezvous.prefer, *rendezvous.namespaces}
+    topics = {t for t in node.topics if not t.startswith("peerkit.")}
+    me = session.me
+    if namespaces <= set(me.get("rendezvous", [])) and topics <= set(me.get("topics", [])):
+        return
+    await session.save_me(
+        {
+            **me,
+            "rendezvous": sorted({*me.get("rendezvous", []), *namespaces}),
+            "topics": sorted({*me.get("topics", []), *topics}),
+        }
+    )
 
 
 def _cid_of(record: NameRecord) -> CID:

@@ -102,3 +102,16 @@ async def test_a_public_document_in_one_call_each_way(make_nodes):
         "readers": [],
     }
     assert published.name in session.me["names"] and "schema.org" in session.me["vocabularies"]
+
+
+async def test_the_me_dag_keeps_the_apps_rendezvous_namespaces_and_topics(make_nodes):
+    from peerkit.config import RendezvousConfig
+    from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet
+
+    (node,) = await make_nodes(1, "memory", rendezvous=RendezvousConfig(prefer=["cms/nodes"]))
+    await node.subscribe("cms.chat")
+    wallet = EthereumWallet(os.urandom(32))
+    session = await node.naming.login(wallet, "pw", "cms", kdf=FAST_TEST_KDF)
+    assert session.me["rendezvous"] == ["cms/nodes"] and session.me["topics"] == ["cms.chat"]
+    again = await node.naming.login(wallet, "pw", "cms", kdf=FAST_TEST_KDF)  # another device
+    assert again.me["rendezvous"] == ["cms/nodes"]
