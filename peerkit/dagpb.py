@@ -18,6 +18,8 @@ from typing import NamedTuple
 from cbrrr import CID
 
 from .block_errors import NotCanonical
+from .errors import MalformedMessage
+from .wire import decode_uvarint, encode_uvarint
 
 
 class DagPbError(NotCanonical):
@@ -35,35 +37,15 @@ class PBNode(NamedTuple):
     data: bytes | None = None
 
 
-_MAX_UINT64 = (1 << 64) - 1
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    value = 0
-    shift = 0
-    while True:
-        if pos >= end:
-            raise DagPbError("DAG-PB block ends inside a varint")
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            break
-        shift += 7
-        if shift >= 64:
-            raise DagPbError("DAG-PB varint longer than 64 bits")
-    if value > _MAX_UINT64:
-        raise DagPbError("DAG-PB varint longer than 64 bits")
-    return value, pos
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The minimal unsigned varint at ``pos`` (wire.py's rules: at most 63 bits)."""
+    try:
+        parsed = decode_uvarint(buf, pos)
+    except MalformedMessage as exc:
+        raise DagPbError(f"DAG-PB varint is malformed: {exc}") from None
+    if parsed is None:
+        raise DagPbError("DAG-PB block ends inside a varint")
+    return parsed
 
 
 def name_key(link: PBLink) -> bytes:
@@ -81,22 +63,22 @@ def encode_node(node: PBNode) -> bytes:
             raise DagPbError("DAG-PB links must be sorted by name bytes")
         previous = key
         body = _encode_link(link)
-        out += b"\x12" + _varint(len(body)) + body
+        out += b"\x12" + encode_uvarint(len(body)) + body
     if node.data is not None:
-        out += b"\x0a" + _varint(len(node.data)) + node.data
+        out += b"\x0a" + encode_uvarint(len(node.data)) + node.data
     return bytes(out)
 
 
 def _encode_link(link: PBLink) -> bytes:
     cid = link.cid.cid_bytes
-    out = bytearray(b"\x0a" + _varint(len(cid)) + cid)
+    out = bytearray(b"\x0a" + encode_uvarint(len(cid)) + cid)
     if link.name is not None:
         name = link.name.encode()
-        out += b"\x12" + _varint(len(name)) + name
+        out += b"\x12" + encode_uvarint(len(name)) + name
     if link.tsize is not None:
         if not 0 <= link.tsize <= 2**53 - 1:  # as @ipld/dag-pb: a safe integer
             raise DagPbError(f"DAG-PB link size {link.tsize} is out of range")
-        out += b"\x18" + _varint(link.tsize)
+        out += b"\x18" + encode_uvarint(link.tsize)
     return bytes(out)
 
 
@@ -106,10 +88,10 @@ def decode_node(data: bytes) -> PBNode:
     payload: bytes | None = None
     pos, end = 0, len(data)
     while pos < end:
-        key, pos = _read_varint(data, pos, end)
+        key, pos = _read_varint(data, pos)
         if key not in (0x0A, 0x12):
             raise DagPbError(f"DAG-PB node has an unknown field or wire type (key {key})")
-        length, pos = _read_varint(data, pos, end)
+        length, pos = _read_varint(data, pos)
         if pos + length > end:
             raise DagPbError("DAG-PB block ends inside a field")
         body = data[pos : pos + length]
@@ -135,7 +117,7 @@ def _decode_link(body: bytes) -> PBLink:
     pos, end = 0, len(body)
     last = 0
     while pos < end:
-        key, pos = _read_varint(body, pos, end)
+        key, pos = _read_varint(body, pos)
         field, wire = key >> 3, key & 7
         if field not in (1, 2, 3) or wire != (0 if field == 3 else 2):
             raise DagPbError(f"DAG-PB link has an unknown field or wire type (key {key})")
@@ -143,9 +125,9 @@ def _decode_link(body: bytes) -> PBLink:
             raise DagPbError("DAG-PB link fields are repeated or out of order")
         last = field
         if field == 3:
-            tsize, pos = _read_varint(body, pos, end)
+            tsize, pos = _read_varint(body, pos)
             continue
-        length, pos = _read_varint(body, pos, end)
+        length, pos = _read_varint(body, pos)
         if pos + length > end:
             raise DagPbError("DAG-PB link ends inside a field")
         if field == 1:

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from ..blocks import CID, DAG_CBOR, RAW, Block, cid_codec, decode, encode, links, parse_cid
+from ..blocks import CID, DAG_CBOR, cid_codec, decode, encode, parse_cid
 from ..errors import Refused
 from ..storage.errors import BlockNotFound, LimitExceeded
 from ..storage.files import is_legacy_file, read_file_range, size_of
@@ -213,27 +212,11 @@ class ContentGateway:
         if request.method != "HEAD":
             header = encode({"roots": [root], "version": 1})
             await response.write(encode_uvarint(len(header)) + header)
-            store = self.node.storage
-            for cid in self._dfs(root):
-                data = store.read_block(cid)
-                raw = cid.cid_bytes
-                await response.write(encode_uvarint(len(raw) + len(data)) + raw + data)
+            for block in self.node.storage.walk(root):
+                raw = block.cid.cid_bytes
+                await response.write(encode_uvarint(len(raw) + len(block.data)) + raw + block.data)
         await response.write_eof()
         return response
-
-    def _dfs(self, root: CID) -> Iterator[CID]:
-        """Every CID of the DAG under ``root``, depth first, each once (the trustless order)."""
-        store = self.node.storage
-        seen: set[bytes] = set()
-        stack = [root]
-        while stack:
-            cid = stack.pop()
-            if cid.cid_bytes in seen:
-                continue
-            seen.add(cid.cid_bytes)
-            yield cid
-            if cid_codec(cid) != RAW:
-                stack.extend(reversed(links(Block(cid, store.read_block(cid)))))
 
     # --- what may be served, and fetching the rest ------------------------------------------
 
@@ -284,7 +267,7 @@ class ContentGateway:
         out: set[bytes] = set()
         for root in roots:
             try:
-                out.update(c.cid_bytes for c in self._dfs(root))
+                out.update(b.cid.cid_bytes for b in self.node.storage.walk(root))
             except BlockNotFound:
                 continue  # a pin whose DAG has a gap here: what was walked before it is served
         return frozenset(out)

@@ -87,6 +87,11 @@ class StorageClient:
         """The blocks under ``root`` this peer lacks (a read: it does not wait on the actor)."""
         return self._ext.store.missing(parse_cid(root))
 
+    def walk(self, root: CID | str) -> Iterator[Block]:
+        """Every block of the DAG under ``root``, depth first, each once (BlockNotFound at
+        the first one missing): the order of a CAR, and of a trustless gateway response."""
+        return self._ext.store.walk(parse_cid(root))
+
     def read_block(self, cid: CID | str) -> bytes:
         """The bytes of a block this peer holds (a read: it does not wait on the actor);
         BlockNotFound otherwise. For readers that need many small blocks at once (a log)."""

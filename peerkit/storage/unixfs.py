@@ -26,7 +26,8 @@ from typing import NamedTuple, Protocol
 
 from ..blocks import CID, DAG_PB, RAW, Block, cid_codec, cid_for, parse_cid, raw_block
 from ..dagpb import DagPbError, PBLink, PBNode, decode_node, encode_node
-from ..errors import UsageError
+from ..errors import MalformedMessage, UsageError
+from ..wire import decode_uvarint, encode_uvarint
 from .errors import LimitExceeded, StorageError
 
 CHUNK = 256 * 1024
@@ -78,21 +79,21 @@ class UnixFSData:
     mtime: bytes | None = None  # the UnixTime message, kept as read
 
     def encode(self) -> bytes:
-        out = bytearray(b"\x08" + _varint(self.type))
+        out = bytearray(b"\x08" + encode_uvarint(self.type))
         if self.data is not None:
-            out += b"\x12" + _varint(len(self.data)) + self.data
+            out += b"\x12" + encode_uvarint(len(self.data)) + self.data
         if self.filesize is not None:
-            out += b"\x18" + _varint(self.filesize)
+            out += b"\x18" + encode_uvarint(self.filesize)
         for size in self.blocksizes:
-            out += b"\x20" + _varint(size)
+            out += b"\x20" + encode_uvarint(size)
         if self.hash_type is not None:
-            out += b"\x28" + _varint(self.hash_type)
+            out += b"\x28" + encode_uvarint(self.hash_type)
         if self.fanout is not None:
-            out += b"\x30" + _varint(self.fanout)
+            out += b"\x30" + encode_uvarint(self.fanout)
         if self.mode is not None:
-            out += b"\x38" + _varint(self.mode)
+            out += b"\x38" + encode_uvarint(self.mode)
         if self.mtime is not None:
-            out += b"\x42" + _varint(len(self.mtime)) + self.mtime
+            out += b"\x42" + encode_uvarint(len(self.mtime)) + self.mtime
         return bytes(out)
 
     @property
@@ -112,7 +113,7 @@ def decode_data(raw: bytes) -> UnixFSData:
     values: dict[str, object] = {"blocksizes": []}
     pos, end, last = 0, len(raw), 0
     while pos < end:
-        key, pos = _read_varint(raw, pos, end)
+        key, pos = _read_varint(raw, pos)
         number, wire = key >> 3, key & 7
         if number < last or (number == last and number != 4):
             raise NotUnixFS("UnixFS fields are repeated or out of order")
@@ -120,7 +121,7 @@ def decode_data(raw: bytes) -> UnixFSData:
         if number in _VARINT_FIELDS or number == 4:
             if wire != 0:
                 raise NotUnixFS(f"UnixFS field {number} has the wrong wire type")
-            value, pos = _read_varint(raw, pos, end)
+            value, pos = _read_varint(raw, pos)
             if number == 4:
                 values["blocksizes"].append(value)  # type: ignore[attr-defined]
             else:
@@ -128,7 +129,7 @@ def decode_data(raw: bytes) -> UnixFSData:
         elif number in _BYTES_FIELDS:
             if wire != 2:
                 raise NotUnixFS(f"UnixFS field {number} has the wrong wire type")
-            length, pos = _read_varint(raw, pos, end)
+            length, pos = _read_varint(raw, pos)
             if pos + length > end:
                 raise NotUnixFS("UnixFS data ends inside a field")
             values[_BYTES_FIELDS[number]] = raw[pos : pos + length]
@@ -145,26 +146,14 @@ def decode_data(raw: bytes) -> UnixFSData:
     return message
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= end or shift >= 64:
-            raise NotUnixFS("UnixFS data has a malformed varint")
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    try:
+        parsed = decode_uvarint(buf, pos)
+    except MalformedMessage:
+        parsed = None
+    if parsed is None:
+        raise NotUnixFS("UnixFS data has a malformed varint")
+    return parsed
 
 
 # --- import ---------------------------------------------------------------------------------
