@@ -124,6 +124,9 @@ class Router:
         self.addrs_listeners: list[Any] = []
         #: called once if the transport stops on its own (the node fails)
         self.failure_listeners: list[Any] = []
+        #: called with every event accepted for this peer's actors (message, context): the
+        #: gateway's event streams; a listener must not block
+        self.event_listeners: list[Any] = []
         #: checks the authorization of requests whose handler declares ``requires``; set by
         #: the node (peerkit.auth.Guard). Without one such requests are refused.
         self.guard: Any = None
@@ -383,6 +386,8 @@ class Router:
                 )
             return
         ctx = Context(sender=sender, topic=topic)
+        for listener in self.event_listeners:
+            listener(msg, ctx)
         for ref in route.actors:
             try:
                 ref.tell_nowait(msg, ctx)

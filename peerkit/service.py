@@ -66,6 +66,9 @@ class Service(Actor):
     middleware: ClassVar[Sequence[Middleware]] = ()
     #: check incoming messages and outgoing replies against their types' constraints
     validate: ClassVar[bool] = True
+    #: the schema's service name (set by generated bases): its HTTP routes are
+    #: ``/api/{service_name}/{handler}`` (gateway/api.py)
+    service_name: ClassVar[str | None] = None
 
     @classmethod
     def dependencies(cls) -> list[str]:

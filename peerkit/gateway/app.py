@@ -52,6 +52,9 @@ def build_app(node: Node, token: str = "") -> web.Application:
     app.router.add_get("/peers", peers)
     app.router.add_get("/actors", actors)
     app.router.add_get("/status", status)
+    from .api import ServiceApi
+
+    ServiceApi(node).add_routes(app)
     if node.has("storage"):
         from .content import ContentGateway
 
@@ -64,6 +67,8 @@ def http_status(exc: PeerkitError) -> int:
     from ..auth.errors import AuthError, AuthMissing
     from ..errors import (
         ConfigError,
+        NoHandler,
+        NotImplementedHandler,
         PeerBusy,
         Refused,
         RequestTimeout,
@@ -78,6 +83,8 @@ def http_status(exc: PeerkitError) -> int:
     table: list[tuple[type[PeerkitError], int]] = [
         (AuthMissing, 401),
         (NoSuchPath, 404),
+        (NoHandler, 404),
+        (NotImplementedHandler, 501),
         (NotUnixFS, 400),
         (Unsatisfiable, 416),
         (LimitExceeded, 413),
@@ -112,10 +119,10 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return web.json_response(body, status=http_status(exc))
 
 
-def is_content_path(path: str) -> bool:
-    """Paths open to requests without the token (the content handlers then serve only
-    public content to them)."""
-    return path == "/" or path.startswith(("/ipfs/", "/ipns/"))
+def decides_trust_itself(path: str) -> bool:
+    """Paths whose handlers read ``request["trusted"]`` themselves: content serves strangers
+    public content only; the API answers them 401, saying what it needs."""
+    return path == "/" or path.startswith(("/ipfs/", "/ipns/", "/api/"))
 
 
 @web.middleware
@@ -127,7 +134,7 @@ async def _bearer_token(request: web.Request, handler: Any) -> web.StreamRespons
         scheme, _, value = given.partition(" ")
         trusted = scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
     request["trusted"] = trusted
-    if not trusted and request.path not in OPEN_PATHS and not is_content_path(request.path):
+    if not trusted and request.path not in OPEN_PATHS and not decides_trust_itself(request.path):
         return web.json_response(
             {
                 "error": "unauthorized",

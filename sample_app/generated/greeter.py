@@ -54,6 +54,9 @@ class GreeterService(Service):
     """Handlers of the greeter service; subclass it and override them. A handler not written
     yet answers NotImplementedHandler. Incoming messages and replies are validated."""
 
+    #: its name in the schema, and in its HTTP routes (/api/greeter/...)
+    service_name = "greeter"
+
     @handler
     async def greet(self, msg: Greet, ctx: Context) -> Greeting:
         raise self.not_implemented(msg)

@@ -1,0 +1,221 @@
+"""The app's services over HTTP+JSON: the second surface of one schema.
+
+    POST /api/{service}/{handler}   a request (JSON body) -> its reply (JSON)
+    GET  /api/{service}/events      the service's events as Server-Sent Events
+    GET  /api/openapi.json          the OpenAPI 3.1 document (from the generated JSON Schemas)
+
+Same types, same validation (the body is decoded into the request type by msgspec, so a bad
+field gets the ValidationFailed it gets over libp2p, naming the field), same typed errors (as
+JSON ``{"error", "message", "hint"}`` with an HTTP status), same handlers. A call acts as the
+peer's local user: it reaches the handler as ``node.request(node.peer_id, ...)`` does, so the
+gateway's trust rule applies (loopback, or the gateway token off loopback); a stranger gets
+401 and reaches no handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
+from aiohttp import web
+
+from .. import __version__
+from ..actor import Context
+from ..auth.errors import AuthMissing
+from ..errors import NoHandler, ValidationFailed
+from ..messages import Event, Message, Request, tag_of
+from ..router import Ack
+from ..service import Service
+from .openapi import Operation, build_openapi, load_schema
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+#: bytes of a request body (the peer's frame limit applies to the same message over libp2p)
+MAX_BODY = 1024 * 1024
+#: events waiting for a slow event-stream reader before the stream is closed
+MAX_QUEUED_EVENTS = 1000
+#: a comment line keeps idle event streams open through proxies
+KEEPALIVE_SECONDS = 15.0
+
+
+class Endpoint(NamedTuple):
+    service: str
+    handler: str
+    msg_type: type[Request]
+    reply_type: type[Message] | None
+    schema_file: Path | None
+
+
+class ServiceApi:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._endpoints: dict[tuple[str, str], Endpoint] | None = None
+        self._events: dict[str, list[type[Event]]] = {}
+        self._streams: set[asyncio.Queue[bytes | None]] = set()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.on_shutdown.append(self._end_streams)
+        app.router.add_get("/api/openapi.json", self.openapi)
+        app.router.add_get("/api/{service}/events", self.events)
+        app.router.add_post("/api/{service}/{handler}", self.call)
+
+    # --- what is served -----------------------------------------------------------------
+
+    def endpoints(self) -> dict[tuple[str, str], Endpoint]:
+        """Every request handled by a schema's service on this peer (built once, at the first
+        HTTP request: services are spawned before the node starts)."""
+        if self._endpoints is None:
+            found: dict[tuple[str, str], Endpoint] = {}
+            events: dict[str, list[type[Event]]] = {}
+            for route in self.node.router.routes():
+                actor_type = route.actors[0].actor_type
+                if not issubclass(actor_type, Service) or not actor_type.service_name:
+                    continue
+                service = actor_type.service_name
+                spec = actor_type._handlers.get(route.msg_type)
+                if spec is None:
+                    continue
+                if issubclass(route.msg_type, Event):
+                    events.setdefault(service, []).append(route.msg_type)
+                elif issubclass(route.msg_type, Request):
+                    reply = getattr(route.msg_type, "__peerkit_reply__", None)
+                    if isinstance(reply, str):
+                        reply = self.node.router.registry.get(reply)
+                    found[(service, spec.method)] = Endpoint(
+                        service, spec.method, route.msg_type, reply, _schema_file(actor_type)
+                    )
+            self._endpoints, self._events = found, events
+        return self._endpoints
+
+    # --- handlers -------------------------------------------------------------------------
+
+    async def call(self, request: web.Request) -> web.Response:
+        _need_trust(request)
+        service, handler = request.match_info["service"], request.match_info["handler"]
+        endpoint = self.endpoints().get((service, handler))
+        if endpoint is None:
+            known = sorted(f"{s}/{h}" for s, h in self.endpoints())
+            raise NoHandler(
+                f"no handler {service}/{handler} on this peer",
+                hint=f"it serves: {', '.join(known) or 'no services'}",
+            )
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise ValidationFailed(f"the body is larger than {MAX_BODY} bytes")
+        body = await request.content.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            raise ValidationFailed(f"the body is larger than {MAX_BODY} bytes")
+        msg = decode_json(endpoint.msg_type, body or b"{}")
+        reply = await self.node.request(self.node.peer_id, msg)
+        if reply is None:
+            reply = Ack()
+        return web.Response(body=msgspec.json.encode(reply), content_type="application/json")
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        _need_trust(request)
+        service = request.match_info["service"]
+        self.endpoints()
+        types = tuple(self._events.get(service, ()))
+        if not types:
+            raise NoHandler(f"the service {service!r} handles no events on this peer")
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        def listener(msg: Message, ctx: Context) -> None:
+            if isinstance(msg, types):
+                if queue.qsize() >= MAX_QUEUED_EVENTS:
+                    queue.put_nowait(None)  # too slow a reader: end its stream
+                    return
+                data = msgspec.json.encode(msg)
+                queue.put_nowait(
+                    f"event: {tag_of(type(msg))}\n".encode() + b"data: " + data + b"\n\n"
+                )
+
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        await response.write(b": connected\n\n")  # the client knows it is subscribed
+        self.node.router.event_listeners.append(listener)
+        self._streams.add(queue)
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    item = b": keepalive\n\n"
+                if item is None:
+                    break
+                await response.write(item)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._streams.discard(queue)
+            with contextlib.suppress(ValueError):
+                self.node.router.event_listeners.remove(listener)
+        return response
+
+    async def _end_streams(self, app: web.Application) -> None:
+        """The gateway is stopping: end every event stream now (they wait on events)."""
+        for queue in list(self._streams):
+            queue.put_nowait(None)
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        schemas: dict[str, dict[str, Any]] = {}
+        operations: list[Operation] = []
+        for endpoint in sorted(self.endpoints().values(), key=lambda e: (e.service, e.handler)):
+            if endpoint.schema_file is None or not endpoint.schema_file.exists():
+                continue
+            if endpoint.service not in schemas:
+                schemas[endpoint.service] = load_schema(endpoint.schema_file)
+            operations.append(
+                Operation(
+                    endpoint.service,
+                    endpoint.handler,
+                    endpoint.msg_type.__name__,
+                    endpoint.reply_type.__name__ if endpoint.reply_type else None,
+                )
+            )
+        for service in sorted(self._events):
+            if service in schemas:
+                operations.append(Operation(service, "events", "", None, events=True))
+        title = f"{self.node.config.name}: peerkit services"
+        return web.json_response(build_openapi(title, __version__, schemas, operations))
+
+
+def decode_json(msg_type: type[Request], body: bytes) -> Request:
+    """The body as ``msg_type``, validated as the wire validates (ValidationFailed naming the
+    field, with the same text as over libp2p)."""
+    tag = tag_of(msg_type)
+    try:
+        return msgspec.json.decode(body, type=msg_type)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"{tag}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(f"{tag}: the body is not JSON: {exc}") from None
+
+
+def _need_trust(request: web.Request) -> None:
+    if not request.get("trusted", True):
+        raise AuthMissing(
+            "the HTTP API acts as this peer's local user: off loopback it needs"
+            " 'Authorization: Bearer <token>'",
+            hint="the token is in the peer's gateway.token file",
+        )
+
+
+def _schema_file(actor_type: type[Service]) -> Path | None:
+    """``{service}.schema.json`` beside the generated module that declares the service."""
+    for cls in actor_type.__mro__:
+        if cls.__dict__.get("service_name"):
+            module = sys.modules.get(cls.__module__)
+            file = getattr(module, "__file__", None)
+            if file:
+                return Path(file).with_name(f"{cls.__dict__['service_name']}.schema.json")
+    return None
+
+
+__all__ = ["ServiceApi", "decode_json"]
