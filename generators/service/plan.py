@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import render
+from . import render, typescript
 from .layout import Layout, template
 from .schema import ServiceSchema
 
@@ -42,6 +42,11 @@ def plan_service(layout: Layout, schema: ServiceSchema) -> list[Planned]:
     return [
         Planned(layout.generated_module(s), _generated_module(layout, schema, values), "peerkit"),
         Planned(f"{layout.pkg}/generated/{s}.schema.json", render.json_schema(schema), "peerkit"),
+        Planned(
+            f"{layout.pkg}/generated/{s}.ts",
+            typescript.render_client(schema, schema.path),
+            "peerkit",
+        ),
         Planned(
             f"{layout.tests}/generated/test_{s}_contract.py",
             _contract_tests(layout, schema, values),
