@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
     from . import (
         auth_cmds,
+        call_cmds,
         doc_cmds,
         formation_cmds,
         generate_cmds,
@@ -113,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     storage_cmds.add_commands(sub)
     naming_cmds.add_commands(sub)
     auth_cmds.add_commands(sub)
+    call_cmds.add_commands(sub)
     return parser
 
 
