@@ -22,6 +22,7 @@ from .errors import (
     RequestTimeout,
     SupervisorEscalation,
     UnknownMessageType,
+    UserOnly,
     ValidationFailed,
 )
 from .messages import Event, Message, Request
@@ -59,6 +60,7 @@ __all__ = [
     "Supervisor",
     "SupervisorEscalation",
     "UnknownMessageType",
+    "UserOnly",
     "ValidationFailed",
     "handler",
     "load_config",

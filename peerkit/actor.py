@@ -41,6 +41,7 @@ _REQUIRES_ATTR = "__peerkit_requires__"
 
 _OPEN_WRITE_ATTR = "__peerkit_open_write__"
 _LOCAL_ATTR = "__peerkit_local__"
+_USER_ONLY_ATTR = "__peerkit_user_only__"
 
 
 def handler(
@@ -51,6 +52,7 @@ def handler(
     requires: Any = None,
     open_write: bool = False,
     local: bool = False,
+    peers: bool = True,
 ) -> Any:
     """Mark a method as the handler of a message type (taken from its first annotation).
 
@@ -61,6 +63,9 @@ def handler(
     ``local=True`` keeps the type off the router: only the node's own code (a family's client,
     holding the actor's ref) can send it; a peer that sends it gets ``no_handler``. Use it for
     the commands a client gives its actor, which may carry secrets.
+    ``peers=False`` serves the type to this node's own user only: ``node.request(node.peer_id,
+    ...)``, the HTTP API on a trusted gateway, ``peerkit console``; a peer that sends it is
+    refused. Use it for what acts as the user (a login, a publish) in an app's service.
     Only records metadata; the method stays a plain coroutine function.
     """
 
@@ -72,6 +77,8 @@ def handler(
             setattr(f, _OPEN_WRITE_ATTR, True)
         if local:
             setattr(f, _LOCAL_ATTR, True)
+        if not peers:
+            setattr(f, _USER_ONLY_ATTR, True)
         return f
 
     return mark(fn) if fn is not None else mark
@@ -98,6 +105,8 @@ class HandlerSpec:
     open_write: bool = False
     #: only the node's own code sends it (never routed to peers)
     local: bool = False
+    #: routed, but only for this node's own user: other peers are refused
+    user_only: bool = False
 
 
 class Actor:
@@ -130,6 +139,7 @@ class Actor:
                 getattr(fn, _REQUIRES_ATTR, None),
                 getattr(fn, _OPEN_WRITE_ATTR, False),
                 getattr(fn, _LOCAL_ATTR, False),
+                getattr(fn, _USER_ONLY_ATTR, False),
             )
         cls._handlers = table
 

@@ -129,6 +129,10 @@ class GatewayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_fetch_bytes: Annotated[int, msgspec.Meta(ge=1)] = 256 * 1024 * 1024
     #: ...and for this long
     fetch_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    #: web pages the gateway serves: URL prefix -> a folder (relative to peer.yaml) or a
+    #: Python package holding the files (``{"/cms": "sample_app.cms"}``); ``/cms/`` serves its
+    #: index.html
+    pages: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]

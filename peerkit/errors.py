@@ -167,6 +167,12 @@ class RequestCancelled(RemoteError):
     code = "cancelled"
 
 
+class UserOnly(RemoteError, Refused):
+    """A request type this peer serves to its own user only (``handler(peers=False)``)."""
+
+    code = "user_only"
+
+
 class NotImplementedHandler(RemoteError):
     """A generated handler stub that nobody has written yet."""
 

@@ -33,6 +33,7 @@ from .errors import (
     RequestTimeout,
     UnknownMessageType,
     UsageError,
+    UserOnly,
     ValidationFailed,
     error_from_code,
     wire_code,
@@ -69,6 +70,7 @@ class Route:
     protocol: str = PROTOCOL_ID
     requires: Any = None  # the capability remote requests must prove (peerkit.auth.Requires)
     open_write: bool = False  # stores what anyone sends: charged to the sender's quota
+    user_only: bool = False  # only this node's own user calls it (handler(peers=False))
 
     @property
     def kind(self) -> str:
@@ -169,6 +171,7 @@ class Router:
                 topic,
                 requires=requires,
                 open_write=spec.open_write or (old is not None and old.open_write),
+                user_only=spec.user_only,
             )
             if topic is not None and not topic.endswith(".*"):  # families are joined one by one
                 topics.append(topic)
@@ -305,6 +308,10 @@ class Router:
         try:
             self._admit_request(peer)
             route = self._route_for(env)
+            if route.user_only:
+                raise UserOnly(
+                    f"{env.tag} is for this peer's own user; other peers may not call it"
+                )
             msg = decode_payload(env, route.msg_type)
             if route.requires is not None:
                 self._authorize(env, msg, peer, route)
@@ -366,6 +373,8 @@ class Router:
                 # A request's handler may assume a caller waiting for its answer, and its
                 # authorization is checked on the request path: never run it one-way.
                 raise ValidationFailed(f"{env.tag} is a request type; it cannot be sent one-way")
+            if route.user_only:
+                raise UserOnly(f"{env.tag} is for this peer's own user")
             if topic is not None and not _topic_matches(route.topic, topic):
                 raise ValidationFailed(f"{env.tag} does not belong on topic {topic!r}")
             msg = decode_payload(env, route.msg_type)

@@ -63,6 +63,38 @@ class EthereumWallet:
         return "0x" + _checksum(raw[-40:])
 
 
+class SignedMessageWallet:
+    """A wallet that has already signed: a browser's EIP-1193 wallet (MetaMask...) signed the
+    login message, and only the signature reaches the peer (no key leaves the user's machine).
+    It "signs" that one message, once checked to recover to ``address``; any other message is
+    refused."""
+
+    def __init__(self, address: str, message: bytes, signature: bytes) -> None:
+        if len(signature) == 65 and signature[64] in (0, 1):
+            signature = signature[:64] + bytes([signature[64] + 27])  # some wallets give 0/1
+        try:
+            signer = EthereumWallet.recover(message, signature)
+        except (KeyError_, ValueError) as exc:
+            raise KeyError_(f"the wallet's signature does not verify: {exc}") from None
+        if signer.lower() != address.lower():
+            raise KeyError_(
+                f"the signature was made by {signer}, not by {address}",
+                hint="sign the login message with the account you log in as",
+            )
+        self._message = message
+        self._signature = signature
+        self._address = signer
+
+    def sign(self, message: bytes) -> bytes:
+        if message != self._message:
+            raise KeyError_("this wallet holds a signature of another message")
+        return self._signature
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+
 def _checksum(hex_address: str) -> str:
     digest = keccak.new(digest_bits=256, data=hex_address.encode()).hexdigest()
     return "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hex_address))

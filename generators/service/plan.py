@@ -108,6 +108,8 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
         peerkit_names.append("Context")
     if any(m.kind == "request" and not m.reply for m in handled):
         peerkit_names.append("Ack")
+    if any(not m.peers for m in handled):
+        peerkit_names.append("UserOnly")
     imports = ["import pytest", f"from peerkit import {', '.join(sorted(peerkit_names))}"]
     testing_names = []
     if any(m.requires for m in handled):
@@ -126,6 +128,8 @@ def _service_tests(layout: Layout, schema: ServiceSchema, values: dict[str, str]
         kind = "request_test.py.tmpl" if m.kind == "request" else "event_test.py.tmpl"
         if m.requires:
             kind = "guarded_request_test.py.tmpl"
+        elif m.kind == "request" and not m.peers:
+            kind = "user_request_test.py.tmpl"
         tests.append(
             template(layout, kind).substitute(
                 values,

@@ -4,8 +4,10 @@ the per-message pieces are built here because their shape follows the schema."""
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import re
+import textwrap
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,14 @@ class Example:
     payload: Any
 
 
+def _bytes(value: bytes) -> str:
+    """A bytes literal as ruff format writes it (double quotes unless the bytes hold one)."""
+    text = repr(value)
+    if text.startswith("b'") and '"' not in text[2:-1]:
+        return 'b"' + text[2:-1].replace("\\'", "'") + '"'
+    return text
+
+
 def py(value: Any) -> str:
     """Python source for a plain value, in the style of ruff format (double quotes; long runs
     of one character written as a product)."""
@@ -34,8 +44,8 @@ def py(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bytes):
         if len(value) > 16 and len(set(value)) == 1:
-            return f"{value[:1]!r} * {len(value)}"
-        return repr(value)
+            return f"{_bytes(value[:1])} * {len(value)}"
+        return _bytes(value)
     if isinstance(value, list):
         return "[" + ", ".join(py(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -77,6 +87,9 @@ def _meta_args(f: FieldDef) -> str:
 
 
 def default_text(f: FieldDef) -> str:
+    if f.default is not msgspec.UNSET and f.type.name == "bytes" and isinstance(f.default, str):
+        # in the schema a bytes value is written as in JSON: base64 text
+        return f" = {py(base64.b64decode(f.default))}"
     if f.default is not msgspec.UNSET:
         if isinstance(f.default, list | dict):
             if f.default:
@@ -126,9 +139,15 @@ def message_class(m: MessageDef) -> str:
     return "\n".join(lines)
 
 
-def _docstring(text: str) -> str:
-    text = " ".join(text.split()).replace('"""', "'''")
-    return f'"""{text}"""'
+def _docstring(text: str, indent: str = "    ") -> str:
+    """A class docstring, wrapped to the line width as a person would write it."""
+    text = " ".join(text.split()).replace("\\", "\\\\").replace('"""', "'''")
+    one = f'"""{text}"""'
+    if len(indent) + len(one) <= WIDTH:
+        return one
+    lines = textwrap.wrap(text, WIDTH - len(indent) - 3, break_on_hyphens=False)
+    body = "\n".join(indent + line for line in lines[1:])
+    return f'"""{lines[0]}\n{body}\n{indent}"""'
 
 
 def reply_annotation(m: MessageDef) -> str:
@@ -138,9 +157,14 @@ def reply_annotation(m: MessageDef) -> str:
 def stub(m: MessageDef, *, decorated: bool) -> str:
     """One handler method: on the generated base (decorated) or in the developer's class."""
     lines = []
-    if decorated and m.requires:
+    options = []
+    if m.requires:
         can, on = m.requires
-        lines.append(f"    @handler(requires=Requires({py(can)}, on={py(on)}))")
+        options.append(f"requires=Requires({py(can)}, on={py(on)})")
+    if not m.peers:
+        options.append("peers=False")
+    if decorated and options:
+        lines.append(f"    @handler({', '.join(options)})")
     elif decorated:
         lines.append("    @handler")
     lines.append(
@@ -160,8 +184,15 @@ def handler_names(schema: ServiceSchema) -> list[str]:
     return sorted(names)
 
 
+def _isort_key(name: str) -> tuple[int, str, str]:
+    """isort's (and ruff's) order of imported names: CONSTANTS, Classes, then the rest, each
+    case-insensitively (ReaderCard before ReadPost)."""
+    kind = 0 if name.isupper() else 1 if name[:1].isupper() else 2
+    return kind, name.lower(), name
+
+
 def import_block(module: str, names: list[str]) -> str:
-    body = "".join(f"    {n},\n" for n in names)
+    body = "".join(f"    {n},\n" for n in sorted(names, key=_isort_key))
     return f"from {module} import (\n{body})"
 
 
@@ -321,6 +352,8 @@ def json_schema(schema: ServiceSchema) -> str:
             body["description"] = " ".join(m.description.split())
         if m.kind == "request":
             body["x-peerkit-reply"] = m.reply or "peerkit.Ack"
+            if not m.peers:
+                body["x-peerkit-peers"] = False
         if m.kind == "event":
             body["x-peerkit-topic"] = m.topic or m.tag
         defs[m.name] = body

@@ -117,6 +117,7 @@ class MessageDef:
     topic: str | None = None
     handler: str | None = None  # method name, when the service handles it
     requires: tuple[str, str] | None = None  # (ability, resource template) remote callers prove
+    peers: bool = True  # False: served to the peer's own user only (handler(peers=False))
     description: str = ""
     fields: list[FieldDef] = field(default_factory=list)
     line: int | None = None
@@ -211,6 +212,7 @@ def parse_schema(doc: Any, *, package: str, path: str) -> ServiceSchema:
         )
         if "requires" in spec:
             msg.requires = (spec["requires"]["can"], spec["requires"]["on"])
+        msg.peers = bool(spec.get("peers", True))
         if msg.reply is not None and msg.reply not in names:
             raise _err(doc, path, [*where, "reply"], f"reply type {msg.reply!r} is not declared")
         wanted = name in handles if handles is not None else kind in ("request", "event")

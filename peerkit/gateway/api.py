@@ -61,6 +61,7 @@ class ServiceApi:
     def add_routes(self, app: web.Application) -> None:
         app.on_shutdown.append(self._end_streams)
         app.router.add_get("/api/openapi.json", self.openapi)
+        app.router.add_get("/api/names/{name}/watch", self.watch_name)
         app.router.add_get("/api/{service}/events", self.events)
         app.router.add_post("/api/{service}/{handler}", self.call)
 
@@ -142,21 +143,62 @@ class ServiceApi:
         self.node.router.event_listeners.append(listener)
         self._streams.add(queue)
         try:
+            await self._pump(queue, response)
+        finally:
+            self._streams.discard(queue)
+            with contextlib.suppress(ValueError):
+                self.node.router.event_listeners.remove(listener)
+        return response
+
+    async def watch_name(self, request: web.Request) -> web.StreamResponse:
+        """A name's new records as they arrive (Server-Sent Events ``event: record``, data
+        ``{"name", "sequence", "value"}``): what a page needs to show the latest version."""
+        _need_trust(request)
+        name = request.match_info["name"]
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def follow() -> None:
+            async for record in self.node.naming.watch(name):
+                data = msgspec.json.encode(
+                    {
+                        "name": name,
+                        "sequence": record.sequence,
+                        "value": record.value.decode("utf-8", "replace"),
+                    }
+                )
+                if queue.qsize() >= MAX_QUEUED_EVENTS:
+                    queue.put_nowait(None)
+                    return
+                queue.put_nowait(b"event: record\ndata: " + data + b"\n\n")
+
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        await response.write(b": watching\n\n")
+        follower = asyncio.ensure_future(follow())
+        self._streams.add(queue)
+        try:
+            await self._pump(queue, response)
+        finally:
+            self._streams.discard(queue)
+            follower.cancel()
+        return response
+
+    async def _pump(self, queue: asyncio.Queue[bytes | None], response: web.StreamResponse) -> None:
+        """Write what arrives (and a keepalive comment when nothing does) until the stream is
+        ended or the reader has gone."""
+        try:
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
                 except TimeoutError:
                     item = b": keepalive\n\n"
                 if item is None:
-                    break
+                    return
                 await response.write(item)
         except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            self._streams.discard(queue)
-            with contextlib.suppress(ValueError):
-                self.node.router.event_listeners.remove(listener)
-        return response
+            return
 
     async def _end_streams(self, app: web.Application) -> None:
         """The gateway is stopping: end every event stream now (they wait on events)."""

@@ -53,8 +53,10 @@ def build_app(node: Node, token: str = "") -> web.Application:
     app.router.add_get("/actors", actors)
     app.router.add_get("/status", status)
     from .api import ServiceApi
+    from .pages import add_pages
 
     ServiceApi(node).add_routes(app)
+    add_pages(app, node.config)
     if node.has("storage"):
         from .content import ContentGateway
 

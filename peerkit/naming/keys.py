@@ -41,6 +41,7 @@ __all__ = [
     "MasterKey",
     "Wallet",
     "derive_master_key",
+    "login_message",
     "name_key",
 ]
 
@@ -88,6 +89,11 @@ class MasterKey:
         ).derive(seed)
 
 
+def login_message(passphrase: str) -> bytes:
+    """What the wallet signs at login (a browser's wallet shows it to its user)."""
+    return b"peerkit login\n" + passphrase.encode()
+
+
 def derive_master_key(
     wallet: Wallet,
     passphrase: str,
@@ -99,7 +105,7 @@ def derive_master_key(
     """p = wallet.sign(passphrase); s = h(p, m); k = kfs(s). KeyDrift if the check fails."""
     if not passphrase:
         raise KeyError_("the passphrase is empty")
-    p = wallet.sign(b"peerkit login\n" + passphrase.encode())
+    p = wallet.sign(login_message(passphrase))
     salt = hashlib.sha256(kdf.salt_label + b"\x00" + app_message.encode()).digest()
     stretched = Argon2id(
         salt=salt, length=32, iterations=kdf.iterations, lanes=kdf.lanes, memory_cost=kdf.memory_kib
