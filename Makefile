@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak lint bench clean
+.PHONY: demo test cms soak lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+# The CMS dapp for a person to try: your own peer serves the page on http://127.0.0.1:8765/cms/
+cms: $(VENV)/.installed
+	$(BIN)/python -m sample_app.cms
 
 # The long run: every attack in tests/abuse/ at full size, decoder fuzzing with 20,000
 # examples per property, and the growth tests (tests/growth/) at the sizes of years of use
