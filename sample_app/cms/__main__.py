@@ -57,7 +57,8 @@ async def run(path: Path) -> int:
     print(f"Your CMS peer {node.config.name} is up: open {node.gateway_url}/cms/")
     print("  (in a browser with an Ethereum wallet extension: it signs you in)")
     print(
-        f"  others join with: python -m sample_app.cms --name NAME --port PORT --join {node.addrs()[0]}"
+        "  others join with: python -m sample_app.cms --name NAME --port PORT"
+        f" --join {node.addrs()[0]}"
     )
     print("Ctrl-C stops it.")
     stop = asyncio.Event()
