@@ -8,13 +8,16 @@ Same types, same validation (the body is decoded into the request type by msgspe
 field gets the ValidationFailed it gets over libp2p, naming the field), same typed errors (as
 JSON ``{"error", "message", "hint"}`` with an HTTP status), same handlers. A call acts as the
 peer's local user: it reaches the handler as ``node.request(node.peer_id, ...)`` does, so the
-gateway's trust rule applies (loopback, or the gateway token off loopback); a stranger gets
-401 and reaches no handler.
+gateway's trust rule applies (loopback, or the gateway token off loopback). A caller without
+the token reaches only handlers that require a capability, and only with a Multiauth
+invocation in ``X-Peerkit-Auth`` that the peer's guard accepts (as over libp2p); otherwise 401.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import sys
 from pathlib import Path
@@ -25,11 +28,14 @@ from aiohttp import web
 
 from .. import __version__
 from ..actor import Context
-from ..auth.errors import AuthMissing
-from ..errors import NoHandler, ValidationFailed
+from ..auth.errors import AuthError, AuthMissing
+from ..auth.guard import unpack
+from ..auth.principals import peer_for_did
+from ..errors import NoHandler, Refused, ValidationFailed
 from ..messages import Event, Message, Request, tag_of
 from ..router import Ack
 from ..service import Service
+from .app import is_trusted
 from .openapi import Operation, build_openapi, load_schema
 
 if TYPE_CHECKING:
@@ -41,6 +47,8 @@ MAX_BODY = 1024 * 1024
 MAX_QUEUED_EVENTS = 1000
 #: a comment line keeps idle event streams open through proxies
 KEEPALIVE_SECONDS = 15.0
+#: the header a caller without the gateway token proves a capability with
+AUTH_HEADER = "X-Peerkit-Auth"
 
 
 class Endpoint(NamedTuple):
@@ -96,7 +104,9 @@ class ServiceApi:
     # --- handlers -------------------------------------------------------------------------
 
     async def call(self, request: web.Request) -> web.Response:
-        _need_trust(request)
+        delegated = request.headers.get(AUTH_HEADER)
+        if delegated is None:
+            _need_trust(request)
         service, handler = request.match_info["service"], request.match_info["handler"]
         endpoint = self.endpoints().get((service, handler))
         if endpoint is None:
@@ -111,10 +121,37 @@ class ServiceApi:
         if len(body) > MAX_BODY:
             raise ValidationFailed(f"the body is larger than {MAX_BODY} bytes")
         msg = decode_json(endpoint.msg_type, body or b"{}")
-        reply = await self.node.request(self.node.peer_id, msg)
+        if delegated is not None and not is_trusted(request):
+            reply = await self._delegated(msg, delegated)
+        else:
+            reply = await self.node.request(self.node.peer_id, msg)
         if reply is None:
             reply = Ack()
         return web.Response(body=msgspec.json.encode(reply), content_type="application/json")
+
+    async def _delegated(self, msg: Request, header: str) -> Any:
+        """A stranger's call carrying a Multiauth invocation (``X-Peerkit-Auth``: base64 of
+        ``node.auth.authorization(...)``): checked by the same guard as over libp2p, for
+        handlers that require a capability; the handler sees the invoker as the sender."""
+        router = self.node.router
+        route = router.match(tag_of(type(msg)))
+        if route is None or route.requires is None:
+            raise Refused(
+                f"{tag_of(type(msg))} takes no delegation; over HTTP it is for this peer's user",
+                hint="call it with the gateway token, or through libp2p",
+            )
+        if router.guard is None:
+            raise AuthError("this peer cannot check delegations (its auth family is off)")
+        try:
+            container = base64.b64decode(header, validate=True)
+        except (ValueError, binascii.Error):
+            raise AuthError(f"{AUTH_HEADER} is not base64") from None
+        # No transport vouches for an HTTP caller: the invocation's own signature names it.
+        router.guard.check(container, msg, "", route.requires)
+        invoker = peer_for_did(unpack(container)[0].iss)  # the invocation: checked above
+        return await route.actors[0].ask(
+            msg, timeout=self.node.config.request_timeout, ctx=Context(sender=invoker)
+        )
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         _need_trust(request)
@@ -241,7 +278,7 @@ def decode_json(msg_type: type[Request], body: bytes) -> Request:
 
 
 def _need_trust(request: web.Request) -> None:
-    if not request.get("trusted", True):
+    if not is_trusted(request):
         raise AuthMissing(
             "the HTTP API acts as this peer's local user: off loopback it needs"
             " 'Authorization: Bearer <token>'",

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from ..node import Node
 
 NODE: web.AppKey[Node] = web.AppKey("node")
+#: whether a request is the owner's (loopback, or the gateway token): see is_trusted
+TRUSTED: Any = web.RequestKey("trusted", bool) if hasattr(web, "RequestKey") else "trusted"
 TOKEN: web.AppKey[str] = web.AppKey("token")
 #: paths served without a token: what a probe or load balancer needs, nothing about the peer
 OPEN_PATHS = frozenset({"/health/live", "/health/ready"})
@@ -121,8 +123,13 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return web.json_response(body, status=http_status(exc))
 
 
+def is_trusted(request: web.Request) -> bool:
+    """The request is the owner's: on loopback, or carrying the gateway token."""
+    return bool(request.get(TRUSTED, True))
+
+
 def decides_trust_itself(path: str) -> bool:
-    """Paths whose handlers read ``request["trusted"]`` themselves: content serves strangers
+    """Paths whose handlers read ``is_trusted(request)`` themselves: content serves strangers
     public content only; the API answers them 401, saying what it needs."""
     return path == "/" or path.startswith(("/ipfs/", "/ipns/", "/api/"))
 
@@ -135,7 +142,7 @@ async def _bearer_token(request: web.Request, handler: Any) -> web.StreamRespons
         given = request.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
         trusted = scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
-    request["trusted"] = trusted
+    request[TRUSTED] = trusted
     if not trusted and request.path not in OPEN_PATHS and not decides_trust_itself(request.path):
         return web.json_response(
             {

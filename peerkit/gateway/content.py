@@ -38,6 +38,7 @@ from ..storage.unixfs import (
     resolve_path,
 )
 from ..wire import encode_uvarint
+from .app import is_trusted
 from .formats import (
     CAR_CONTENT_TYPE,
     DAG_CBOR_TYPE,
@@ -102,7 +103,7 @@ class ContentGateway:
 
     async def index(self, request: web.Request) -> web.Response:
         node = self.node
-        trusted = request.get("trusted", True)
+        trusted = is_trusted(request)
         rows = []
         if node.has("storage"):
             for pin in await node.storage.pins():
@@ -124,7 +125,7 @@ class ContentGateway:
         self, request: web.Request, root: CID, path: list[str], shown: str, cache: str
     ) -> web.StreamResponse:
         fmt = wanted_format(request.query.get("format"), request.headers.get("Accept", ""))
-        trusted = request.get("trusted", True)
+        trusted = is_trusted(request)
         if not trusted:
             await self._check_public(root)
         await self._ensure(root, trusted)

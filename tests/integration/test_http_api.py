@@ -5,18 +5,30 @@ nothing for strangers."""
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import aiohttp
 import pytest
 from openapi_spec_validator import validate
 
-from peerkit import Node, PeerkitError
-from peerkit.config import GatewayConfig, PeerConfig
+from peerkit import Context, Message, Node, PeerkitError, Request, handler
+from peerkit.auth.guard import Requires
+from peerkit.auth.principals import WalletSigner
+from peerkit.auth.tokens import Capability
+from peerkit.config import AuthConfig, GatewayConfig, PeerConfig
+from peerkit.gateway.api import AUTH_HEADER
+from peerkit.service import Service
+from peerkit.wallets import EthereumWallet
 
 from sample_app.generated.greeter import ChatPosted, Greet
 from sample_app.services.greeter import Greeter
 
 pytestmark = pytest.mark.libp2p
+
+
+class Entered(Message, tag="test.http.Entered"):
+    by: str | None
+    text: str
 
 
 async def peer(name: str, host: str = "127.0.0.1", tmp_path=None) -> Node:
@@ -112,4 +124,76 @@ async def test_strangers_reach_no_handler(tmp_path):
             ) as r:
                 assert r.status == 200
     finally:
+        await server.stop()
+
+
+class Entry(Request, tag="test.http.Entry", reply=Entered):
+    text: str
+
+
+class Ledger(Service):
+    service_name = "ledger"
+
+    @handler(requires=Requires("ledger/enter", on="ledger:main", trusted=True))
+    async def enter(self, msg: Entry, ctx: Context) -> Entered:
+        return Entered(by=ctx.sender, text=msg.text)
+
+
+async def test_a_stranger_with_a_delegation_reaches_a_guarded_handler(tmp_path):
+    """The same Multiauth check as over libp2p: a caller without the gateway token gets
+    through to a handler that requires a capability only with an invocation the guard accepts,
+    and the handler sees the invoker as the sender."""
+    operator = WalletSigner(EthereumWallet(b"\xb7" * 32))
+    config = PeerConfig(
+        name="guarded",
+        transport="libp2p",
+        gateway=GatewayConfig(enabled=True, host="0.0.0.0"),
+        auth=AuthConfig(trusted=[operator.did]),
+        source=str(tmp_path / "guarded.yaml"),
+    )
+    server = Node(config)
+    server.spawn(Ledger)
+    app = Node(PeerConfig(name="app", transport="libp2p"))
+    await server.start()
+    await app.start()
+    try:
+        url = server.gateway_url.replace("0.0.0.0", "127.0.0.1") + "/api/ledger/enter"
+        grant = app.auth.delegate(
+            app.auth.did,
+            [Capability("ledger:main", "ledger/enter")],
+            signer=operator,
+            expires_in=60,
+        )
+        stranger = WalletSigner(EthereumWallet(b"\xb8" * 32))
+        forged = app.auth.delegate(
+            app.auth.did,
+            [Capability("ledger:main", "ledger/enter")],
+            signer=stranger,
+            expires_in=60,
+        )
+
+        def header(msg, proof):
+            container = app.auth.authorization(server.peer_id, msg, proof)
+            return {AUTH_HEADER: base64.b64encode(container).decode()}
+
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json={"text": "no proof"}) as resp:
+                assert resp.status == 401
+            async with http.post(
+                url, json={"text": "x"}, headers=header(Entry(text="x"), forged)
+            ) as r:
+                assert r.status == 403 and (await r.json())["error"] == "auth_not_granted"
+            msg = Entry(text="signed")
+            async with http.post(url, json={"text": "signed"}, headers=header(msg, grant)) as r:
+                assert r.status == 200, await r.text()
+                assert await r.json() == {
+                    "type": "test.http.Entered",
+                    "by": app.peer_id,
+                    "text": "signed",
+                }
+            again = header(msg, grant)
+            async with http.post(url, json={"text": "other"}, headers=again) as r:
+                assert r.status == 403  # an invocation is for the message it signed (args)
+    finally:
+        await app.stop()
         await server.stop()
