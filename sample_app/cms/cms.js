@@ -51,17 +51,24 @@ function show(account) {
   $("app").hidden = false;
   $("address").textContent = account.address;
   $("reader-card").value = JSON.stringify({ id: account.reader.id, box: account.reader.box });
-  const list = $("posts");
-  list.replaceChildren();
-  for (const post of account.posts) {
-    const item = document.createElement("li");
-    const open = document.createElement("button");
-    open.type = "button";
-    open.textContent = post.label;
-    open.addEventListener("click", () => { $("name").value = post.name; openPost(); });
-    item.append(open, ` ${post.name} (${post.readers.length} readers)`);
-    list.append(item);
-  }
+  const own = new Set(account.posts.map((post) => post.name));
+  $("posts").replaceChildren(
+    ...account.posts.map((post) => entry(post.label, post.name, ` (${post.readers.length} readers)`)),
+  );
+  // the Me DAG's index: names this user has opened (shared with them)
+  $("readable").replaceChildren(
+    ...account.names.filter((name) => !own.has(name)).map((name) => entry("open", name, "")),
+  );
+}
+
+function entry(label, name, note) {
+  const item = document.createElement("li");
+  const open = document.createElement("button");
+  open.type = "button";
+  open.textContent = label;
+  open.addEventListener("click", () => { $("name").value = name; openPost(); });
+  item.append(open, ` ${name}${note}`);
+  return item;
 }
 
 function fileAsBase64(file) {
@@ -125,6 +132,10 @@ async function render(name) {
     logo.hidden = !post.logo;
     if (post.logo) logo.src = `data:${post.logo_type};base64,${post.logo}`;
     document.body.dataset.shown = `${name}#${post.sequence}`;
+    if (!document.body.dataset.listed?.includes(name)) {
+      document.body.dataset.listed = `${document.body.dataset.listed ?? ""} ${name}`;
+      show(await call("get_account")); // a first read adds the name to the Me DAG's index
+    }
   } catch (error) {
     $("post").hidden = true;
     const refused = $("post-refused");

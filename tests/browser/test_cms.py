@@ -96,6 +96,8 @@ async def test_alice_publishes_bob_sees_it_live_and_carol_cannot_open_it(tmp_pat
             assert await b.text("#post-title") == "Hello, version 0"
             assert await b.evaluate("document.querySelectorAll('#post-body p').length") == 2
             assert await b.evaluate("document.getElementById('post-logo').naturalWidth") == 48
+            # Bob's Me DAG now lists the post among those shared with him
+            await b.wait_for(f"document.getElementById('readable').textContent.includes('{name}')")
 
             # Carol is not a reader: her page says so, and shows nothing of it
             await c.fill("#name", name)
