@@ -49,6 +49,7 @@ def plan_app(app: str, *, sample: bool = True) -> list[PlannedFile]:
             ("peer.yaml", "peer.yaml.tmpl"),
             ("formation.yaml", "formation.yaml.tmpl"),
             (".gitignore", "gitignore.tmpl"),
+            ("Containerfile", "Containerfile.tmpl"),
             (f"{app}/__init__.py", None),
             (f"{app}/services/__init__.py", None),
             ("tests/__init__.py", None),

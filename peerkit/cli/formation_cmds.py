@@ -44,7 +44,11 @@ def add_commands(sub: Any) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--k8s", type=Path, metavar="FILE", help="write Kubernetes manifests")
     group.add_argument("--compose", type=Path, metavar="FILE", help="write a compose file")
-    p.add_argument("--image", default="peerkit-app:latest", help="the container image to run")
+    p.add_argument(
+        "--image",
+        help="the container image to run (default: <formation name>:<peerkit version>,"
+        " built from the app's Containerfile)",
+    )
     p.add_argument("--namespace", default="default", help="Kubernetes namespace")
     p.set_defaults(func=cmd_export)
 
@@ -118,24 +122,27 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..formation.export import KEYS_DIR, compose_file, k8s_manifests
-    from ..private_files import private_dir, write_private
+    from .. import __version__
+    from ..formation.export import KEYS_DIR, build_hint, compose_file, k8s_manifests
+    from ..private_files import write_private
 
     spec = load_formation(args.formation)
     target: Path = args.k8s or args.compose
     target.parent.mkdir(parents=True, exist_ok=True)
+    keys = target.parent / KEYS_DIR
+    image = args.image or f"{spec.name.lower()}:{__version__}"
     if args.k8s:
         # the manifests carry the identity keys in a Secret: owner-only, like any key file
-        write_private(target, k8s_manifests(spec, image=args.image, namespace=args.namespace))
-        print(f"wrote {target} (it holds private keys: mode 0600, keep it out of git)")
-        return 0
-    text, key_files = compose_file(spec, image=args.image)
-    for rel, pem in key_files.items():
-        key_path = target.parent / rel
-        private_dir(key_path.parent)
-        write_private(key_path, pem)
-    target.write_text(text)
-    print(f"wrote {target}")
-    if key_files:
-        print(f"wrote {len(key_files)} identity key(s) in {target.parent / KEYS_DIR} (mode 0600)")
+        write_private(target, k8s_manifests(spec, image=image, keys=keys, namespace=args.namespace))
+        print(f"wrote {target} (it holds the pods' keys: mode 0600, keep it out of git)")
+        print(f"  apply it with: kubectl apply -f {target}")
+    else:
+        target.write_text(compose_file(spec, image=image, keys=keys))
+        print(f"wrote {target}")
+        print(
+            f"  the identity keys are secrets in {keys} (0600, made once, reused by every export);"
+        )
+        print("  the peers run as uid 10001: on Linux, `sudo chown -R 10001 " + f"{keys}` first")
+    print(f"  identities: {keys} (the same peer ids at every export; back it up)")
+    print(f"  {build_hint(image)}")
     return 0

@@ -90,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json-logs", action="store_true", help="log one JSON object per line")
     run.add_argument(
+        "--announce",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="also announce this address (a pod's DNS name, a forwarded port); repeatable",
+    )
+    run.add_argument(
         "--ready-json",
         action="store_true",
         help="print one JSON line with the peer id and addresses once ready",
@@ -132,14 +139,18 @@ def _version() -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ..config import load_config
+    from ..config import check_addresses, load_config
     from ..log import configure_logging
     from ..node import Node
 
     configs = []
     for path in args.config or ["peer.yaml"]:
         add_app_paths(Path(path))
-        configs.append(load_config(Path(path)))
+        config = load_config(Path(path))
+        if args.announce:
+            config.announce = [*config.announce, *args.announce]
+            check_addresses(config)
+        configs.append(config)
     configure_logging(args.log_level or configs[0].log_level, json=args.json_logs)
     nodes = [Node.from_config(config) for config in configs]
     return asyncio.run(_run_nodes(nodes, ready_json=args.ready_json))
