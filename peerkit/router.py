@@ -13,6 +13,7 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
+from time import perf_counter
 from typing import Any
 
 import structlog
@@ -40,6 +41,7 @@ from .errors import (
 )
 from .messages import Event, Message, Registry, Request, default_registry, tag_of, topic_of
 from .ratelimit import Buckets, Rate
+from .request_stats import RequestStats
 from .wire import (
     ERROR,
     EVENT,
@@ -126,6 +128,8 @@ class Router:
         self.addrs_listeners: list[Any] = []
         #: called once if the transport stops on its own (the node fails)
         self.failure_listeners: list[Any] = []
+        #: latency and errors of the requests this peer answers (gateway /metrics)
+        self.requests = RequestStats()
         #: called with every event accepted for this peer's actors (message, context): the
         #: gateway's event streams; a listener must not block
         self.event_listeners: list[Any] = []
@@ -319,14 +323,18 @@ class Router:
                 self._charge_open_write(peer, msg)
             fut = route.actors[0].ask_nowait(msg, Context(sender=peer))
         except MailboxFull:
+            self.requests.failed(self._label(env.tag), "busy")
             self._reply_error(channel, env.id, "busy", f"{env.tag}: the handler is busy, retry")
             return
         except RemoteError as exc:  # includes ActorStopped, PeerBusy and the guard's errors
+            self.requests.failed(self._label(env.tag), wire_code(exc))
             self._reply_error(channel, env.id, wire_code(exc), str(exc))
             return
         self._serving[channel] += 1
         self._serving_peer[peer] += 1
-        fut.add_done_callback(partial(self._reply, channel, env.id, route.msg_type))
+        fut.add_done_callback(
+            partial(self._reply, channel, env.id, route.msg_type, route, perf_counter())
+        )
 
     def _admit_request(self, peer: str) -> None:
         """PeerBusy when ``peer`` has as many requests in flight as it may, or when replies
@@ -432,6 +440,24 @@ class Router:
         raise UnknownMessageType(f"unknown message type {clip(env.tag)!r}")
 
     def _reply(
+        self,
+        channel: Channel,
+        rid: int,
+        req_type: type[Message],
+        route: Route,
+        began: float,
+        fut: asyncio.Future[Any],
+    ) -> None:
+        label = route.tag  # a routed type: registered, a bounded label
+        handler = route.actors[0].actor_type._handlers[req_type].method
+        self.requests.answered(label, handler, perf_counter() - began)
+        if fut.cancelled():
+            self.requests.failed(label, "cancelled")
+        elif fut.exception() is not None:
+            self.requests.failed(label, wire_code(fut.exception()))  # type: ignore[arg-type]
+        self._send_reply(channel, rid, req_type, fut)
+
+    def _send_reply(
         self, channel: Channel, rid: int, req_type: type[Message], fut: asyncio.Future[Any]
     ) -> None:
         self._serving[channel] -= 1

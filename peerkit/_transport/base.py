@@ -13,6 +13,7 @@ called on the event loop, must not block, and are the single bridge crossing per
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from typing import Protocol
 
 from ..errors import PeerkitError
@@ -102,6 +103,11 @@ class Transport(ABC):
     def connection_kind(self, peer: str) -> str | None:
         """How we are connected to ``peer``: "direct", "relayed" (None: not connected)."""
         return "direct" if peer in self.connected_peers() else None
+
+    def connection_counts(self) -> Counter[tuple[str, str]]:
+        """Open connections by (direction, kind); transports that cannot tell count every
+        connection as outbound and direct."""
+        return Counter({("outbound", "direct"): len(self.connected_peers())})
 
     # --- reachability (transports with real networks override these) --------------------
 

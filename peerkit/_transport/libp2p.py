@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import Counter
 from functools import partial
 from typing import Any
 
@@ -401,6 +402,19 @@ class Libp2pTransport(Transport):
         if not conns:
             return None
         return "relayed" if all(_relayed(c) for c in conns) else "direct"
+
+    def connection_counts(self) -> Counter[tuple[str, str]]:
+        """Open connections by (direction, kind): "inbound"/"outbound", "direct"/"relayed"."""
+        counts: Counter[tuple[str, str]] = Counter()
+        if self._host is None:
+            return counts
+        for conns in self._host.get_network().connections.values():
+            for conn in conns:
+                muxed = getattr(conn, "muxed_conn", None)
+                outbound = bool(getattr(muxed, "is_initiator", True))
+                kind = "relayed" if _relayed(conn) else "direct"
+                counts[("outbound" if outbound else "inbound", kind)] += 1
+        return counts
 
     def connected_peers(self) -> list[str]:
         if self._host is None:

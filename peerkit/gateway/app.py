@@ -8,8 +8,8 @@ token only public content is served.
 
     /health/live    200 while the process serves HTTP
     /health/ready   200 once the node has started (and reached a bootstrap peer, if it has any)
-    /metrics        Prometheus text: connections, streams, messages in/out per type, mailbox
-                    depths, restarts, handler time
+    /metrics        Prometheus exposition (metrics.py): connections by direction and kind,
+                    request latency and errors by type, mailboxes, restarts, the store, process
     /peers          connected peers, each "direct" or "relayed" (JSON)
     /actors         actors with their mailbox depths and counters (JSON)
     /status         everything a dashboard needs in one JSON document
@@ -39,6 +39,8 @@ NODE: web.AppKey[Node] = web.AppKey("node")
 #: whether a request is the owner's (loopback, or the gateway token): see is_trusted
 TRUSTED: Any = web.RequestKey("trusted", bool) if hasattr(web, "RequestKey") else "trusted"
 TOKEN: web.AppKey[str] = web.AppKey("token")
+#: the node's Prometheus registry (read at every scrape)
+REGISTRY: web.AppKey[Any] = web.AppKey("registry")
 #: paths served without a token: what a probe or load balancer needs, nothing about the peer
 OPEN_PATHS = frozenset({"/health/live", "/health/ready"})
 
@@ -48,6 +50,9 @@ def build_app(node: Node, token: str = "") -> web.Application:
     app = web.Application(middlewares=[_errors, _bearer_token])
     app[NODE] = node
     app[TOKEN] = token
+    from .metrics import registry_for
+
+    app[REGISTRY] = registry_for(node)
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
@@ -234,81 +239,13 @@ def node_status(node: Node) -> dict[str, Any]:
     }
 
 
-def _esc(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 async def metrics(request: web.Request) -> web.Response:
-    node = request.app[NODE]
-    peer = _esc(node.config.name)
-    stats = node.transport.stats()
-    lines = [
-        "# HELP peerkit_connections Open connections to other peers.",
-        "# TYPE peerkit_connections gauge",
-        f'peerkit_connections{{peer="{peer}"}} {stats.get("connections", 0)}',
-        "# HELP peerkit_streams Open peerkit session streams.",
-        "# TYPE peerkit_streams gauge",
-        f'peerkit_streams{{peer="{peer}"}} {stats.get("channels", 0)}',
-        "# HELP peerkit_wire_errors_total Frames refused (malformed, oversized).",
-        "# TYPE peerkit_wire_errors_total counter",
-        f'peerkit_wire_errors_total{{peer="{peer}"}} {stats.get("wire_errors", 0)}',
-        "# HELP peerkit_internal_errors_total Unexpected errors caught at the network boundary.",
-        "# TYPE peerkit_internal_errors_total counter",
-        f'peerkit_internal_errors_total{{peer="{peer}"}} {stats.get("internal_errors", 0)}',
-        "# HELP peerkit_inbound_connections Connections other peers opened to this one.",
-        "# TYPE peerkit_inbound_connections gauge",
-        f'peerkit_inbound_connections{{peer="{peer}"}} {stats.get("inbound_connections", 0)}',
-        "# HELP peerkit_queued_reply_bytes Reply bytes waiting for peers to read them.",
-        "# TYPE peerkit_queued_reply_bytes gauge",
-        f'peerkit_queued_reply_bytes{{peer="{peer}"}} {stats.get("queued_bytes", 0)}',
-        "# HELP peerkit_limited_total What limits refused, dropped or closed, by reason.",
-        "# TYPE peerkit_limited_total counter",
-    ]
-    limited = {k.removeprefix("refused_"): v for k, v in stats.items() if k.startswith("refused_")}
-    limited |= {k: v for k, v in stats.items() if k.startswith("gossip_dropped_")}
-    limited |= dict(node.router.limited)
-    for reason, n in sorted(limited.items()):
-        lines.append(f'peerkit_limited_total{{peer="{peer}",reason="{_esc(reason)}"}} {n}')
-    lines += [
-        "# HELP peerkit_messages_in_total Messages received, by type.",
-        "# TYPE peerkit_messages_in_total counter",
-    ]
-    for tag, n in sorted(node.router.messages_in.items()):
-        lines.append(f'peerkit_messages_in_total{{peer="{peer}",type="{_esc(tag)}"}} {n}')
-    lines += [
-        "# HELP peerkit_messages_out_total Messages sent, by type.",
-        "# TYPE peerkit_messages_out_total counter",
-    ]
-    for tag, n in sorted(node.router.messages_out.items()):
-        lines.append(f'peerkit_messages_out_total{{peer="{peer}",type="{_esc(tag)}"}} {n}')
-    lines += [
-        "# HELP peerkit_events_dropped_total Events dropped (full mailbox, bad payload).",
-        "# TYPE peerkit_events_dropped_total counter",
-    ]
-    for tag, n in sorted(node.router.dropped.items()):
-        lines.append(f'peerkit_events_dropped_total{{peer="{peer}",type="{_esc(tag)}"}} {n}')
-    actor_stats = node.supervisor.stats()
-    for metric, key, kind, text in [
-        ("peerkit_mailbox_depth", "mailbox", "gauge", "Messages waiting in an actor's mailbox."),
-        ("peerkit_actor_restarts_total", "restarts", "counter", "Restarts by the supervisor."),
-    ]:
-        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
-        for a in actor_stats:
-            lines.append(f'{metric}{{peer="{peer}",actor="{_esc(str(a["name"]))}"}} {a[key]}')
-    lines += [
-        "# HELP peerkit_handler_seconds Time spent in handlers, per actor.",
-        "# TYPE peerkit_handler_seconds summary",
-    ]
-    for a in actor_stats:
-        labels = f'peer="{peer}",actor="{_esc(str(a["name"]))}"'
-        lines.append(f"peerkit_handler_seconds_count{{{labels}}} {a['handled']}")
-        lines.append(f"peerkit_handler_seconds_sum{{{labels}}} {a['busy_seconds']}")
-    return web.Response(
-        text="\n".join(lines) + "\n",
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Content-Type-Version": "0.0.4"},
-    )
+    from .metrics import exposition
+
+    body, content_type = exposition(request.app[REGISTRY])
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type  # with version=0.0.4, as scrapers expect
+    return response
 
 
 class Gateway:

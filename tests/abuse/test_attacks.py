@@ -44,12 +44,7 @@ async def test_nested_frame_on_a_stream_and_on_gossip_does_not_kill_the_peer(tmp
         await attacker.transport.publish("peerkit.names", raw_envelope(PUBLISH, "x.y", DEEP))
 
         async def gossip_dropped() -> bool:
-            return (
-                await metric(
-                    v, 'peerkit_limited_total{peer="victim",reason="gossip_dropped_invalid"}'
-                )
-                >= 1
-            )
+            return await metric(v, 'peerkit_limited_total{reason="gossip_dropped_invalid"}') >= 1
 
         # gossip validation drops it before delivery, so it is not forwarded either
         await wait_until(gossip_dropped, what="the victim to drop the nested gossip message")
