@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-import structlog
 
 from ._transport.base import Transport
 from .actor import Actor, ActorRef
@@ -37,6 +36,7 @@ from .errors import (
 from .extension import BUILTIN, Extension, installable
 from .identity import load_or_create_identity
 from .locks import Lock
+from .log import node_logger
 from .messages import Event, Message, topic_of
 from .router import Router
 from .supervisor import Supervisor
@@ -84,7 +84,7 @@ class Node:
         self._identity_lock: Lock | None = None
         if self.config.transport == "libp2p" and transport is None:
             check_addresses(self.config)  # a code-built config: the same checks as peer.yaml
-        self.log = structlog.get_logger().bind(peer=self.config.name)
+        self.log = node_logger(self.config.log_level, peer=self.config.name)
         self.router = Router(transport, log=self.log, limits=self.config.limits)
         sup = self.config.supervision
         self.supervisor = Supervisor(

@@ -26,10 +26,16 @@ def add_commands(sub: Any) -> None:
         help="stop by itself after this long (default: until Ctrl-C or peerkit down)",
     )
     p.add_argument("--quiet", action="store_true", help="do not stream the peers' logs")
+    p.add_argument(
+        "--json-logs",
+        action="store_true",
+        help="the peers' logs and the formation's news as JSON lines (for a log collector)",
+    )
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("status", help="the state of a running formation")
     p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("down", help="stop a running formation")
@@ -57,7 +63,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ..formation.runner import FormationRunner
 
     spec = load_formation(args.formation)
-    runner = FormationRunner(spec, show_logs=not args.quiet)
+    runner = FormationRunner(spec, show_logs=not args.quiet, json_logs=args.json_logs)
     return asyncio.run(runner.up(duration=args.duration))
 
 
@@ -66,14 +72,43 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     state = read_state(load_formation(args.formation))
     up = alive(state.get("up_pid"))
+    statuses = {
+        p["name"]: (_get_json(p["gateway"] + "/status") if up and alive(p["pid"]) else None)
+        for p in state["peers"]
+    }
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "name": state["name"],
+                    "up": up,
+                    "dashboard": state.get("dashboard") if up else None,
+                    "peers": [
+                        {
+                            "name": p["name"],
+                            "role": p["role"],
+                            "peer_id": p["peer_id"],
+                            "pid": p["pid"],
+                            "gateway": p["gateway"],
+                            "restarts": p["restarts"],
+                            "state": _state(statuses[p["name"]]),
+                            "status": statuses[p["name"]],
+                        }
+                        for p in state["peers"]
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
     print(
         f"formation {state['name']}: {'up' if up else 'down'}"
         + (f"  dashboard {state['dashboard']}" if up and state.get("dashboard") else "")
     )
     rows = [("PEER", "ROLE", "STATE", "CONNS", "MSGS IN", "RESTARTS", "PEER ID")]
     for p in state["peers"]:
-        status = _get_json(p["gateway"] + "/status") if up and alive(p["pid"]) else None
-        st = "ready" if status and status.get("ready") else ("down" if not status else "starting")
+        status = statuses[p["name"]]
+        st = _state(status)
         rows.append(
             (
                 p["name"],
@@ -89,6 +124,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     return 0
+
+
+def _state(status: dict[str, Any] | None) -> str:
+    return "ready" if status and status.get("ready") else ("down" if not status else "starting")
 
 
 def _get_json(url: str) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -83,12 +84,16 @@ class FormationRunner:
         colour: bool | None = None,
         show_logs: bool = True,
         workdir: Path | None = None,
+        json_logs: bool = False,
     ) -> None:
         self.spec = spec
         self.workdir = workdir or workdir_for(spec)
         self.out = out
         self.colour = out.isatty() if colour is None else colour
         self.show_logs = show_logs
+        #: the peers log JSON lines, passed through as they are, and the runner's own news is
+        #: JSON lines too (for a log collector rather than a person)
+        self.json_logs = json_logs
         self.app_dir = Path(spec.source).resolve().parent if spec.source else Path.cwd()
         self.peers = [
             PeerProc(p, self.workdir / p.name, COLOURS[i % len(COLOURS)])
@@ -101,7 +106,7 @@ class FormationRunner:
                 self.groups.append(ProcGroup(process, [], p.colour))
             self.groups[-1].peers.append(p)
         self._stopping = False
-        self._last_table = ""
+        self._shown: dict[str, dict[str, str]] = {}
         self.dashboard_url = ""
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
@@ -117,8 +122,20 @@ class FormationRunner:
 
     # --- output -----------------------------------------------------------------------
 
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+    def say(self, text: str, **fields: Any) -> None:
+        """A line of the runner's own: text for a person, or a JSON event (``fields``)."""
+        if self.json_logs:
+            event = {
+                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "level": "info",
+                "event": fields.pop("event", "formation.news"),
+                "formation": self.spec.name,
+                "message": text,
+                **fields,
+            }
+            print(json.dumps(event), file=self.out, flush=True)
+        else:
+            print(text, file=self.out, flush=True)
 
     def _prefix(self, p: PeerProc | ProcGroup) -> str:
         label = f"{p.name:<14}|"
@@ -137,11 +154,46 @@ class FormationRunner:
             "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
         )
 
-    def _print_table_if_changed(self) -> None:
-        table = self.table()
-        if table != self._last_table:
-            self._last_table = table
-            self.say(table)
+    def _row(self, p: PeerProc) -> dict[str, str]:
+        conns = str(p.status.get("connections", "-")) if p.state == "ready" else "-"
+        pid = str(p.proc.pid) if p.proc and p.proc.returncode is None else "-"
+        return {"state": p.state, "connections": conns, "restarts": str(p.restarts), "pid": pid}
+
+    def _print_changes(self) -> None:
+        """The whole table once, then only what changed: one line per peer that changed."""
+        rows = {p.name: self._row(p) for p in self.peers}
+        if not self._shown:
+            self._shown = rows
+            if self.json_logs:
+                for p in self.peers:
+                    self.say(
+                        f"{p.name} {p.state}",
+                        event="formation.peer",
+                        peer=p.name,
+                        role=p.plan.role,
+                        gateway=p.gateway,
+                        **rows[p.name],
+                    )
+            else:
+                self.say(self.table())
+            return
+        for p in self.peers:
+            old, new = self._shown[p.name], rows[p.name]
+            if old == new:
+                continue
+            changes = ", ".join(f"{k} {old[k]} -> {v}" for k, v in new.items() if old[k] != v)
+            if self.json_logs:
+                self.say(
+                    f"{p.name}: {changes}",
+                    event="formation.peer",
+                    peer=p.name,
+                    role=p.plan.role,
+                    gateway=p.gateway,
+                    **new,
+                )
+            else:
+                self.say(f"{self._prefix(p)} {changes}")
+        self._shown = rows
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -178,7 +230,7 @@ class FormationRunner:
                 " another terminal)"
             )
             self._write_state()
-            self._print_table_if_changed()
+            self._print_changes()
             self.ready.set()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._watch())]
             if duration is not None:
@@ -231,6 +283,7 @@ class FormationRunner:
             "run",
             *(arg for config in configs for arg in ("-c", str(config))),
             "--ready-json",
+            *(["--json-logs"] if self.json_logs else []),
             cwd=self.app_dir,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -259,8 +312,13 @@ class FormationRunner:
 
     async def _stream_logs(self, g: ProcGroup, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
-            if self.show_logs:
-                self.say(f"{self._prefix(g)} {line.decode(errors='replace').rstrip()}")
+            if not self.show_logs:
+                continue
+            text = line.decode(errors="replace").rstrip()
+            if self.json_logs:
+                print(text, file=self.out, flush=True)  # already a JSON line naming its peer
+            else:
+                self.say(f"{self._prefix(g)} {text}")
 
     async def _watch(self) -> None:
         """Restart crashed peers per the policy; refresh statuses; print the table on change."""
@@ -276,7 +334,7 @@ class FormationRunner:
                             async with http.get(p.gateway + "/status") as r:
                                 p.status = await r.json()
                 self._write_state()
-                self._print_table_if_changed()
+                self._print_changes()
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), 1.0)

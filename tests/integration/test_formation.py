@@ -59,7 +59,7 @@ async def test_six_peer_formation(tmp_path):
         "peerkit",
         "up",
         "formation.yaml",
-        "--quiet",
+        "--json-logs",
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=asyncio.subprocess.PIPE,
@@ -97,11 +97,15 @@ async def test_six_peer_formation(tmp_path):
         # /metrics of a user parses as Prometheus text
         async with http.get(peers("user")[0]["gateway"] + "/metrics") as r:
             families = parse_prometheus(await r.text())
-        assert families["peerkit_connections"][0][1] >= 3
+        assert sum(v for _, v in families["peerkit_connections"]) >= 3
 
         # `peerkit status` from another terminal
         code, out, _ = await cli("status", cwd=tmp_path)
         assert code == 0 and "formation t6: up" in out and out.count(" ready ") == 6
+        code, out, _ = await cli("status", "--json", cwd=tmp_path)
+        status = json.loads(out)
+        assert code == 0 and status["up"] and [p["state"] for p in status["peers"]] == ["ready"] * 6
+        assert all(p["status"]["peer_id"] == p["peer_id"] for p in status["peers"])
 
         # the rendezvous point is killed; the formation restarts it; the app nodes re-register
         rv = peers("rendezvous")[0]
@@ -135,6 +139,13 @@ async def test_six_peer_formation(tmp_path):
         code, out, _ = await cli("down", cwd=tmp_path)
         assert code == 0 and "stopped" in out
         assert await asyncio.wait_for(up.wait(), 30) == 0
+        # --json-logs: every line the formation printed is a JSON object with a UTC time,
+        # and the restarts above were reported as changes of single peers
+        lines = (await up.stdout.read()).decode().splitlines()
+        events = [json.loads(line) for line in lines if line.strip()]
+        assert events and all(e["timestamp"].endswith("Z") for e in events)
+        changes = [e for e in events if e.get("event") == "formation.peer"]
+        assert any(e["peer"] == "rendezvous-0" and e["restarts"] == "1" for e in changes)
     finally:
         await http.close()
         await client.stop()
