@@ -14,6 +14,7 @@ import importlib
 import os
 import random
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -365,6 +366,8 @@ class Node:
             await self.transport.subscribe(topic)
         await self.supervisor.start()
         self._started = True
+        #: when the node began to serve (wall clock: uptime on the dashboard)
+        self.started_at = time.time()
         if self.config.gateway.enabled:
             from .gateway import Gateway
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +237,11 @@ def node_status(node: Node) -> dict[str, Any]:
         "restarts": sum(int(a["restarts"]) for a in node.supervisor.stats()),  # type: ignore[call-overload]
         "messages_in": sum(node.router.messages_in.values()),
         "messages_out": sum(node.router.messages_out.values()),
+        "uptime_seconds": round(time.time() - getattr(node, "started_at", time.time()), 1),
+        # what went wrong, all told: refused frames, caught internal errors, failed requests
+        "errors": stats.get("wire_errors", 0)
+        + stats.get("internal_errors", 0)
+        + sum(node.router.requests.errors.values()),
     }
 
 
