@@ -11,7 +11,10 @@ callers batch. The cost: an asyncio task hogging the loop also stalls libp2p.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import outcome
@@ -80,15 +83,16 @@ class TrioGuest:
             else:
                 self._done.set_result(None)
 
-        trio.lowlevel.start_guest_run(
-            self._main,
-            ready,
-            run_sync_soon_threadsafe=loop.call_soon_threadsafe,  # type: ignore[arg-type]
-            run_sync_soon_not_threadsafe=loop.call_soon,  # type: ignore[arg-type]
-            done_callback=done,
-            host_uses_signal_set_wakeup_fd=True,
-            restrict_keyboard_interrupt_to_checkpoints=True,
-        )
+        with _sigint_left_alone():
+            trio.lowlevel.start_guest_run(
+                self._main,
+                ready,
+                run_sync_soon_threadsafe=loop.call_soon_threadsafe,  # type: ignore[arg-type]
+                run_sync_soon_not_threadsafe=loop.call_soon,  # type: ignore[arg-type]
+                done_callback=done,
+                host_uses_signal_set_wakeup_fd=True,
+                restrict_keyboard_interrupt_to_checkpoints=True,
+            )
         await ready
 
     async def _main(self, ready: asyncio.Future[None]) -> None:
@@ -176,3 +180,25 @@ def in_trio() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def _sigint_left_alone() -> Iterator[None]:
+    """Keep trio from taking Ctrl-C. A guest run installs its own SIGINT handler when it finds
+    Python's default one; that turns Ctrl-C into a KeyboardInterrupt inside trio, which the
+    transport reports as a failure while the program (a test runner, an app using peerkit)
+    carries on. With a placeholder in place while the run starts, trio installs nothing, and
+    Ctrl-C stays what the host program says it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if previous is None else _placeholder)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+def _placeholder(signum: int, frame: object) -> None:  # pragma: no cover - never called
+    raise KeyboardInterrupt
