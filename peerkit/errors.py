@@ -221,6 +221,13 @@ class PeerDisconnected(TransportError, RemoteError):
     code = "disconnected"
 
 
+class InvalidPeerId(PeerDisconnected, UsageError):
+    """A string given as a peer id that is not one: the caller's mistake (a usage error), and,
+    for code that handles unreachable peers, a peer it cannot reach."""
+
+    code = "invalid_peer_id"
+
+
 class TransportClosed(TransportError):
     code = "closed"
 

@@ -607,12 +607,13 @@ class Node:
                 await wait_or_sleep(self.clock, self._lost, delay)  # backoff on the node's clock
 
 
-def import_actor(spec: str, *, source: str | None = None) -> type[Actor]:
-    """Import ``"package.module:ClassName"`` and check that it is an Actor."""
+def import_actor(spec: str, *, source: str | None = None, line: int | None = None) -> type[Actor]:
+    """Import ``"package.module:ClassName"`` and check that it is an Actor; ConfigError naming
+    the file and line (``source``, ``line``) and what the module does have otherwise."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ConfigError(
-            f"service {spec!r} must look like 'package.module:ClassName'", path=source
+            f"service {spec!r} must look like 'package.module:ClassName'", path=source, line=line
         )
     try:
         module = importlib.import_module(module_name)
@@ -620,9 +621,31 @@ def import_actor(spec: str, *, source: str | None = None) -> type[Actor]:
         raise ConfigError(
             f"service {spec!r}: cannot import {module_name}: {exc}",
             path=source,
+            line=line,
             hint="run peerkit from your app's folder, or install your app into the environment",
         ) from None
+    actors = sorted(
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, Actor)
+        and value.__module__ == module.__name__
+    )
     actor = getattr(module, attr, None)
+    if actor is None:
+        raise ConfigError(
+            f"service {spec!r}: {module_name} has no {attr}",
+            path=source,
+            line=line,
+            hint=f"it defines: {', '.join(actors)}"
+            if actors
+            else f"{module_name} defines no actor",
+        )
     if not (isinstance(actor, type) and issubclass(actor, Actor)):
-        raise ConfigError(f"service {spec!r} is not a peerkit Actor class", path=source)
+        raise ConfigError(
+            f"service {spec!r}: {attr} is a {type(actor).__name__}, not an Actor class",
+            path=source,
+            line=line,
+            hint=f"its actors: {', '.join(actors)}" if actors else None,
+        )
     return actor

@@ -47,6 +47,7 @@ from ..bounds import clip
 from ..config import LimitsConfig, RelayConfig
 from ..errors import (
     DialFailed,
+    InvalidPeerId,
     PeerDisconnected,
     PeerkitError,
     TransportError,
@@ -434,7 +435,9 @@ class Libp2pTransport(Transport):
         try:
             await self.bridge.call(self._dial, info, timeout or self.dial_timeout)
         except (trio.TooSlowError, *DISCONNECT_ERRORS) as exc:
-            raise DialFailed(f"cannot connect to {addr}: {exc!r}") from exc
+            raise DialFailed(
+                f"cannot connect to {addr}: {dial_cause(exc, timeout or self.dial_timeout)}"
+            ) from exc
         peer = str(info.peer_id.to_base58())
         if self.wants_relay_slot():
             self.bridge.spawn_system(self._reserve, peer, addr.removesuffix(f"/p2p/{peer}"))
@@ -651,6 +654,36 @@ class Libp2pTransport(Transport):
         }
 
 
+def dial_cause(exc: BaseException, timeout: float) -> str:
+    """What a person needs from a failed dial: the first cause that says something (py-libp2p
+    wraps "connection refused" in two layers of "unable to connect")."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    causes: list[BaseException] = []
+    while stack:
+        err = stack.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        causes.append(err)
+        nested = [err.__cause__, err.__context__]
+        nested += list(getattr(err, "exceptions", ()) or ())
+        nested += list(getattr(err, "errors", ()) or ())
+        stack.extend(e for e in nested if isinstance(e, BaseException))
+    for err in causes:
+        if isinstance(err, ConnectionRefusedError):
+            return "connection refused (nothing listens at that address: is the peer running?)"
+        if isinstance(err, trio.TooSlowError | TimeoutError):
+            return f"no answer within {timeout:g} s (a firewall, a NAT, or a wrong address?)"
+        if isinstance(err, OSError) and err.strerror:
+            return err.strerror.lower()
+    for err in causes:
+        text = str(err)
+        if "peer id" in text.lower() or "handshake" in text.lower():
+            return f"the security handshake failed ({text})"
+    return str(causes[-1]) or type(causes[-1]).__name__
+
+
 def _is_publish_envelope(data: bytes) -> bool:
     """Gossip validation: only peerkit PUBLISH envelopes are delivered or forwarded."""
     try:
@@ -663,7 +696,7 @@ def _peer_id(peer: str) -> ID:
     try:
         return ID.from_base58(peer)
     except (ValueError, TypeError, KeyError):
-        raise PeerDisconnected(
+        raise InvalidPeerId(
             f"{peer[:60]!r} is not a peer id", peer=peer, hint="peer ids look like 12D3KooW..."
         ) from None
 

@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 
 from ..errors import PeerkitError
 from ..private_files import private_dir
-from .spec import FormationSpec, PeerPlan, plan
+from .spec import FormationSpec, PeerPlan, check_services, plan
 
 COLOURS = ["36", "33", "35", "32", "34", "31", "96", "93", "95", "92"]
 READY_TIMEOUT = 60.0
@@ -198,6 +198,7 @@ class FormationRunner:
     # --- lifecycle --------------------------------------------------------------------
 
     async def up(self, duration: float | None = None, *, handle_signals: bool = True) -> int:
+        check_services(self.spec)  # a misspelled class: formation.yaml's line, before any start
         # .peerkit/ holds every peer's identity key and data: owner-only, each time
         for folder in (*reversed(self.workdir.parents[:2]), self.workdir):
             private_dir(folder)

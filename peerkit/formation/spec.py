@@ -96,6 +96,25 @@ def load_formation(path: str | Path) -> FormationSpec:
     return spec
 
 
+def check_services(spec: FormationSpec) -> None:
+    """Every service class of every role imports (ConfigError at formation.yaml's line, not at
+    the peer.yaml generated from it); run before starting peers."""
+    from ..cli.main import add_app_paths
+    from ..node import import_actor
+
+    path = Path(spec.source) if spec.source else None
+    if path is not None:
+        add_app_paths(path)
+    doc: Any = load_yaml_mapping(path.read_text(), str(path)) if path is not None else {}
+    for role, rs in spec.roles.items():
+        listed: Any = (doc.get("roles") or {}).get(role) or {}
+        services: Any = listed.get("services") if isinstance(listed, dict) else None
+        for i, service in enumerate(rs.services):
+            lc = getattr(services, "lc", None)
+            line = lc.item(i)[0] + 1 if lc is not None and i < len(services) else None
+            import_actor(service, source=str(path) if path else None, line=line)
+
+
 def _check_roles(doc: Any, source: str) -> None:
     """Validate each role on its own first: msgspec does not name the dict key that failed."""
     roles: Any = doc.get("roles")
