@@ -11,7 +11,53 @@ from string import Template
 
 from peerkit._generators.service.layout import GeneratorError
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+#: an app's name: its project (and folder) name; dashes become underscores in its package
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
+#: names a package may not take: each would shadow something the app needs
+_SHADOWING = {
+    "peerkit": "the app's package would hide peerkit itself",
+    "test": "a package named test hides Python's own test package",
+    "tests": "the app's tests live in tests/; a package of that name would collide",
+}
+
+
+def package_name(app: str) -> str:
+    """The Python package of an app: ``my-app`` -> ``my_app``."""
+    return app.replace("-", "_")
+
+
+def check_name(app: str) -> str:
+    """The app's package name; GeneratorError saying why when the name cannot be used."""
+    if not _NAME.match(app) or app.endswith("-") or "--" in app:
+        raise GeneratorError(
+            f"{app!r} is not a usable app name: it must start with a lowercase letter and"
+            " hold only lowercase letters, digits, '-' and '_' (at most 41)",
+            hint="for example: my-app (its package is my_app)",
+        )
+    package = package_name(app)
+    if keyword.iskeyword(package):
+        raise GeneratorError(
+            f"{app!r} is a Python keyword: no module can be named {package!r}",
+            hint=f"try {app}-app",
+        )
+    if package in _SHADOWING:
+        raise GeneratorError(
+            f"{app!r} cannot be an app name: {_SHADOWING[package]}", hint=f"try my-{app}"
+        )
+    return package
+
+
+def peerkit_requirement() -> str:
+    """What a new app depends on: the peerkit it was made with. From a source checkout (not
+    published yet), a direct reference to that checkout, so the app installs with nothing but
+    Python; from an installed release, that release or later."""
+    import peerkit
+
+    root = Path(peerkit.__file__).resolve().parent.parent
+    project = root / "pyproject.toml"
+    if project.is_file() and 'name = "peerkit"' in project.read_text():
+        return f"peerkit @ {root.as_uri()}"
+    return f"peerkit>={peerkit.__version__}"
 
 
 @dataclass(frozen=True)
@@ -34,13 +80,10 @@ def plan_app(app: str, *, sample: bool = True) -> list[PlannedFile]:
     With the sample, the greeter service is made the way ``peerkit generate`` makes any
     service (from schemas/greeter.yaml), then its handlers and tests are filled in.
     """
-    if not _NAME.match(app) or keyword.iskeyword(app) or app in {"peerkit", "test", "tests"}:
-        raise GeneratorError(
-            f"{app!r} is not a usable app name",
-            hint="use lowercase letters, digits and underscores, starting with a letter",
-        )
+    project = app
+    app = check_name(project)  # from here on: the package
     services = f'"{app}.services.greeter:Greeter"' if sample else ""
-    values = {"app": app}
+    values = {"app": app, "project": project, "peerkit": peerkit_requirement()}
     files = [
         PlannedFile(path, _template(t).substitute(values) if t else "")
         for path, t in [

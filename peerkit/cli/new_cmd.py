@@ -13,7 +13,9 @@ def add_commands(sub: Any) -> None:
         help="create a new peerkit app",
         description="Create a new peerkit app. See `peerkit new --usage`.",
     )
-    p.add_argument("app", nargs="?", help="the app's name (a Python package name)")
+    p.add_argument(
+        "app", nargs="?", help="the app's name, e.g. my-app (its Python package: my_app)"
+    )
     p.add_argument("--dir", type=Path, help="where to create it (default: ./APP)")
     p.add_argument("--force", action="store_true", help="write into an existing folder")
     p.add_argument(

@@ -33,10 +33,32 @@ def test_plan_and_refusal_to_overwrite(tmp_path):
     assert "shop/services/__init__.py" in bare and not any("greeter" in p for p in bare)
 
 
-@pytest.mark.parametrize("bad", ["Shop", "1app", "class", "my-app", "peerkit", ""])
-def test_bad_names_are_refused(bad):
-    with pytest.raises(GeneratorError):
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("Shop", "lowercase"),
+        ("1app", "start with"),
+        ("class", "Python keyword"),
+        ("peerkit", "hide peerkit itself"),
+        ("test", "Python's own test package"),
+        ("tests", "tests/"),
+        ("my--app", "not a usable"),
+        ("", "not a usable"),
+    ],
+)
+def test_bad_names_are_refused_saying_why(bad, why):
+    with pytest.raises(GeneratorError, match=why):
         plan_app(bad)
+
+
+def test_a_name_with_dashes_is_a_project_whose_package_has_underscores():
+    files = {f.path: f.content for f in plan_app("my-app")}
+    assert "my_app/services/greeter.py" in files
+    assert 'name = "my-app"' in files["pyproject.toml"]
+    assert 'package = "my_app"' in files["pyproject.toml"]
+    assert "my_app.services.greeter:Greeter" in files["formation.yaml"]
+    # made from a source checkout: the app depends on that peerkit (installable anywhere)
+    assert 'dependencies = ["peerkit @ file://' in files["pyproject.toml"]
 
 
 def test_new_app_tests_pass_at_once(tmp_path):
