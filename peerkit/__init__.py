@@ -45,6 +45,7 @@ __all__ = [
     "MailboxFull",
     "MalformedMessage",
     "Message",
+    "NamingClient",
     "NoHandler",
     "Node",
     "NotImplementedHandler",
@@ -56,6 +57,7 @@ __all__ = [
     "Request",
     "RequestTimeout",
     "Service",
+    "StorageClient",
     "Strategy",
     "Supervisor",
     "SupervisorEscalation",
@@ -67,3 +69,19 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: the families' clients, importable from peerkit (a service asks for them by name in its
+#: __init__); imported on first use, so that `import peerkit` stays light
+_LAZY = {
+    "StorageClient": "peerkit.storage.client",
+    "NamingClient": "peerkit.naming.client",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'peerkit' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
