@@ -1,4 +1,6 @@
 import asyncio
+import os
+import tempfile
 
 # Imported now, not by its plugin at the end of the run: on CPython 3.11.7, once a libp2p dial
 # has run in this process, compiling a module that has no .pyc yet fails with "AST
@@ -12,6 +14,14 @@ from peerkit._transport.memory import MemoryNetwork, MemoryTransport
 from peerkit.log import configure_logging
 
 configure_logging("warning")
+
+
+def pytest_configure(config):
+    """No test touches the real user's peerkit home (peerkit.home): commands run outside an
+    app folder (here, and in the processes the tests start) use a home of the run's own."""
+    if "PEERKIT_HOME" not in os.environ:
+        os.environ["PEERKIT_HOME"] = tempfile.mkdtemp(prefix="peerkit-test-home-")
+
 
 TRANSPORTS = ["memory", pytest.param("libp2p", marks=pytest.mark.libp2p)]
 

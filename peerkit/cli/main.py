@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         "-c",
         action="append",
-        help="peer config (default: peer.yaml); repeat to run several peers in this process",
+        help="peer config (default: ./peer.yaml in an app folder, else your home peer);"
+        " repeat to run several peers in this process",
     )
     run.add_argument(
         "--log-level",
@@ -144,7 +145,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..node import Node
 
     configs = []
-    for path in args.config or ["peer.yaml"]:
+    from ..home import config_path
+
+    for path in args.config or [config_path(None)]:
         add_app_paths(Path(path))
         config = load_config(Path(path))
         if args.announce:

@@ -23,7 +23,12 @@ from ..naming.records import NameRecord, name_for
 from ..naming.session import open_session, seal_session
 from ..private_files import private_dir, write_private
 
-SESSION_DIR = Path(".peerkit")
+
+def _session_dir() -> Path:
+    """The app's .peerkit/ in an app folder, else the per-user home (peerkit.home)."""
+    from ..home import session_dir
+
+    return session_dir()
 
 
 def add_commands(sub: Any) -> None:
@@ -31,8 +36,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--wallet",
         type=Path,
-        default=SESSION_DIR / "wallet.key",
-        help="a file holding a hex secp256k1 private key (Ethereum wallet)",
+        help="a file holding a hex secp256k1 private key (Ethereum wallet); default: wallet.key"
+        " beside the session (the app's .peerkit/, or your home peer's folder)",
     )
     p.add_argument("--new-wallet", action="store_true", help="create the wallet file")
     p.add_argument("--app", default="peerkit", help="the app's login message m")
@@ -85,7 +90,7 @@ def _passphrase(confirm: bool) -> str:
 def _write_private(path: Path, text: str) -> None:
     """A secret file, 0600; peerkit's own folder is made 0700 (a folder the user named for
     their wallet is only created if missing, never re-moded)."""
-    if path.parent.resolve() == SESSION_DIR.resolve() or not path.parent.exists():
+    if path.parent.resolve() == _session_dir().resolve() or not path.parent.exists():
         private_dir(path.parent)
     write_private(path, text)
 
@@ -93,6 +98,8 @@ def _write_private(path: Path, text: str) -> None:
 def cmd_login(args: argparse.Namespace) -> int:
     from ..naming.keys import EthereumWallet
 
+    if args.wallet is None:
+        args.wallet = _session_dir() / "wallet.key"
     if args.new_wallet:
         if args.wallet.exists():
             raise ConfigError(
@@ -113,7 +120,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         raise ConfigError(
             "the wallet file must hold a hex private key", path=str(args.wallet)
         ) from None
-    session_file = SESSION_DIR / "session.json"
+    session_file = _session_dir() / "session.json"
     previous = json.loads(session_file.read_text()) if session_file.exists() else {}
     kdf = KdfParams(**previous.get("kdf", {})) if previous.get("kdf") else KdfParams()
     passphrase = _passphrase(confirm=not previous)
@@ -129,7 +136,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def _session() -> MasterKey:
-    path = SESSION_DIR / "session.json"
+    path = _session_dir() / "session.json"
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

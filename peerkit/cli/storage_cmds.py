@@ -14,6 +14,7 @@ from typing import Any
 from ..blocks import CID, DAG_CBOR, RAW, Block, cid_codec, decode, parse_cid
 from ..config import load_config
 from ..errors import ConfigError, UsageError
+from ..home import config_path
 from ..storage.car import read_car_stream, write_car
 from ..storage.errors import StorageError
 from ..storage.files import is_legacy_file, read_file_range
@@ -23,7 +24,11 @@ from ..storage.unixfs import import_path, kind, list_directory, read_node, resol
 
 def add_commands(sub: Any) -> None:
     def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--config", "-c", default="peer.yaml", help="the peer's config")
+        p.add_argument(
+            "--config",
+            "-c",
+            help="the peer's config (default: ./peer.yaml in an app folder, else your home peer)",
+        )
         return p
 
     p = common(
@@ -96,6 +101,7 @@ def add_commands(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> SQLiteBlockStore:
+    args.config = config_path(args.config)
     config = load_config(args.config)
     if not config.storage.enabled or config.storage.backend == "memory":
         raise ConfigError(
