@@ -42,7 +42,7 @@ def add_commands(sub: Any) -> None:
 
     i = kinds.add_parser("inspect", help="show a token (or an authorization container)")
     i.add_argument("token", help="token text (u...), or a file holding it")
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--json", action="store_true", help="print it as JSON")
     i.add_argument("--via", help="also ask this running peer whether the token is revoked")
     i.set_defaults(func=cmd_inspect)
 

@@ -8,6 +8,9 @@ import asyncio
 import json
 from typing import Any
 
+#: the document argument of every doc command
+DOC: dict[str, Any] = {"help": "the document's id (from `peerkit doc new`)"}
+
 
 def add_commands(sub: Any) -> None:
     doc = sub.add_parser("doc", help="shared documents on a running peer").add_subparsers(
@@ -19,20 +22,24 @@ def add_commands(sub: Any) -> None:
         (
             "invite",
             "invite the holder of CARD (JSON from `peerkit doc card`)",
-            [("doc", {}), ("card", {})],
+            [("doc", DOC), ("card", {"help": "their card: JSON from `peerkit doc card`"})],
         ),
         (
             "edit",
             "insert TEXT at INDEX (or --delete N characters there)",
             [
-                ("doc", {}),
-                ("index", {"type": int}),
-                ("text", {"nargs": "?", "default": ""}),
-                ("--delete", {"type": int, "default": 0}),
+                ("doc", DOC),
+                ("index", {"type": int, "help": "where, in characters"}),
+                ("text", {"nargs": "?", "default": "", "help": "the text to insert"}),
+                ("--delete", {"type": int, "default": 0, "help": "characters to delete there"}),
             ],
         ),
-        ("show", "print the document's text, epoch and members", [("doc", {})]),
-        ("revoke", "remove MEMBER and refresh the keys", [("doc", {}), ("member", {})]),
+        ("show", "print the document's text, epoch and members", [("doc", DOC)]),
+        (
+            "revoke",
+            "remove MEMBER and refresh the keys",
+            [("doc", DOC), ("member", {"help": "the member's id (from their card)"})],
+        ),
     ]
     for action, helptext, args in specs:
         p = doc.add_parser(action, help=helptext)

@@ -17,7 +17,13 @@ from ..formation.spec import load_formation
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("up", help="run every peer of a formation as its own process")
-    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.add_argument(
+        "formation",
+        nargs="?",
+        default="formation.yaml",
+        type=Path,
+        help="the formation (default: formation.yaml)",
+    )
     p.add_argument(
         "--for",
         dest="duration",
@@ -34,19 +40,37 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("status", help="the state of a running formation")
-    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.add_argument(
+        "formation",
+        nargs="?",
+        default="formation.yaml",
+        type=Path,
+        help="the formation (default: formation.yaml)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("down", help="stop a running formation")
-    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.add_argument(
+        "formation",
+        nargs="?",
+        default="formation.yaml",
+        type=Path,
+        help="the formation (default: formation.yaml)",
+    )
     p.set_defaults(func=cmd_down)
 
     f = sub.add_parser("formation", help="formation tools").add_subparsers(
         metavar="ACTION", dest="action", required=True
     )
     p = f.add_parser("export", help="Kubernetes manifests or a compose file for a formation")
-    p.add_argument("formation", nargs="?", default="formation.yaml", type=Path)
+    p.add_argument(
+        "formation",
+        nargs="?",
+        default="formation.yaml",
+        type=Path,
+        help="the formation (default: formation.yaml)",
+    )
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--k8s", type=Path, metavar="FILE", help="write Kubernetes manifests")
     group.add_argument("--compose", type=Path, metavar="FILE", help="write a compose file")
@@ -105,7 +129,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"formation {state['name']}: {'up' if up else 'down'}"
         + (f"  dashboard {state['dashboard']}" if up and state.get("dashboard") else "")
     )
-    rows = [("PEER", "ROLE", "STATE", "CONNS", "MSGS IN", "RESTARTS", "PEER ID")]
+    from .output import print_table, short_id
+
+    rows = []
     for p in state["peers"]:
         status = statuses[p["name"]]
         st = _state(status)
@@ -117,12 +143,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 str(status["connections"]) if status else "-",
                 str(status["messages_in"]) if status else "-",
                 str(p["restarts"]),
-                p["peer_id"][-12:],
+                short_id(p["peer_id"]),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print_table(["PEER", "ROLE", "STATE", "CONNS", "MSGS IN", "RESTARTS", "PEER ID"], rows)
     return 0
 
 

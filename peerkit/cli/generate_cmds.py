@@ -32,7 +32,7 @@ def add_commands(sub: Any) -> None:
         help="a new service: SERVICE [HANDLER [field:type ...]] ...",
         description="A new service schema with a request (and its reply) per handler name.",
     )
-    svc.add_argument("service")
+    svc.add_argument("service", help="the service's name (schemas/SERVICE.yaml)")
     svc.add_argument("spec", nargs="*", help="handler names, each followed by its fields")
     svc.set_defaults(kind="service")
     for kind, what in (
@@ -61,10 +61,14 @@ def add_commands(sub: Any) -> None:
         description="Remove what `peerkit generate` made. Your edited files are kept unless"
         " --force.",
     )
-    destroy.add_argument("kind", choices=["service", "message", "request", "event"])
-    destroy.add_argument("service")
+    destroy.add_argument(
+        "kind", choices=["service", "message", "request", "event"], help="what to remove"
+    )
+    destroy.add_argument("service", help="the service it belongs to (or is)")
     destroy.add_argument("name", nargs="?", help="the type to remove (not for service)")
-    destroy.add_argument("--root", type=Path, default=Path("."))
+    destroy.add_argument(
+        "--root", type=Path, default=Path("."), help="the app's folder (default: here)"
+    )
     destroy.add_argument("--force", action="store_true", help="delete files you edited too")
     destroy.set_defaults(func=cmd_destroy)
 
@@ -73,7 +77,7 @@ def add_commands(sub: Any) -> None:
         help="list protocols and topics -> message types -> handlers",
         description="What a peer built from the config would route, built-in actors included.",
     )
-    routes.add_argument("--config", "-c", default="peer.yaml")
+    routes.add_argument("--config", "-c", default="peer.yaml", help="the peer's config")
     routes.add_argument("--json", action="store_true", help="one JSON object per route")
     routes.add_argument("--all", action="store_true", help="include peerkit's built-in actors")
     routes.set_defaults(func=cmd_routes)

@@ -123,7 +123,22 @@ def _parser() -> argparse.ArgumentParser:
     naming_cmds.add_commands(sub)
     auth_cmds.add_commands(sub)
     call_cmds.add_commands(sub)
+    completion = sub.add_parser(
+        "completion", help="print a shell completion script (e.g. >> ~/.bashrc via eval)"
+    )
+    completion.add_argument(
+        "shell", choices=["bash", "zsh", "tcsh"], help="the shell to complete in"
+    )
+    completion.set_defaults(func=_cmd_completion)
     return parser
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    """Completion from the parser itself (shtab): every command and option, always current."""
+    import shtab
+
+    print(shtab.complete(_parser(), shell=args.shell))
+    return 0
 
 
 def add_app_paths(config_path: Path) -> None:

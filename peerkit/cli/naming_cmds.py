@@ -63,7 +63,7 @@ def add_commands(sub: Any) -> None:
         p = name.add_parser(action, help=helptext)
         p.add_argument("name", help="your name (e.g. blog) or an IPNS name (k51...)")
         if action == "publish":
-            p.add_argument("value")
+            p.add_argument("value", help="what the name points at: /ipfs/<cid>, /ipns/<name>")
         if action == "resolve":
             p.add_argument("--at", type=int, help="the record with this sequence number")
         if action == "revoke":

@@ -17,13 +17,16 @@ from ..errors import ConfigError, UsageError
 from ..home import config_path
 from ..storage.car import read_car_stream, write_car
 from ..storage.errors import StorageError
-from ..storage.files import is_legacy_file, read_file_range
+from ..storage.files import is_legacy_file, read_file_range, size_of
 from ..storage.store import SQLiteBlockStore
 from ..storage.unixfs import import_path, kind, list_directory, read_node, resolve_path
+from .output import err, human_bytes, print_json, print_table, transfer
 
 
 def add_commands(sub: Any) -> None:
-    def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    def common(p: argparse.ArgumentParser, *, json: bool = False) -> argparse.ArgumentParser:
+        if json:
+            p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.add_argument(
             "--config",
             "-c",
@@ -36,9 +39,10 @@ def add_commands(sub: Any) -> None:
             "put",
             help="store a file or directory as UnixFS (the CID `ipfs add --cid-version=1"
             " --raw-leaves` gives); prints its CID",
-        )
+        ),
+        json=True,
     )
-    p.add_argument("file", type=Path, metavar="FILE|DIR")
+    p.add_argument("file", type=Path, metavar="FILE|DIR", help="the file or directory to store")
     p.add_argument("--pin", metavar="NAME", help="pin it under NAME")
     p.add_argument("--hidden", action="store_true", help="include dot files (as ipfs add)")
     p.set_defaults(func=cmd_put)
@@ -46,7 +50,7 @@ def add_commands(sub: Any) -> None:
     p = common(
         sub.add_parser("get", help="read a file or directory (a DAG-CBOR block is printed as JSON)")
     )
-    p.add_argument("cid", metavar="CID[/PATH]")
+    p.add_argument("cid", metavar="CID[/PATH]", help="what to read: a CID, and a path inside it")
     p.add_argument(
         "--output", "-o", type=Path, help="write here instead of stdout (needed for a directory)"
     )
@@ -56,24 +60,26 @@ def add_commands(sub: Any) -> None:
         metavar="ACTION", dest="action", required=True
     )
     p = common(pin.add_parser("add", help="pin the complete DAG under CID as NAME"))
-    p.add_argument("name")
-    p.add_argument("cid")
+    p.add_argument("name", help="the pin's name")
+    p.add_argument("cid", help="the DAG's root")
     p.set_defaults(func=cmd_pin_add)
     p = common(pin.add_parser("rm", help="remove the pin NAME"))
-    p.add_argument("name")
+    p.add_argument("name", help="the pin's name")
     p.set_defaults(func=cmd_pin_rm)
-    p = common(pin.add_parser("ls", help="list pins"))
+    p = common(pin.add_parser("ls", help="list pins"), json=True)
     p.set_defaults(func=cmd_pin_ls)
 
     dag = sub.add_parser("dag", help="import and export DAGs as CAR v1").add_subparsers(
         metavar="ACTION", dest="action", required=True
     )
-    p = common(dag.add_parser("export", help="write the DAG under CID as a CAR v1 file"))
-    p.add_argument("cid")
-    p.add_argument("--output", "-o", type=Path, required=True)
+    p = common(dag.add_parser("export", help="write the DAG under CID as a CAR v1 file"), json=True)
+    p.add_argument("cid", help="the DAG's root")
+    p.add_argument("--output", "-o", type=Path, required=True, help="the CAR file to write")
     p.set_defaults(func=cmd_dag_export)
-    p = common(dag.add_parser("import", help="read a CAR v1 file into the store (verified)"))
-    p.add_argument("file", type=Path)
+    p = common(
+        dag.add_parser("import", help="read a CAR v1 file into the store (verified)"), json=True
+    )
+    p.add_argument("file", type=Path, help="the CAR file")
     p.add_argument("--pin", metavar="NAME", help="pin the CAR's first root as NAME")
     p.set_defaults(func=cmd_dag_import)
 
@@ -85,12 +91,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
     p.set_defaults(func=cmd_quads_export)
     p = common(quads.add_parser("import", help="store N-Quads as a quad set; prints its root"))
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="the N-Quads file")
     p.add_argument("--vocab", default="schema.org", help="the vocabulary recorded with the set")
     p.add_argument("--pin", metavar="NAME", help="pin the set as NAME")
     p.set_defaults(func=cmd_quads_import)
 
-    p = common(sub.add_parser("gc", help="delete blocks no pin reaches"))
+    p = common(sub.add_parser("gc", help="delete blocks no pin reaches"), json=True)
     p.add_argument(
         "--grace",
         type=float,
@@ -140,7 +146,13 @@ def cmd_put(args: argparse.Namespace) -> int:
     store = _store(args)
     writer = _BatchWriter(store)
     try:
-        entry = import_path(args.file, writer.emit, hidden=args.hidden)
+        with transfer(f"put {args.file.name}", _size(args.file)) as moved:
+            entry = import_path(
+                args.file,
+                writer.emit,
+                hidden=args.hidden,
+                progress=lambda done: moved.advance(done - moved.bytes),
+            )
     except FileNotFoundError:
         raise UsageError(f"{args.file}: no such file or directory") from None
     except OSError as exc:
@@ -148,9 +160,26 @@ def cmd_put(args: argparse.Namespace) -> int:
     writer.flush()
     if args.pin:
         store.add_pin(args.pin, entry.cid)
-    print(entry.cid.encode())
     store.close()
+    if args.json:
+        print_json({"cid": entry.cid.encode(), "bytes": moved.bytes, "blocks": writer.blocks})
+        return 0
+    print(entry.cid.encode())
+    err().print(
+        f"added {moved.rate()}, {writer.blocks} blocks"
+        + (f", pinned as {args.pin}" if args.pin else "")
+    )
     return 0
+
+
+def _size(path: Path) -> int | None:
+    """The bytes under a file or folder (for a progress bar), None if it cannot be read."""
+    try:
+        if path.is_dir():
+            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -174,20 +203,27 @@ def cmd_get(args: argparse.Namespace) -> int:
             n = _write_tree(store, cid, args.output)
             print(f"wrote {n} files to {args.output}", file=sys.stderr)
         else:
-            _write(args.output, read_file_range(lambda c: store.get(c).data, cid))
+            get = lambda c: store.get(c).data  # noqa: E731
+            _write(args.output, read_file_range(get, cid), size_of(get, cid))
     finally:
         store.close()
     return 0
 
 
-def _write(output: Path | None, parts: Iterable[bytes]) -> None:
-    out = output.open("wb") if output else sys.stdout.buffer
-    try:
+def _write(output: Path | None, parts: Iterable[bytes], total: int | None = None) -> int:
+    """Write ``parts`` to a file (with progress, and a summary) or stdout; bytes written."""
+    if output is None:
+        written = 0
+        for part in parts:
+            sys.stdout.buffer.write(part)
+            written += len(part)
+        return written
+    with output.open("wb") as out, transfer(f"get {output.name}", total) as moved:
         for part in parts:
             out.write(part)
-    finally:
-        if output:
-            out.close()
+            moved.advance(len(part))
+    err().print(f"wrote {moved.rate()} to {output}")
+    return moved.bytes
 
 
 def _write_tree(store: SQLiteBlockStore, cid: CID, target: Path) -> int:
@@ -239,9 +275,15 @@ def cmd_pin_rm(args: argparse.Namespace) -> int:
 
 def cmd_pin_ls(args: argparse.Namespace) -> int:
     store = _store(args)
-    for pin in store.pins():
-        print(f"{pin.name}\t{pin.root.encode()}")
+    pins = store.pins()
     store.close()
+    if args.json:
+        print_json([{"name": p.name, "root": p.root.encode()} for p in pins])
+    elif not sys.stdout.isatty():
+        for pin in pins:  # a pipe gets lines a script can cut: NAME<TAB>CID
+            print(f"{pin.name}\t{pin.root.encode()}")
+    else:
+        print_table(["PIN", "ROOT"], [(p.name, p.root.encode()) for p in pins])
     return 0
 
 
@@ -250,8 +292,11 @@ def cmd_dag_export(args: argparse.Namespace) -> int:
     cid = parse_cid(args.cid)
     with args.output.open("wb") as out:
         n = write_car(out, [cid], store.walk(cid))
-    print(f"exported {n} blocks to {args.output}")
     store.close()
+    if args.json:
+        print_json({"root": cid.encode(), "blocks": n, "bytes": args.output.stat().st_size})
+    else:
+        print(f"exported {n} blocks ({human_bytes(args.output.stat().st_size)}) to {args.output}")
     return 0
 
 
@@ -262,14 +307,18 @@ def cmd_dag_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
     writer = _BatchWriter(store)
-    with src:
+    with src, transfer(f"import {args.file.name}", _size(args.file)) as moved:
         roots, blocks = read_car_stream(src)
         for block in blocks:
             writer.emit(block)
+            moved.advance(len(block.data) + 40)
     writer.flush()
     if args.pin and roots:
         store.add_pin(args.pin, roots[0])
-    print(f"imported {writer.blocks} blocks; roots: {' '.join(r.encode() for r in roots)}")
+    if args.json:
+        print_json({"roots": [r.encode() for r in roots], "blocks": writer.blocks})
+    else:
+        print(f"imported {writer.blocks} blocks; roots: {' '.join(r.encode() for r in roots)}")
     store.close()
     return 0
 
@@ -321,6 +370,9 @@ def cmd_quads_import(args: argparse.Namespace) -> int:
 def cmd_gc(args: argparse.Namespace) -> int:
     store = _store(args)
     result = store.gc(written_before=time.time() - args.grace)
-    print(f"removed {result.removed} blocks, freed {result.freed_bytes} bytes")
+    if args.json:
+        print_json({"removed": result.removed, "freed_bytes": result.freed_bytes})
+    else:
+        print(f"removed {result.removed} blocks, freed {result.freed_bytes} bytes")
     store.close()
     return 0

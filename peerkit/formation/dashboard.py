@@ -65,7 +65,7 @@ function render(f) {
     const who = document.createElement("span");
     who.append(p.name, document.createElement("br"));
     const id = document.createElement("span"); id.className = "id";
-    id.textContent = p.peer_id ? p.peer_id.slice(0, 8) + "…" + p.peer_id.slice(-6) : "-";
+    id.textContent = p.peer_id ? "…" + p.peer_id.slice(-8) : "-";  // as the CLI and logs
     id.title = p.peer_id; who.append(id);
     cell(tr, who); cell(tr, p.role); cell(tr, p.state, p.state);
     cell(tr, p.state === "ready" ? `${p.direct} direct, ${p.relayed} relayed` : "-");

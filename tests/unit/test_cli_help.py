@@ -1,0 +1,45 @@
+"""Every command and argument of the CLI has help text (what `peerkit X --help` shows)."""
+
+import argparse
+
+from peerkit.cli.main import _parser
+
+
+def walk(parser: argparse.ArgumentParser, path: str = "peerkit"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            seen = set()
+            for name, sub in action.choices.items():
+                if id(sub) in seen:
+                    continue  # an alias (g for generate): the same parser
+                seen.add(id(sub))
+                yield from walk(sub, f"{path} {name}")
+        else:
+            yield path, action
+
+
+def test_every_argument_has_help():
+    missing = [
+        f"{path} {action.dest}"
+        for path, action in walk(_parser())
+        if not isinstance(action, argparse._HelpAction | argparse._VersionAction)
+        and not action.help
+    ]
+    assert not missing, f"arguments without help: {missing}"
+
+
+def test_every_command_has_help():
+    def commands(parser, path="peerkit"):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {a.dest for a in action._choices_actions if a.help}
+                seen = set()
+                for name, sub in action.choices.items():
+                    if id(sub) in seen:
+                        continue  # an alias: helped under its full name
+                    seen.add(id(sub))
+                    yield f"{path} {name}", name in helped
+                    yield from commands(sub, f"{path} {name}")
+
+    missing = [path for path, helped in commands(_parser()) if not helped]
+    assert not missing, f"commands without help: {missing}"
