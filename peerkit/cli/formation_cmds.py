@@ -94,8 +94,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from ..formation.runner import alive, read_state
 
-    state = read_state(load_formation(args.formation))
+    spec = load_formation(args.formation)
+    state = read_state(spec)
     up = alive(state.get("up_pid"))
+    if state["name"] != spec.name and not args.json:
+        print(f"(formation.yaml now names {spec.name}; this is the formation running here)")
     statuses = {
         p["name"]: (_get_json(p["gateway"] + "/status") if up and alive(p["pid"]) else None)
         for p in state["peers"]

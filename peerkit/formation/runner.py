@@ -406,13 +406,26 @@ class FormationRunner:
 
 
 def read_state(spec: FormationSpec) -> dict[str, Any]:
+    """The state of the formation running from this folder: formation.yaml's, or, when that
+    one is not up (the file was edited since ``peerkit up``), the one that is."""
     path = workdir_for(spec) / "state.json"
+    state: dict[str, Any] | None = None
     try:
-        state: dict[str, Any] = json.loads(path.read_text())
+        state = json.loads(path.read_text())
     except FileNotFoundError:
+        pass
+    if state is None or not alive(state.get("up_pid")):
+        for other in sorted(path.parent.parent.glob("*/state.json")):
+            try:
+                candidate: dict[str, Any] = json.loads(other.read_text())
+            except (OSError, ValueError):
+                continue
+            if alive(candidate.get("up_pid")):
+                return candidate
+    if state is None:
         raise FormationError(
             f"formation {spec.name} has never been started here", hint="run: peerkit up"
-        ) from None
+        )
     return state
 
 

@@ -136,6 +136,10 @@ async def test_six_peer_formation(tmp_path):
             await until(lambda name=name: _restarted(state(), name), f"{name} to restart")
         await until(users_see_both_app_nodes, "the restarted users to reach the app nodes")
 
+        # formation.yaml edited while it runs: status and down still find the running one
+        (tmp_path / "formation.yaml").write_text(FORMATION.replace("name: t6", "name: t7"))
+        code, out, _ = await cli("status", "--json", cwd=tmp_path)
+        assert code == 0 and json.loads(out)["name"] == "t6" and json.loads(out)["up"]
         code, out, _ = await cli("down", cwd=tmp_path)
         assert code == 0 and "stopped" in out
         assert await asyncio.wait_for(up.wait(), 30) == 0
