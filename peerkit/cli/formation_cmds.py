@@ -15,8 +15,7 @@ from typing import Any
 from ..formation.spec import load_formation
 
 
-def add_commands(sub: Any) -> None:
-    p = sub.add_parser("up", help="run every peer of a formation as its own process")
+def _formation_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "formation",
         nargs="?",
@@ -24,6 +23,11 @@ def add_commands(sub: Any) -> None:
         type=Path,
         help="the formation (default: formation.yaml)",
     )
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("up", help="run every peer of a formation as its own process")
+    _formation_arg(p)
     p.add_argument(
         "--for",
         dest="duration",
@@ -40,37 +44,19 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("status", help="the state of a running formation")
-    p.add_argument(
-        "formation",
-        nargs="?",
-        default="formation.yaml",
-        type=Path,
-        help="the formation (default: formation.yaml)",
-    )
+    _formation_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON document, for scripts")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("down", help="stop a running formation")
-    p.add_argument(
-        "formation",
-        nargs="?",
-        default="formation.yaml",
-        type=Path,
-        help="the formation (default: formation.yaml)",
-    )
+    _formation_arg(p)
     p.set_defaults(func=cmd_down)
 
     f = sub.add_parser("formation", help="formation tools").add_subparsers(
         metavar="ACTION", dest="action", required=True
     )
     p = f.add_parser("export", help="Kubernetes manifests or a compose file for a formation")
-    p.add_argument(
-        "formation",
-        nargs="?",
-        default="formation.yaml",
-        type=Path,
-        help="the formation (default: formation.yaml)",
-    )
+    _formation_arg(p)
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--k8s", type=Path, metavar="FILE", help="write Kubernetes manifests")
     group.add_argument("--compose", type=Path, metavar="FILE", help="write a compose file")
