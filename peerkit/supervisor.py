@@ -253,6 +253,8 @@ class Supervisor:
             finally:
                 cell.current = None
                 cell.handled += 1
+                if reply is not None:
+                    cell.ref.answered(reply)
                 ended = perf_counter()
                 cell.busy_seconds += ended - began
             if ended - slice_began > TIME_SLICE:

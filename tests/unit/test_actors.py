@@ -354,3 +354,30 @@ async def test_a_full_mailbox_lets_answers_out_between_busy_handlers():
     await sup.stop()
     first_answer = worker.events.index("answered 0")
     assert first_answer < worker.events.index("handled 10"), worker.events[:20]
+
+
+async def test_timeouts_need_no_timer_per_ask_and_keep_nothing_answered():
+    sup = Supervisor()
+    ref = sup.spawn(Counter)
+    await sup.start()
+    for i in range(2_000):
+        assert await ref.ask(Add(n=1), timeout=5) == i + 1
+    assert not ref.timeouts  # every answered ask is dropped at once, not at its deadline
+    await sup.stop()
+
+
+async def test_a_short_timeout_queued_behind_a_long_one_still_fires_on_time():
+    GATES[7] = asyncio.Event()
+    sup = Supervisor()
+    ref = sup.spawn(Counter)
+    await sup.start()
+    slow = asyncio.ensure_future(ref.ask(Slow(gate=7), timeout=30))
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(RequestTimeout):
+        await ref.ask(Add(n=1), timeout=0.05)
+    assert loop.time() - began < 1.0  # not at the slow ask's 30 s deadline
+    GATES[7].set()
+    assert await slow == "done"
+    await sup.stop()
