@@ -97,7 +97,7 @@ def encode(obj: Any) -> bytes:
         data: bytes = cbrrr.encode_dag_cbor(obj)
     except (ValueError, TypeError, OverflowError) as exc:
         raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}") from None
-    if b"\xfb" in data and _MAYBE_INTEGRAL.search(data) and _may_hold_integral_float(data):
+    if _MAYBE_INTEGRAL.search(data) and _may_hold_integral_float(data):
         normalised = _normalise_floats(obj)
         if normalised is not obj:
             try:
