@@ -271,8 +271,10 @@ class FormationRunner:
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
+            # the app's modules: from formation.yaml's folder, and from where `peerkit up` was
+            # run (a formation inside its package, as sample_app's, imports from the parent)
             "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(self.app_dir), os.environ.get("PYTHONPATH")])
+                filter(None, [str(self.app_dir), os.getcwd(), os.environ.get("PYTHONPATH")])
             ),
         }
         for p in g.peers:
