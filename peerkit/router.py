@@ -73,6 +73,7 @@ class Route:
     requires: Any = None  # the capability remote requests must prove (peerkit.auth.Requires)
     open_write: bool = False  # stores what anyone sends: charged to the sender's quota
     user_only: bool = False  # only this node's own user calls it (handler(peers=False))
+    handler: str = ""  # the handling method's name (request metrics label it so)
 
     @property
     def kind(self) -> str:
@@ -176,6 +177,7 @@ class Router:
                 requires=requires,
                 open_write=spec.open_write or (old is not None and old.open_write),
                 user_only=spec.user_only,
+                handler=spec.method,
             )
             if topic is not None and not topic.endswith(".*"):  # families are joined one by one
                 topics.append(topic)
@@ -449,8 +451,7 @@ class Router:
         fut: asyncio.Future[Any],
     ) -> None:
         label = route.tag  # a routed type: registered, a bounded label
-        handler = route.actors[0].actor_type._handlers[req_type].method
-        self.requests.answered(label, handler, perf_counter() - began)
+        self.requests.answered(label, route.handler, perf_counter() - began)
         if fut.cancelled():
             self.requests.failed(label, "cancelled")
         elif fut.exception() is not None:

@@ -19,14 +19,13 @@ only content held here under a pin named with one of ``gateway.public_pins`` (de
 
 from __future__ import annotations
 
-import asyncio
 import html
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from ..blocks import CID, DAG_CBOR, cid_codec, decode, encode, parse_cid
+from ..blocks import CID, DAG_CBOR, RAW, Block, cid_codec, decode, encode, links, parse_cid
 from ..errors import Refused
 from ..storage.errors import BlockNotFound, LimitExceeded
 from ..storage.files import is_legacy_file, read_file_range, size_of
@@ -260,17 +259,25 @@ class ContentGateway:
             )
         )
         if self._public is None or self._public[0] != pins:
-            cids = await asyncio.to_thread(self._reachable, [parse_cid(r) for _, r in pins])
+            cids = self._reachable([parse_cid(r) for _, r in pins])
             self._public = (pins, cids)
         return self._public[1]
 
     def _reachable(self, roots: list[CID]) -> frozenset[bytes]:
+        """Every CID under ``roots``. Only blocks that can link are read: a raw leaf (most of
+        a file's bytes) is known from its parent's link, so a 1 GB public file costs its few
+        dozen DAG-PB nodes, not a gigabyte of reads. On the loop, with the store's loop reader."""
         out: set[bytes] = set()
-        for root in roots:
-            try:
-                out.update(b.cid.cid_bytes for b in self.node.storage.walk(root))
-            except BlockNotFound:
-                continue  # a pin whose DAG has a gap here: what was walked before it is served
+        stack = list(roots)
+        storage = self.node.storage
+        while stack:
+            cid = stack.pop()
+            if cid.cid_bytes in out:
+                continue
+            out.add(cid.cid_bytes)
+            if cid_codec(cid) == RAW or not storage.has(cid):
+                continue  # a leaf, or a gap in a pinned DAG: what is held is served
+            stack.extend(links(Block(cid, storage.read_block(cid))))
         return frozenset(out)
 
 

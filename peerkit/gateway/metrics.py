@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 #: the classic text format every Prometheus reads (newer clients default to 1.0.0, which only
 #: Prometheus 3 negotiates); our names are plain ASCII, so the bytes are the same
 CONTENT_TYPE = getattr(_exposition, "CONTENT_TYPE_PLAIN_0_0_4", _exposition.CONTENT_TYPE_LATEST)
-#: how long a store size read is reused (it scans the block table)
-STORE_SIZE_SECONDS = 60.0
 
 
 def registry_for(node: Node) -> CollectorRegistry:
@@ -57,7 +55,6 @@ class NodeCollector(Collector):
     def __init__(self, node: Node) -> None:
         self.node = node
         self.started = time.time()
-        self._store_size: tuple[float, int, int] | None = None
 
     def collect(self) -> Iterator[Metric]:
         node = self.node
@@ -165,25 +162,27 @@ class NodeCollector(Collector):
             handled.add_metric([name], _number(a["handled"]))
         yield from (depth, restarts, busy, handled)
 
-        size = self._store()
+        size = self._store_file_bytes()
         if size is not None:
-            blocks, nbytes = size
-            yield _gauge("peerkit_store_blocks", "Blocks in the block store.", blocks)
-            yield _gauge("peerkit_store_bytes", "Bytes of block data in the block store.", nbytes)
+            yield _gauge(
+                "peerkit_store_file_bytes", "Bytes of the block store's file on disk.", size
+            )
 
-    def _store(self) -> tuple[int, int] | None:
+    def _store_file_bytes(self) -> int | None:
+        """The SQLite file's size: one stat, not a scan of the block table on the event loop
+        at every scrape (counting the blocks of a store of gigabytes takes seconds)."""
         if not self.node.has("storage") or not self.node.running:
             return None
-        now = time.monotonic()
-        if self._store_size is None or now - self._store_size[0] > STORE_SIZE_SECONDS:
-            from ..storage.extension import StorageExtension
+        from ..storage.extension import StorageExtension
 
-            ext = self.node.extension(StorageExtension)
-            if ext is None:
-                return None
-            stats = ext.store.stats()
-            self._store_size = (now, stats.blocks, stats.bytes)
-        return self._store_size[1], self._store_size[2]
+        ext = self.node.extension(StorageExtension)
+        path = getattr(ext.store, "path", None) if ext is not None else None
+        if path is None:
+            return None  # a memory store
+        try:
+            return int(path.stat().st_size)
+        except OSError:
+            return None
 
 
 def _ready(node: Node) -> bool:

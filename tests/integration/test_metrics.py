@@ -65,7 +65,7 @@ async def test_requests_errors_connections_and_the_process(make_nodes):
     assert conns[("inbound", "direct")] == 1 and sum(conns.values()) == 1
     assert "process_resident_memory_bytes" in found
     assert found["peerkit_build_info"][0].labels["version"]
-    assert "peerkit_store_bytes" in found
+    assert found["peerkit_store_file_bytes"][0].value > 0
 
 
 class _Sink:
