@@ -284,13 +284,21 @@ def decode_payload(env: Envelope, msg_type: type[M]) -> M:
                 f"{env.tag}: payload is a {type(payload).__name__}, not a {msg_type.__name__}"
             )
         payload = _decode_raw(env.tag, payload, msg_type)
-    # A type with Any fields holds whatever nesting the sender chose (up to the recursion
-    # limit): bound it here, before any handler or log walks it.
+    check_nesting(env.tag, payload)
+    return payload
+
+
+def check_nesting(tag: str, msg: Message) -> None:
+    """A type with Any fields holds whatever nesting the sender chose (up to the recursion
+    limit): bound it, before any handler or log walks it (every surface calls this: the wire
+    here, the HTTP API in gateway/api.py)."""
+    msg_type = type(msg)
+    if msg_type in _closed_types:
+        return
     if not is_open(msg_type):
         _closed_types.add(msg_type)
-    elif too_deep(msgspec.structs.astuple(payload), MAX_DEPTH):
-        raise ValidationFailed(f"{env.tag}: payload nests deeper than {MAX_DEPTH} levels")
-    return payload
+    elif too_deep(msgspec.structs.astuple(msg), MAX_DEPTH):
+        raise ValidationFailed(f"{tag}: payload nests deeper than {MAX_DEPTH} levels")
 
 
 #: message types whose nesting depth is fixed by their definition (no Any, no recursion)

@@ -35,6 +35,7 @@ from ..errors import NoHandler, Refused, ValidationFailed
 from ..messages import Event, Message, Request, tag_of
 from ..router import Ack
 from ..service import Service
+from ..wire import check_nesting
 from .app import is_trusted
 from .openapi import Operation, build_openapi, load_schema
 
@@ -165,7 +166,10 @@ class ServiceApi:
         def listener(msg: Message, ctx: Context) -> None:
             if isinstance(msg, types):
                 if queue.qsize() >= MAX_QUEUED_EVENTS:
-                    queue.put_nowait(None)  # too slow a reader: end its stream
+                    # too slow a reader: end its stream (once; it stops listening at once)
+                    with contextlib.suppress(ValueError):
+                        self.node.router.event_listeners.remove(listener)
+                    queue.put_nowait(None)
                     return
                 data = msgspec.json.encode(msg)
                 queue.put_nowait(
@@ -270,11 +274,15 @@ def decode_json(msg_type: type[Request], body: bytes) -> Request:
     field, with the same text as over libp2p)."""
     tag = tag_of(msg_type)
     try:
-        return msgspec.json.decode(body, type=msg_type)
+        msg = msgspec.json.decode(body, type=msg_type)
     except msgspec.ValidationError as exc:
         raise ValidationFailed(f"{tag}: {exc}") from None
     except msgspec.DecodeError as exc:
         raise ValidationFailed(f"{tag}: the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationFailed(f"{tag}: the body nests too deeply") from None
+    check_nesting(tag, msg)  # the wire's bound on Any fields, the same on HTTP
+    return msg
 
 
 def _need_trust(request: web.Request) -> None:

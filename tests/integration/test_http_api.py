@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from typing import Any
 
 import aiohttp
 import pytest
@@ -131,8 +132,17 @@ class Entry(Request, tag="test.http.Entry", reply=Entered):
     text: str
 
 
+class Note(Request, tag="test.http.Note", reply=Entered):
+    text: str
+    extra: Any = None  # an open field: whatever nesting the caller sends
+
+
 class Ledger(Service):
     service_name = "ledger"
+
+    @handler
+    async def note(self, msg: Note, ctx: Context) -> Entered:
+        return Entered(by=ctx.sender, text=msg.text)
 
     @handler(requires=Requires("ledger/enter", on="ledger:main", trusted=True))
     async def enter(self, msg: Entry, ctx: Context) -> Entered:
@@ -196,4 +206,27 @@ async def test_a_stranger_with_a_delegation_reaches_a_guarded_handler(tmp_path):
                 assert r.status == 403  # an invocation is for the message it signed (args)
     finally:
         await app.stop()
+        await server.stop()
+
+
+async def test_hostile_bodies_get_typed_errors_and_the_peer_serves_on(tmp_path):
+    """The HTTP surface bounds what the wire bounds: nesting in open fields, body size."""
+    server = Node(
+        PeerConfig(name="ledger", transport="libp2p", gateway=GatewayConfig(enabled=True))
+    )
+    server.spawn(Ledger)
+    await server.start()
+    try:
+        url = f"{server.gateway_url}/api/ledger/note"
+        deep = "[" * 200 + "]" * 200
+        async with aiohttp.ClientSession() as http:
+            body = f'{{"text": "x", "extra": {deep}}}'.encode()
+            async with http.post(url, data=body) as resp:
+                assert resp.status == 400 and "nests deeper" in (await resp.json())["message"]
+            huge = b'{"text": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+            async with http.post(url, data=huge) as resp:
+                assert resp.status in (400, 413)
+            async with http.post(url, json={"text": "fine", "extra": [[1]]}) as resp:
+                assert resp.status == 200 and (await resp.json())["text"] == "fine"
+    finally:
         await server.stop()
