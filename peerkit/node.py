@@ -14,6 +14,7 @@ import importlib
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -605,6 +606,13 @@ class Node:
                 await self._lost.wait()  # all connected: sleep until a connection drops
             else:
                 await wait_or_sleep(self.clock, self._lost, delay)  # backoff on the node's clock
+
+
+def add_app_paths(config_path: Path) -> None:
+    """The app's own modules (services) are importable from the config's folder and from cwd."""
+    for folder in (Path.cwd(), config_path.resolve().parent):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
 
 
 def import_actor(spec: str, *, source: str | None = None, line: int | None = None) -> type[Actor]:

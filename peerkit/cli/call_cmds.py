@@ -114,8 +114,7 @@ def request_type(tag: str, modules: list[str]) -> type[Any]:
 def _import_app_types(modules: list[str]) -> None:
     """The app's types: the modules asked for, and the services of ./peer.yaml (quietly: a
     folder without one is fine)."""
-    from ..node import import_actor
-    from .main import add_app_paths
+    from ..node import add_app_paths, import_actor
 
     add_app_paths(Path("peer.yaml"))
     for family in BUILT_IN:
@@ -181,8 +180,7 @@ async def _console_node(args: argparse.Namespace, names: dict[str, Any]) -> Any:
     import peerkit
 
     from ..config import PeerConfig, load_config
-    from ..node import Node, import_actor
-    from .main import add_app_paths
+    from ..node import Node, add_app_paths, import_actor
 
     path = args.config or (Path("peer.yaml") if Path("peer.yaml").exists() else None)
     if path is not None and args.attach is None:

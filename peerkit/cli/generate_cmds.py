@@ -203,8 +203,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 def cmd_routes(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..node import Node
-    from .main import add_app_paths
+    from ..node import Node, add_app_paths
 
     config_path = Path(args.config)
     add_app_paths(config_path)

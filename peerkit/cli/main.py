@@ -141,13 +141,6 @@ def _cmd_completion(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_app_paths(config_path: Path) -> None:
-    """The app's own modules (services) are importable from the config's folder and from cwd."""
-    for folder in (Path.cwd(), config_path.resolve().parent):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
-
-
 def _version() -> str:
     from .. import __version__
 
@@ -157,7 +150,7 @@ def _version() -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..config import check_addresses, load_config
     from ..log import configure_logging
-    from ..node import Node
+    from ..node import Node, add_app_paths
 
     configs = []
     from ..home import config_path

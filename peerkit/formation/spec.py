@@ -99,8 +99,7 @@ def load_formation(path: str | Path) -> FormationSpec:
 def check_services(spec: FormationSpec) -> None:
     """Every service class of every role imports (ConfigError at formation.yaml's line, not at
     the peer.yaml generated from it); run before starting peers."""
-    from ..cli.main import add_app_paths
-    from ..node import import_actor
+    from ..node import add_app_paths, import_actor
 
     path = Path(spec.source) if spec.source else None
     if path is not None:

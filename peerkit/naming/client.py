@@ -266,6 +266,10 @@ class Session:
 
     async def read_document(self, name: str) -> dict[str, Any]:
         """The document a name points at, opened as this user: scenario 1's read path."""
+        return (await content.read_as(self, name))[1]
+
+    async def read_published(self, name: str) -> tuple[NameRecord, dict[str, Any]]:
+        """As read_document, with the name record whose version was read."""
         return await content.read_as(self, name)
 
     async def create_me(self) -> dict[str, Any]:

@@ -98,6 +98,13 @@ async def set_readers(
 async def read_document(node: Node, name: str, identity: Identity | None = None) -> dict[str, Any]:
     """The document a name points at now; sealed ones open with ``identity`` (NotAReader for
     an identity that is not among the readers)."""
+    return (await read_published(node, name, identity))[1]
+
+
+async def read_published(
+    node: Node, name: str, identity: Identity | None = None
+) -> tuple[NameRecord, dict[str, Any]]:
+    """The name's record and the document it points at (the version read is the record's)."""
     record = await node.naming.resolve(name)
     if record is None:
         raise BlockNotFound(
@@ -111,22 +118,22 @@ async def read_document(node: Node, name: str, identity: Identity | None = None)
     if is_sealed(cid, storage.read_block(cid)):
         if identity is None:
             raise NotAReader(f"{name} is sealed content", hint="open it as one of its readers")
-        return await storage.open_sealed_document(cid, identity)
-    return await storage.get_document(cid)
+        return record, await storage.open_sealed_document(cid, identity)
+    return record, await storage.get_document(cid)
 
 
-async def read_as(session: Session, name: str) -> dict[str, Any]:
+async def read_as(session: Session, name: str) -> tuple[NameRecord, dict[str, Any]]:
     """Read as the session's user; the Me DAG's index of readable names follows the answer."""
     names = set(session.me.get("names", []))
     try:
-        document = await read_document(session.naming.node, name, session.identity)
+        record, document = await read_published(session.naming.node, name, session.identity)
     except NotAReader:
         if name in names and name not in session.me.get("content", {}):
             await session.save_me({**session.me, "names": sorted(names - {name})})
         raise
     if name not in names:
         await session.save_me({**session.me, "names": sorted(names | {name})})
-    return document
+    return record, document
 
 
 async def remember_app(session: Session) -> None:

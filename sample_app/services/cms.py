@@ -77,8 +77,7 @@ class Cms(CmsService):
 
     async def read_post(self, msg: ReadPost, ctx: Context) -> Post:
         session = self._session()
-        post = await session.read_document(msg.name)
-        record = await self.node.naming.resolve(msg.name)
+        record, post = await session.read_published(msg.name)
         logo, logo_type = b"", ""
         image = post.get("image")
         if isinstance(image, dict) and str(image.get("contentUrl", "")).startswith("ipfs://"):
@@ -87,7 +86,7 @@ class Cms(CmsService):
             logo_type = str(image.get("encodingFormat", ""))
         return Post(
             name=msg.name,
-            sequence=record.sequence if record else 0,
+            sequence=record.sequence,
             title=str(post.get("headline", "")),
             body=str(post.get("articleBody", "")),
             logo=logo,

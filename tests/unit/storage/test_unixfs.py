@@ -116,22 +116,27 @@ def test_a_range_reads_only_the_leaves_it_covers():
     assert sum(c.cid_bytes[1] != DAG_PB for c in read) == 2  # two leaves, not 100
 
 
-def test_memory_is_bounded_by_the_tree_height():
-    # the importer holds at most max_links entries per level, whatever the size
-    blocks_seen = [0]
+def test_memory_stays_bounded_whatever_the_file_size():
+    # 64 MiB through the importer, every block dropped as it is made: what the importer keeps
+    # (one pending list per tree level) must not grow with the file
+    import tracemalloc
 
     class Zeros(io.RawIOBase):
-        left = 200 * 64
+        left = 64 * 1024 * 1024
 
         def read(self, n=-1):
             n = min(n, self.left)
             self.left -= n
-            return b"\0" * n
+            return bytes(n)
 
-    entry = import_file(
-        Zeros(), lambda b: blocks_seen.__setitem__(0, blocks_seen[0] + 1), chunk=64, max_links=3
-    )
-    assert entry.filesize == 200 * 64 and blocks_seen[0] > 200
+    tracemalloc.start()
+    try:
+        entry = import_file(Zeros(), lambda block: None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert entry.filesize == 64 * 1024 * 1024
+    assert peak < 4 * 1024 * 1024, peak  # a few 256 KiB chunks, not the 64 MiB
 
 
 def test_directories_resolve_paths_and_refuse_what_ipfs_would_shard():
