@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from peerkit import Node, PeerkitError
-from peerkit.config import GatewayConfig, PeerConfig
+from peerkit.config import GatewayConfig, PeerConfig, StorageConfig
 from peerkit.wire import REQUEST, Envelope
 
 from sample_app.generated.greeter import Greet
@@ -29,9 +29,14 @@ async def scrape(node: Node) -> tuple[str, str]:
             return resp.headers["Content-Type"], await resp.text()
 
 
-async def test_requests_errors_connections_and_the_process(make_nodes):
+async def test_requests_errors_connections_and_the_process(tmp_path):
     server = Node(
-        PeerConfig(name="server", transport="libp2p", gateway=GatewayConfig(enabled=True))
+        PeerConfig(
+            name="server",
+            transport="libp2p",
+            gateway=GatewayConfig(enabled=True),
+            storage=StorageConfig(backend="sqlite", path=str(tmp_path / "blocks.db")),
+        )
     )
     server.spawn(Greeter)
     client = Node(PeerConfig(name="client", transport="libp2p"))
