@@ -288,6 +288,9 @@ class Session:
         self.me = me
 
     async def load_me(self) -> dict[str, Any] | None:
+        # The newest Me DAG the connected peers know, not only what gossip brought here: a
+        # device that starts from a stale one would save over the other devices' changes.
+        await self.naming._learn_from_peers(self.me_name)
         record = await self.naming.resolve(self.me_name)
         if record is None:
             return None
