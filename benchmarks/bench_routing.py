@@ -37,14 +37,16 @@ async def main() -> None:
         try:
             await dht.start()
             await dht.tables_filled(at_least=4)
-            docs = []
+            docs = []  # (cid, the peer that holds it)
             for i in rng.sample(range(N), 10):
                 put = await dht.ok(i, "content_put", document={"@type": "Article", "name": str(i)})
-                docs.append(put["cid"])
+                docs.append((put["cid"], i))
             names = []
             for n, i in enumerate(rng.sample(range(N), 10)):
                 seed = (bytes([n + 1]) * 32).hex()
-                names.append(await dht.ok(i, "name_publish", seed=seed, value="/ipfs/" + docs[n]))
+                names.append(
+                    await dht.ok(i, "name_publish", seed=seed, value="/ipfs/" + docs[n][0])
+                )
             await asyncio.sleep(5)  # let the start-up refreshes settle (not measured)
 
             # the baseline: one request round trip to a connected peer
@@ -54,14 +56,30 @@ async def main() -> None:
                 target = rng.choice(list(await dht.ok(i, "peers")))
                 answer = await dht.call(i, "request", peer=target, type="storage.PinLs")
                 base.append(answer["ms"])
+
+            # each lookup is asked by a peer other than the one it is about (a peer asking for
+            # its own content or its own id finds nothing by design, which is not a miss)
+            def other_than(holder: int) -> int:
+                return rng.choice([i for i in range(N) if i != holder])
+
+            def content() -> tuple[int, dict[str, object]]:
+                cid, holder = rng.choice(docs)
+                return other_than(holder), {"op": "content_providers", "cid": cid}
+
+            def name() -> tuple[int, dict[str, object]]:
+                return rng.randrange(N), {"op": "routing_get_record", "key": rng.choice(names)}
+
+            def peer() -> tuple[int, dict[str, object]]:
+                target = rng.randrange(N)
+                return other_than(target), {
+                    "op": "routing_find_peer",
+                    "peer": dht.peers[target].peer_id,
+                }
+
             kinds = {
-                "content (providers of a CID)": lambda i: dht.call(
-                    i, "content_providers", cid=rng.choice(docs)
-                ),
-                "name record": lambda i: dht.call(i, "routing_get_record", key=rng.choice(names)),
-                "peer (addresses of an id)": lambda i: dht.call(
-                    i, "routing_find_peer", peer=dht.peers[rng.randrange(N)].peer_id
-                ),
+                "content (providers of a CID)": content,
+                "name record": name,
+                "peer (addresses of an id)": peer,
             }
             before = [await dht.ok(i, "routing_counts") for i in range(N)]
             total = 0
@@ -69,7 +87,9 @@ async def main() -> None:
                 samples = []
                 failures = 0
                 for _ in range(LOOKUPS):
-                    answer = await ask(rng.randrange(N))
+                    asker, command = ask()
+                    op = str(command.pop("op"))
+                    answer = await dht.call(asker, op, **command)
                     if "error" in answer or not answer.get("ok"):
                         failures += 1
                     samples.append(answer["ms"])
