@@ -6,7 +6,9 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 - only Noise is offered: the default host also accepts unauthenticated ``/plaintext/2.0.0``;
 - only yamux: mplex deadlocks on bidirectional traffic, and ``create_yamux_muxer_option()``
   quietly adds mplex as a fallback, so the muxer table is built here;
-- ``max_connections_per_peer=1`` avoids the ~250 ms happy-eyeballs wait on every first dial;
+- the swarm's ``dial_peer`` waits its 250 ms happy-eyeballs head start even after a dial that
+  worked, whenever a peer may have two connections (we allow two: relayed + hole-punched), so
+  our dials go one address at a time through ``dial_addr`` (``_connect_first``);
 - frames are buffered by our FrameDecoder: libp2p's ``read_exactly`` fails past ~6.5 MB;
 - the reader never waits on an actor (inbound callbacks do not block), so yamux never sees the
   5 s reader stall after which it resets a stream;
@@ -111,6 +113,7 @@ class Libp2pTransport(Transport):
         self._inbound: Inbound | None = None
         self._outbound: dict[str, Libp2pChannel] = {}
         self._opening: dict[str, asyncio.Future[Libp2pChannel]] = {}
+        self._dialling: dict[Any, trio.Event] = {}  # peer id -> a dial on its way (trio side)
         self._channels: set[Libp2pChannel] = set()
         self._host_scope: trio.CancelScope | None = None
         self._host_done: trio.Event | None = None
@@ -480,7 +483,7 @@ class Libp2pTransport(Transport):
             assert self.relay is not None
             with trio.fail_after(timeout):
                 if relay_info.peer_id not in self._host.get_network().connections:
-                    await self._host.connect(relay_info)
+                    await self._connect_first(relay_info)
                 await self.relay.dial(addr)
 
         try:
@@ -499,7 +502,35 @@ class Libp2pTransport(Transport):
         if negative is not None:
             negative.evict(str(info.peer_id))
         with trio.fail_after(timeout):
-            await self._host.connect(info)
+            await self._connect_first(info)
+
+    async def _connect_first(self, info: Any) -> None:
+        """``host.connect`` to the first of ``info.addrs``, without its 250 ms wait.
+
+        py-libp2p's ``dial_peer`` waits the happy-eyeballs delay after a successful dial for as
+        long as a second connection to the peer is allowed, and we allow two (a relayed one and
+        the direct one hole punching makes): every connect cost 250 ms (37 -> 254 ms). peerkit
+        orders and tries addresses itself (``node.connect``), so one address per dial is all
+        this needs. Concurrent dials to one peer share one attempt, as the swarm's do."""
+        network = self._host.get_network()
+        self._host.get_peerstore().add_addrs(info.peer_id, info.addrs, 120)
+        while True:
+            live = [c for c in network.get_connections(info.peer_id) if not c.is_closed]
+            if live:
+                await live[0].event_started.wait()
+                return
+            pending = self._dialling.get(info.peer_id)
+            if pending is None:
+                break
+            await pending.wait()  # another dial to this peer is on its way: share its outcome
+        done = self._dialling[info.peer_id] = trio.Event()
+        try:
+            conn = await network.dial_addr(info.addrs[0], info.peer_id)
+            await conn.event_started.wait()
+        finally:
+            del self._dialling[info.peer_id]
+            done.set()
+        self._host._schedule_identify(info.peer_id, reason="connect")
 
     async def disconnect(self, peer: str) -> None:
         await self.bridge.call(self._host.disconnect, _peer_id(peer))
