@@ -9,6 +9,10 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 - the swarm's ``dial_peer`` waits its 250 ms happy-eyeballs head start even after a dial that
   worked, whenever a peer may have two connections (we allow two: relayed + hole-punched), so
   our dials go one address at a time through ``dial_addr`` (``_connect_first``);
+- yamux sends a WINDOW_UPDATE after every read unless ``PY_YAMUX_RELEASE_ON_READ=0`` (then it
+  keeps go-yamux's rule: an update once half the window is consumed): two frames per message
+  instead of one, and every frame is a trio wake-up. Off by default here (bench_bridge: a
+  round trip 1.58x -> 1.27x pure trio); the environment still decides when it sets it;
 - frames are buffered by our FrameDecoder: libp2p's ``read_exactly`` fails past ~6.5 MB;
 - the reader never waits on an actor (inbound callbacks do not block), so yamux never sees the
   5 s reader stall after which it resets a stream;
@@ -25,6 +29,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+
+# Read by py-libp2p's yamux on every read (see the module docstring); set before any stream.
+os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 from collections import Counter
 from functools import partial
 from typing import Any
