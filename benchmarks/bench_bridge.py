@@ -366,9 +366,7 @@ def main() -> None:
             if figure is not None:
                 figures[name].append(figure)
     base = figures["pure trio (baseline)"]
-    print(
-        f"{'per round trip (ratio: median per round)':<44} {'wall':>14} {'CPU, both peers':>21}"
-    )
+    print(f"{'per round trip (ratio: median per round)':<44} {'wall':>14} {'CPU, both peers':>21}")
     for name, runs in figures.items():
         if not runs:
             print(f"{name:<44} (trio-asyncio not installed)")

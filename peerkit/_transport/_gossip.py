@@ -7,7 +7,13 @@ py-libp2p 0.8.1 loses pubsub messages in four places by default; each is handled
 - a 32-slot outbound queue per peer (drops when full): queues are enlarged, and ``publish`` waits
   while any peer's queue is above a high-water mark, so the publisher feels backpressure;
 - a 10 msg/s per-topic spam limit that also counts our own publishes: disabled;
-- IDONTWANT control traffic on every message with meshsub 1.2: we speak meshsub 1.1.
+- IDONTWANT control traffic on every message with meshsub 1.2: we speak meshsub 1.1;
+- no flood publishing: a peer's own message went only to its mesh (or, not subscribed, to 6
+  fanout peers), so on an app node with 50 users connected only to it, the users outside
+  those 6 and their neighbours got nothing (bench_growth: whole processes of users received
+  0 of 200 events; gossip's IHAVE did not make up for it). gossipsub v1.1 publishes a peer's
+  own messages to every peer subscribed to the topic whose score allows it (go-libp2p's
+  default): ``_FloodPublishing`` does so; forwarding others' messages stays mesh-only.
 
 Gossipsub also echoes our own publications to our own subscription; the callback never sees them.
 
@@ -50,6 +56,28 @@ SCORE_PARAMS = ScoreParams(
 )
 
 
+class _FloodPublishing(GossipSub):
+    """GossipSub with v1.1 flood publishing of our own messages (see the module docstring)."""
+
+    def _get_peers_to_send(
+        self,
+        topic_ids: Any,
+        msg_forwarder: Any,
+        origin: Any,
+        msg_id: bytes | None = None,
+    ) -> Any:
+        chosen = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
+        if self.pubsub is None or origin != self.pubsub.my_id:
+            return chosen  # forwarding someone else's message: the mesh only
+        for topic in topic_ids:
+            for peer in self.pubsub.peer_topics.get(topic, ()):
+                if peer == origin or peer in chosen:
+                    continue
+                if self.scorer is None or self.scorer.allow_publish(peer, [topic]):
+                    chosen.add(peer)
+        return chosen
+
+
 class _EnlargingQueues(dict):
     """``Pubsub.peer_queues`` replacement: every per-peer queue gets QUEUE_SLOTS slots."""
 
@@ -70,7 +98,7 @@ class PeerkitPubsub(Pubsub):
         accept: Callable[[bytes], bool] = lambda data: True,
         per_peer: Buckets | None = None,
     ) -> None:
-        router = GossipSub(
+        router = _FloodPublishing(
             protocols=[MESHSUB_PROTOCOL],
             degree=6,
             degree_low=4,

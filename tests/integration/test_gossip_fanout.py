@@ -1,0 +1,31 @@
+"""An app node's events reach every user connected to it, however many.
+
+The common shape: users connected only to an app node, which publishes. gossipsub sends a
+message along its mesh (6 to 12 peers), and a publisher not subscribed to the topic picks 6
+fanout peers; users linked to nobody else but the app node, outside those, got nothing until
+peerkit published its own messages to every subscribed peer (gossipsub v1.1 flood publishing).
+"""
+
+from peerkit import Node
+from tests.conftest import wait_for
+from tests.messages import EchoActor, Posted
+
+USERS = 14  # past the mesh's upper bound of 12, and far past the 6 fanout peers
+
+
+async def test_events_reach_every_user_connected_only_to_the_publisher(make_nodes):
+    (app,) = await make_nodes(1, "libp2p")  # publishes, subscribes to nothing
+    users: list[Node] = await make_nodes(USERS, "libp2p", actors=[EchoActor], star=False)
+    for user in users:
+        await user.connect(app.addrs()[0])  # the app node is all each user knows
+    await app.wait_for_subscribers(Posted, USERS, timeout=30)
+    for i in range(20):
+        await app.publish(Posted(n=i))
+    actors = [u.supervisor.instance(u.actor("EchoActor")) for u in users]
+    await wait_for(
+        lambda: all(len(a.events) >= 20 for a in actors),
+        timeout=30,
+        what=f"20 events on each of {USERS} users",
+    )
+    for actor in actors:
+        assert sorted(actor.events) == list(range(20))
