@@ -187,7 +187,11 @@ def _may_nest_deeply(data: bytes) -> bool:
 
 def make_block(obj: Any) -> Block:
     data = encode(obj)
-    return Block(cid_for(data, DAG_CBOR), data)
+    # cbrrr hashes and builds the CID in C: ~1 us less per block than cid_for's Python steps
+    return Block(_dag_cbor_cid(data), data)
+
+
+_dag_cbor_cid = cbrrr.CID.cidv1_dag_cbor_sha256_32_from
 
 
 def raw_block(data: bytes) -> Block:

@@ -57,6 +57,17 @@ async def make_nodes():
         await node.stop()
 
 
+async def events_on_every_node(nodes, count: int, timeout: float = 60.0) -> list:
+    """Wait until each node's EchoActor (tests.messages) holds ``count`` events; the actors."""
+    actors = [n.supervisor.instance(n.actor("EchoActor")) for n in nodes]
+    await wait_for(
+        lambda: all(len(x.events) >= count for x in actors),
+        timeout=timeout,
+        what=f"{count:,} events on each of {len(nodes)} peers",
+    )
+    return actors
+
+
 async def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
     """Wait until ``predicate()`` holds, checking on every loop turn; fail with a clear message."""
     loop = asyncio.get_running_loop()

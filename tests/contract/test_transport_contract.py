@@ -16,7 +16,7 @@ from peerkit import (
     ValidationFailed,
 )
 from peerkit.wire import REQUEST
-from tests.conftest import TRANSPORTS, wait_for
+from tests.conftest import TRANSPORTS, events_on_every_node, wait_for
 from tests.messages import (
     Count,
     Crash,
@@ -155,13 +155,7 @@ async def test_pubsub_burst_reaches_every_subscriber_once(make_nodes, kind):
     await a.wait_for_subscribers(Posted, 2)
     for i in range(1000):
         await a.publish(Posted(n=i))
-    actors = [n.supervisor.instance(n.actor("EchoActor")) for n in nodes]
-    await wait_for(
-        lambda: all(len(x.events) >= 1000 for x in actors),
-        timeout=60,
-        what="1,000 events on every peer",
-    )
-    for x in actors:
+    for x in await events_on_every_node(nodes, 1000):
         assert sorted(x.events) == list(range(1000))  # complete, no duplicates
 
 

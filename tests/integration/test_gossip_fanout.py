@@ -7,7 +7,7 @@ peerkit published its own messages to every subscribed peer (gossipsub v1.1 floo
 """
 
 from peerkit import Node
-from tests.conftest import wait_for
+from tests.conftest import events_on_every_node
 from tests.messages import EchoActor, Posted
 
 USERS = 14  # past the mesh's upper bound of 12, and far past the 6 fanout peers
@@ -21,11 +21,5 @@ async def test_events_reach_every_user_connected_only_to_the_publisher(make_node
     await app.wait_for_subscribers(Posted, USERS, timeout=30)
     for i in range(20):
         await app.publish(Posted(n=i))
-    actors = [u.supervisor.instance(u.actor("EchoActor")) for u in users]
-    await wait_for(
-        lambda: all(len(a.events) >= 20 for a in actors),
-        timeout=30,
-        what=f"20 events on each of {USERS} users",
-    )
-    for actor in actors:
+    for actor in await events_on_every_node(users, 20, timeout=30):
         assert sorted(actor.events) == list(range(20))
