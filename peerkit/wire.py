@@ -216,6 +216,12 @@ def _build_fast_decoder() -> msgspec.msgpack.Decoder[Any]:
     return _fast_decoder
 
 
+def prepare_decoder() -> None:
+    """Build the envelope decoder now, if the registry changed since it was last built."""
+    if _fast_decoder is None:
+        _build_fast_decoder()
+
+
 def _drop_fast_decoder() -> None:
     global _fast_decoder
     _fast_decoder = None

@@ -121,6 +121,7 @@ class Libp2pTransport(Transport):
         self._outbound: dict[str, Libp2pChannel] = {}
         self._opening: dict[str, asyncio.Future[Libp2pChannel]] = {}
         self._dialling: dict[Any, trio.Event] = {}  # peer id -> a dial on its way (trio side)
+        self._identifying: dict[Any, trio.Event] = {}  # peer id -> its identify has ended
         self._channels: set[Libp2pChannel] = set()
         self._host_scope: trio.CancelScope | None = None
         self._host_done: trio.Event | None = None
@@ -174,6 +175,7 @@ class Libp2pTransport(Transport):
             # 0.0.0.0 (py-libp2p would send the listen addresses as bound)
             addrs_factory=self._advertised,
         )
+        self._track_identify()
         network = self._host.get_network()
         # The listener looks the handler up on each connection: admission control goes first.
         network._handle_inbound_connection = partial(
@@ -470,6 +472,7 @@ class Libp2pTransport(Transport):
     async def _reserve(self, peer: str, addr: str) -> None:
         """Try for a slot at a peer we dialled (a relay says yes; others say no, quietly)."""
         assert self.relay is not None
+        await self._identified(peer)  # its protocols say whether it relays at all
         if peer not in self.relay.reserved and self.relay.worth_asking(peer):
             await self.relay.reserve(peer, f"{addr}/p2p/{peer}")
 
@@ -538,6 +541,34 @@ class Libp2pTransport(Transport):
             del self._dialling[info.peer_id]
             done.set()
         self._host._schedule_identify(info.peer_id, reason="connect")
+
+    def _track_identify(self) -> None:
+        """Let the transport wait for py-libp2p's identify of a peer (it offers no event).
+
+        Asking a peer for a relay slot before its protocols are known opened a stream at every
+        peer dialled, relay or not, in the same moments as the first request (connect + first
+        reply: one stream fewer to negotiate on a busy connection)."""
+        host = self._host
+        entry = host._identify_task_entry
+
+        async def tracked(peer_id: Any, reason: str) -> None:
+            try:
+                await entry(peer_id, reason)
+            finally:
+                done = self._identifying.pop(peer_id, None)
+                if done is not None:
+                    done.set()
+
+        host._identify_task_entry = tracked
+
+    async def _identified(self, peer: str) -> None:
+        """Until the identify of ``peer`` that is on its way has ended (5 s at most)."""
+        peer_id = _peer_id(peer)
+        if peer_id not in self._host._identify_inflight:
+            return
+        done = self._identifying.setdefault(peer_id, trio.Event())
+        with trio.move_on_after(5):
+            await done.wait()
 
     async def disconnect(self, peer: str) -> None:
         await self.bridge.call(self._host.disconnect, _peer_id(peer))
