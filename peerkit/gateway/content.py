@@ -275,9 +275,13 @@ class ContentGateway:
             if cid.cid_bytes in out:
                 continue
             out.add(cid.cid_bytes)
-            if cid_codec(cid) == RAW or not storage.has(cid):
-                continue  # a leaf, or a gap in a pinned DAG: what is held is served
-            stack.extend(links(Block(cid, storage.read_block(cid))))
+            if cid_codec(cid) == RAW:
+                continue  # a leaf: known from its parent's link, never read
+            try:
+                data = storage.read_block(cid)
+            except BlockNotFound:
+                continue  # a gap in a pinned DAG: what is held is served
+            stack.extend(links(Block(cid, data)))
         return frozenset(out)
 
 
