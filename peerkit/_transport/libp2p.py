@@ -12,7 +12,9 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 - yamux sends a WINDOW_UPDATE after every read unless ``PY_YAMUX_RELEASE_ON_READ=0`` (then it
   keeps go-yamux's rule: an update once half the window is consumed): two frames per message
   instead of one, and every frame is a trio wake-up. Off by default here (bench_bridge: a
-  round trip 1.58x -> 1.27x pure trio); the environment still decides when it sets it;
+  guest-mode round trip 1.42x -> 1.25x pure trio); the environment still decides when it sets it;
+- identify has no event to wait on: ``_track_identify`` adds one, so a relay slot is asked for
+  only once a peer's protocols are known;
 - frames are buffered by our FrameDecoder: libp2p's ``read_exactly`` fails past ~6.5 MB;
 - the reader never waits on an actor (inbound callbacks do not block), so yamux never sees the
   5 s reader stall after which it resets a stream;
@@ -29,9 +31,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-
-# Read by py-libp2p's yamux on every read (see the module docstring); set before any stream.
-os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 from collections import Counter
 from functools import partial
 from typing import Any
@@ -72,6 +71,9 @@ from ._holepunch import HolePunching, on_relayed_connection
 from ._relay import Relaying, has_public_address, is_circuit
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
 from .bridge import TrioGuest
+
+# Read by py-libp2p's yamux on every read (see the module docstring); set before any stream.
+os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 
 _PROTO = TProtocol(PROTOCOL_ID)
 

@@ -2,8 +2,11 @@
 
 The common shape: users connected only to an app node, which publishes. gossipsub sends a
 message along its mesh (6 to 12 peers), and a publisher not subscribed to the topic picks 6
-fanout peers; users linked to nobody else but the app node, outside those, got nothing until
-peerkit published its own messages to every subscribed peer (gossipsub v1.1 flood publishing).
+fanout peers; peerkit publishes its own messages to every subscribed peer (gossipsub v1.1 flood
+publishing) so that users outside those do not depend on gossip repair (IHAVE/IWANT), which in
+bench_growth's 50 users left whole processes of them without events. Here, over real libp2p,
+the outcome users see; which peers a message is sent to is pinned by
+tests/unit/test_flood_publish.py (this test alone can pass on gossip repair in a small star).
 """
 
 from peerkit import Node
