@@ -134,6 +134,14 @@ def interface_addresses() -> dict[str, list[str]]:
     return {family: list(addrs) for family, addrs in _interfaces[1].items()}
 
 
+def interfaces_read_at() -> float:
+    """When the interfaces' addresses now taken as read were read (changes when they are
+    read again): lets a caller keep what it derived from them until then."""
+    interface_addresses()
+    assert _interfaces is not None
+    return _interfaces[0]
+
+
 def _read_interfaces() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {"ip4": [], "ip6": []}
     for entries in psutil.net_if_addrs().values():

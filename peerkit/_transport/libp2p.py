@@ -50,7 +50,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
-from ..addresses import announced, parse
+from ..addresses import announced, interfaces_read_at, parse
 from ..bounds import clip
 from ..config import LimitsConfig, RelayConfig
 from ..errors import (
@@ -111,6 +111,7 @@ class Libp2pTransport(Transport):
         self.guards = Guards(self.limits, max_frame)
         self._listen = [multiaddr.Multiaddr(a) for a in (listen or ["/ip4/127.0.0.1/tcp/0"])]
         self._announce = list(announce or [])
+        self._advertised_memo: tuple[Any, list[multiaddr.Multiaddr]] | None = None
         self.seed = seed or os.urandom(32)
         self._key_pair = create_new_key_pair(self.seed)
         self.peer_id = ID.from_pubkey(self._key_pair.public_key).to_base58()
@@ -345,7 +346,17 @@ class Libp2pTransport(Transport):
 
     def _advertised(self, candidates: list[multiaddr.Multiaddr]) -> list[multiaddr.Multiaddr]:
         """py-libp2p's address factory: its candidates (listen and observed addresses) as
-        peerkit announces them."""
+        peerkit announces them. py-libp2p asks on every pubsub RPC it sends (to sign its
+        peer record), so the answer is kept while its inputs stay the same: parsing and
+        expanding the addresses cost ~0.5 ms a call."""
+        key = (tuple(a.to_bytes() for a in candidates), interfaces_read_at())
+        if self._advertised_memo is None or self._advertised_memo[0] != key:
+            self._advertised_memo = (key, self._announce_candidates(candidates))
+        return list(self._advertised_memo[1])
+
+    def _announce_candidates(
+        self, candidates: list[multiaddr.Multiaddr]
+    ) -> list[multiaddr.Multiaddr]:
         bound = []
         for addr in candidates:
             text = str(addr)
