@@ -11,6 +11,7 @@ for both ends on the same cores.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -32,6 +33,11 @@ from libp2p.security.noise.transport import Transport as Noise
 from peerkit import Actor, Message, Node, PeerConfig, Request, handler
 from peerkit.log import configure_logging
 from peerkit.wire import FrameDecoder, encode_frame
+
+# peerkit turns py-libp2p's yamux window update per read off (half the frames; py-libp2p reads
+# the setting at every read). Set for the whole run, so that the raw baseline runs the same
+# yamux: without this, the first raw run had the extra frames and the later ones did not.
+os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 
 ROUND_TRIPS = 2000
 CHUNK = 64 * 1024
