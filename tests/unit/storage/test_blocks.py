@@ -1,3 +1,4 @@
+import cbrrr
 import libipld
 import pytest
 from hypothesis import given
@@ -145,3 +146,58 @@ def test_bytes_identical_to_an_independent_implementation(obj):
         return
     assert ours == theirs
     assert cid_for(ours) == make_block(obj).cid
+
+
+def _reference(obj):
+    """The float rule, written the plain way: what encode's faster walk must agree with."""
+    if isinstance(obj, float):
+        return int(obj) if obj.is_integer() and abs(obj) <= 2**53 - 1 else obj
+    if isinstance(obj, dict):
+        return {k: _reference(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_reference(v) for v in obj]
+    return obj
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        [0.5, 1.5, 2.0],  # an all-float list with one integral value
+        [0.5, 1, "x", 3.0, None, True],  # a mixed list
+        {"a": [[0.25, [4.0]], {"b": -0.0}], "c": b"\xfb\x00" * 5},
+        [float(i) / 8 for i in range(300)],  # many floats, some integral
+        [i / 7 + 0.5 for i in range(300)],  # many floats, none integral
+        {"nested": {"deeper": {"deepest": [1e16, 2.0**53, 7.0]}}},
+    ],
+)
+def test_the_float_rule_holds_in_every_container(obj):
+    assert encode(obj) == cbrrr.encode_dag_cbor(_reference(obj))
+
+
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_leaves = st.one_of(
+    _finite,
+    st.integers(-100, 100).map(float),  # integral floats, often
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(max_size=5),
+    st.binary(max_size=12),  # 0xfb inside bytes: a head that is no float
+    st.none(),
+    st.booleans(),
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: (
+        st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=4), inner, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@given(_values)
+def test_the_float_rule_holds_on_any_value(obj):
+    assert encode(obj) == cbrrr.encode_dag_cbor(_reference(obj))
+
+
+def test_infinity_inside_a_list_of_floats_is_refused():
+    with pytest.raises(NotCanonical):
+        encode([0.5, float("inf")])
