@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -33,6 +35,8 @@ NameHeads = Feed[str, NameRecord]
 
 LEGACY_LOG_TYPE = "peerkit/name-log"
 PIN_PREFIX = "naming/"
+#: least time between two DHT puts of one name (the newest record goes at the end of it)
+DHT_PUT_GAP = 1.0
 
 
 def utc_now() -> datetime:
@@ -123,7 +127,10 @@ class NamingActor(Actor):
     def _put_in_dht_soon(self, name: str, raw: bytes) -> None:
         """Store the new head at the peers closest to the name, beside the mailbox (it is
         stored here already: the DHT is how peers beyond the connected ones find it). A name
-        published again while its put runs is put once more afterwards, newest only."""
+        published again while its put runs, or within ``DHT_PUT_GAP`` of it, is put once more
+        afterwards, newest only: connected peers have every record from gossip at once, and
+        peers beyond them need only the newest (a name updated 50 times a second cost a lookup
+        and ~20 stores each time; the storers' own limit is 10 writes a second per peer)."""
         if not self.node.has("routing"):
             return
         first = name not in self._dht_next
@@ -132,7 +139,12 @@ class NamingActor(Actor):
             self.start_task(self._put_in_dht(name), name="dht-put")
 
     async def _put_in_dht(self, name: str) -> None:
+        last_put: float | None = None
         while (raw := self._dht_next.get(name)) is not None:
+            if last_put is not None:
+                await asyncio.sleep(max(0.0, last_put + DHT_PUT_GAP - time.monotonic()))
+                raw = self._dht_next[name]  # the newest by now
+            last_put = time.monotonic()
             try:
                 took = await self.node.routing.put_record(NAMESPACE, name, raw)
                 self.log.debug("name.put_in_dht", name=name[:16], peers=took)

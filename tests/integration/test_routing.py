@@ -144,3 +144,34 @@ async def test_a_peer_flooding_the_store_is_slowed_then_bounded():
         assert b.running  # and the peer keeps running
     finally:
         await peers.close()
+
+
+async def test_a_name_updated_in_a_burst_is_put_in_the_dht_newest_first_and_seldom():
+    """Twenty records of one name in a burst cost the DHT two puts, not twenty (the first at
+    once, the newest after ``DHT_PUT_GAP``); the peers that store it end with the newest."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from peerkit.clock import utc
+    from peerkit.naming.records import name_for, verify_record
+    from peerkit.naming.routing import NAMESPACE
+
+    peers, nodes = await sparse("memory", 4)
+    try:
+        a = nodes[0]
+        key = Ed25519PrivateKey.generate()
+        name = name_for(key)
+        for _ in range(20):
+            await a.naming.publish(key, "/ipfs/bafkqaaa")
+
+        def newest_stored_elsewhere() -> bool:
+            for node in nodes[1:]:
+                raw = node.routing.store.get_value(NAMESPACE, name, node.clock.now())
+                now = utc(node.clock)
+                if raw is not None and verify_record(name, raw, now=now).sequence == 19:
+                    return True
+            return False
+
+        await wait_for(newest_stored_elsewhere, timeout=10, what="the newest record in the DHT")
+        assert a.routing.ext.counts["record_puts"] == 2
+    finally:
+        await peers.close()
