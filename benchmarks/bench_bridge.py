@@ -343,7 +343,7 @@ def trio_asyncio_host() -> Timing | None:
 VARIANTS: dict[str, tuple[Callable[[], Timing | None], dict[str, str]]] = {
     "guest mode": (guest_mode_one_batch, {"PY_YAMUX_RELEASE_ON_READ": "1"}),
     "guest mode, fewer frames": (guest_mode_one_batch, {"PY_YAMUX_RELEASE_ON_READ": "0"}),
-    "guest mode, fewer frames, batches run on (peerkit)": (
+    "guest mode, fewer frames, batched (peerkit)": (
         guest_mode,
         {"PY_YAMUX_RELEASE_ON_READ": "0"},
     ),
