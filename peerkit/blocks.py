@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import base58
@@ -159,16 +160,7 @@ def _normalised_float(value: float) -> float | int:
 
 
 def _normalise_dict(obj: dict[Any, Any]) -> dict[Any, Any]:
-    out = None
-    for key, value in obj.items():
-        if type(value) in _LEAVES:
-            continue
-        new = _normalise_floats(value)
-        if new is not value:
-            if out is None:
-                out = dict(obj)
-            out[key] = new
-    return obj if out is None else out
+    return _normalise_values(obj, obj.items(), dict)
 
 
 def _normalise_list(obj: list[Any]) -> list[Any]:
@@ -177,15 +169,23 @@ def _normalise_list(obj: list[Any]) -> list[Any]:
             return obj
     except TypeError:  # not all floats: value by value
         pass
+    return _normalise_values(obj, enumerate(obj), list)
+
+
+def _normalise_values(
+    obj: Any, entries: Iterable[tuple[Any, Any]], copy: Callable[[Any], Any]
+) -> Any:
+    """``obj`` (a dict or list, given as its (key or index, value) entries) with each value
+    normalised; copied once, on the first change."""
     out = None
-    for i, value in enumerate(obj):
+    for key, value in entries:
         if type(value) in _LEAVES:
             continue
         new = _normalise_floats(value)
         if new is not value:
             if out is None:
-                out = list(obj)
-            out[i] = new
+                out = copy(obj)
+            out[key] = new
     return obj if out is None else out
 
 
