@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from peerkit.testing import wait_for
 from peerkit.wire import EVENT, PUBLISH, REQUEST
 from tests.abuse.attack import (
     client,
@@ -34,11 +35,15 @@ async def test_nested_frame_on_a_stream_and_on_gossip_does_not_kill_the_peer(tmp
 
             await wait_until(counted, what=f"the victim to count {n} rejected frames")
 
-        # each frame resets the stream it came on, so the next one goes on a new stream
+        # each frame resets the stream it came on, so the next one goes on a new stream (once
+        # the attacker has seen the reset: before it, channel() still hands out the old one)
         for n, (kind, tag) in enumerate([(REQUEST, "x.unknown"), (EVENT, "storage.PinRm")], 1):
             channel = await attacker.transport.channel(v.peer_id)
             channel.send(raw_envelope(kind, tag, DEEP, rid=1))
             await rejected(n)
+            await wait_for(
+                lambda ch=channel: ch.closed, what="the attacker to see its stream reset"
+            )
         await attacker.subscribe("peerkit.names")
         await attacker.wait_for_subscribers("peerkit.names")
         await attacker.transport.publish("peerkit.names", raw_envelope(PUBLISH, "x.y", DEEP))
