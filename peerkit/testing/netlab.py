@@ -149,8 +149,11 @@ class NetLab:
         reason = unavailable()
         if reason is not None:
             raise RuntimeError(reason)
-        self.id = uuid.uuid4().hex[:6]
-        self.inet = f"{_PREFIX}{self.id}-inet"
+        self.id = uuid.uuid4().hex[:6]  # also in (15-character) interface names
+        # the owner's process id is in every namespace's name: another test run on this
+        # machine tells a lab in use from one left behind by a killed run (_remove_stale_labs)
+        self._ns_prefix = f"{_PREFIX}{os.getpid()}-{self.id}"
+        self.inet = f"{self._ns_prefix}-inet"
         self._namespaces: list[str] = []
         self._next_public = 10
         self._homes = 0
@@ -201,7 +204,7 @@ class NetLab:
         """A machine on the internet, reachable by every other unless ``firewall`` (like a
         cloud VM whose security group lets nothing in: it has a public address, and only
         replies to what it sent come back)."""
-        ns = f"{_PREFIX}{self.id}-{name}"
+        ns = f"{self._ns_prefix}-{name}"
         self._add_ns(ns)
         host = Host(ns, self._on_internet(ns, "eth0"))
         if firewall:
@@ -232,7 +235,7 @@ table inet filter {
         """
         self._homes += 1
         n = self._homes
-        router_ns, host_ns = f"{_PREFIX}{self.id}-{name}-gw", f"{_PREFIX}{self.id}-{name}"
+        router_ns, host_ns = f"{self._ns_prefix}-{name}-gw", f"{self._ns_prefix}-{name}"
         self._add_ns(router_ns)
         self._add_ns(host_ns)
         public = self._on_internet(router_ns, "wan")
@@ -372,9 +375,24 @@ def _remove_stale_labs() -> None:
     """Namespaces of a lab whose run was killed before it could clean up."""
     for line in _sh("ip", "netns", "list", check=False).splitlines():
         name = line.split()[0] if line.split() else ""
-        if name.startswith(_PREFIX) and not _owned_by_live_process(name):
-            _sh("ip", "netns", "pids", name, check=False)
+        if name.startswith(_PREFIX) and _left_behind(name) and not _owned_by_live_process(name):
             _sh("ip", "netns", "del", name, check=False)
+
+
+def _left_behind(name: str) -> bool:
+    """Whether the process that made lab namespace ``name`` is gone. A lab being built has no
+    process inside its namespaces yet: without this, a second test run on the same machine
+    deleted the first one's namespaces under it."""
+    owner = name[len(_PREFIX) :].split("-", 1)[0]
+    if not owner.isdigit():
+        return True  # a name from before owners were recorded
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 def _owned_by_live_process(name: str) -> bool:
