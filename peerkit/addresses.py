@@ -127,19 +127,21 @@ _interfaces: tuple[float, dict[str, list[str]]] | None = None
 def interface_addresses() -> dict[str, list[str]]:
     """This machine's addresses by family ("ip4", "ip6"), loopback last (what others on
     other machines can reach first). Read again at most every ``INTERFACES_FOR`` seconds."""
-    global _interfaces
-    now = time.monotonic()
-    if _interfaces is None or now - _interfaces[0] > INTERFACES_FOR:
-        _interfaces = (now, _read_interfaces())
-    return {family: list(addrs) for family, addrs in _interfaces[1].items()}
+    return {family: list(addrs) for family, addrs in _interfaces_now()[1].items()}
 
 
 def interfaces_read_at() -> float:
     """When the interfaces' addresses now taken as read were read (changes when they are
     read again): lets a caller keep what it derived from them until then."""
-    interface_addresses()
-    assert _interfaces is not None
-    return _interfaces[0]
+    return _interfaces_now()[0]
+
+
+def _interfaces_now() -> tuple[float, dict[str, list[str]]]:
+    global _interfaces
+    now = time.monotonic()
+    if _interfaces is None or now - _interfaces[0] > INTERFACES_FOR:
+        _interfaces = (now, _read_interfaces())
+    return _interfaces
 
 
 def _read_interfaces() -> dict[str, list[str]]:

@@ -78,7 +78,9 @@ _accepted_records: weakref.WeakKeyDictionary[Any, dict[Any, tuple[bytes, float]]
 
 def _consume_sender_record_once(msg: rpc_pb2.RPC, host: Any, peer_id: Any) -> bool:
     """py-libp2p's ``maybe_consume_signed_record``, skipped for the exact record the same
-    peer had accepted within ``RECHECK_RECORD_AFTER`` (see the module docstring)."""
+    peer had accepted within ``RECHECK_RECORD_AFTER`` (see the module docstring). One
+    difference: once identify has brought a newer record of that peer, py-libp2p would drop
+    the peer's RPCs that still carry the older one; here they are delivered."""
     if not msg.HasField("senderRecord"):
         return True
     raw = msg.senderRecord

@@ -29,6 +29,7 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections import Counter
@@ -774,24 +775,16 @@ def _is_publish_envelope(data: bytes) -> bool:
         return False
 
 
+@functools.lru_cache(
+    maxsize=4096
+)  # base58 in pure Python: ~10 us, and every request names its peer
 def _peer_id(peer: str) -> ID:
-    known = _peer_ids.get(peer)
-    if known is not None:
-        return known
     try:
-        parsed = ID.from_base58(peer)
+        return ID.from_base58(peer)
     except (ValueError, TypeError, KeyError):
         raise InvalidPeerId(
             f"{peer[:60]!r} is not a peer id", peer=peer, hint="peer ids look like 12D3KooW..."
         ) from None
-    if len(_peer_ids) >= 4096:  # bounded: a long-lived peer meets many strangers
-        _peer_ids.clear()
-    _peer_ids[peer] = parsed
-    return parsed
-
-
-#: peer ids already decoded (base58 in pure Python: ~10 us, and every request names its peer)
-_peer_ids: dict[str, ID] = {}
 
 
 class _Notifee:

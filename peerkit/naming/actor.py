@@ -37,6 +37,8 @@ LEGACY_LOG_TYPE = "peerkit/name-log"
 PIN_PREFIX = "naming/"
 #: least time between two DHT puts of one name (the newest record goes at the end of it)
 DHT_PUT_GAP = 1.0
+#: how long a stopping peer spends putting the heads still waiting for the DHT
+DHT_FLUSH_SECONDS = 3.0
 
 
 def utc_now() -> datetime:
@@ -145,13 +147,30 @@ class NamingActor(Actor):
                 await asyncio.sleep(max(0.0, last_put + DHT_PUT_GAP - time.monotonic()))
                 raw = self._dht_next[name]  # the newest by now
             last_put = time.monotonic()
-            try:
-                took = await self.node.routing.put_record(NAMESPACE, name, raw)
-                self.log.debug("name.put_in_dht", name=name[:16], peers=took)
-            except PeerkitError as exc:  # reached nobody: the next publish or refresh retries
-                self.log.info("name.dht_put_failed", name=name[:16], error=str(exc))
+            await self._put_once(name, raw)
             if self._dht_next.get(name) is raw:
                 del self._dht_next[name]
+
+    async def _put_once(self, name: str, raw: bytes) -> None:
+        try:
+            took = await self.node.routing.put_record(NAMESPACE, name, raw)
+            self.log.debug("name.put_in_dht", name=name[:16], peers=took)
+        except PeerkitError as exc:  # reached nobody: the next publish or refresh retries
+            self.log.info("name.dht_put_failed", name=name[:16], error=str(exc))
+
+    async def on_stop(self) -> None:
+        """Heads still waiting for their DHT put (the gap between puts, or a put cut short by
+        the stop) go now, within ``DHT_FLUSH_SECONDS``: a record published just before the
+        peer stops must not stay off the DHT until its next republish. Actors stop before the
+        transport closes, so the network is still there."""
+        pending, self._dht_next = self._dht_next, {}
+        if not pending:
+            return
+        try:
+            async with asyncio.timeout(DHT_FLUSH_SECONDS):
+                await asyncio.gather(*(self._put_once(n, raw) for n, raw in pending.items()))
+        except TimeoutError:
+            self.log.info("name.dht_flush_cut_short", names=len(pending))
 
     async def _persist(
         self, name: str, raws: list[bytes], head: NameRecord | None, *, fresh: bool = False

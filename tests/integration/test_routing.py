@@ -175,3 +175,34 @@ async def test_a_name_updated_in_a_burst_is_put_in_the_dht_newest_first_and_seld
         assert a.routing.ext.counts["record_puts"] == 2
     finally:
         await peers.close()
+
+
+async def test_a_peer_stopping_in_the_gap_between_puts_still_puts_the_newest_record():
+    """The newest record of a burst waits up to ``DHT_PUT_GAP`` for its put; a peer that stops
+    meanwhile puts it on its way out, rather than leaving the DHT a record behind."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from peerkit.clock import utc
+    from peerkit.naming.records import name_for, verify_record
+    from peerkit.naming.routing import NAMESPACE
+
+    peers, nodes = await sparse("memory", 4)
+    try:
+        a = nodes[0]
+        key = Ed25519PrivateKey.generate()
+        name = name_for(key)
+        for _ in range(3):
+            await a.naming.publish(key, "/ipfs/bafkqaaa")
+        await a.stop()  # well inside the gap: the newest is still waiting
+
+        def stored_elsewhere() -> set[int]:
+            found = set()
+            for node in nodes[1:]:
+                raw = node.routing.store.get_value(NAMESPACE, name, node.clock.now())
+                if raw is not None:
+                    found.add(verify_record(name, raw, now=utc(node.clock)).sequence)
+            return found
+
+        assert 2 in stored_elsewhere()
+    finally:
+        await peers.close()
