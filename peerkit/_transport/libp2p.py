@@ -21,12 +21,19 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 - connections are closed *before* pubsub stops ("Nursery is closed to new arrivals" otherwise),
   and the listeners are closed by hand (cancelling the host leaves its SO_REUSEPORT listening
   socket open: a second listener on the port would silently get half of the new connections);
+- the package imports every transport it ships (QUIC, AutoTLS, mDNS: ~15 MB a process);
+  ``_lean_libp2p`` imports it with stand-ins for the packages only those need;
 - libp2p's own logging is quietened (failed dials log at ERROR); we report through our errors;
 - the swarm's auto-connector (background dials to every known address) is switched off, and an
   explicit dial clears the 60 s negative cache that would refuse a restarted peer.
 """
 
 from __future__ import annotations
+
+# First, before anything imports libp2p: py-libp2p without the transports peerkit never enables.
+from . import _lean_libp2p  # noqa: F401
+
+# isort: split
 
 import asyncio
 import functools

@@ -1,0 +1,130 @@
+"""Import py-libp2p without the optional parts peerkit never switches on.
+
+py-libp2p 0.8.1's package ``__init__`` imports every transport and service it ships: QUIC and
+WebTransport (aioquic, which pulls pyOpenSSL and service_identity), AutoTLS with its ACME client
+(httpx, which pulls click, rich and pygments; requests, which pulls urllib3 and
+charset_normalizer) and mDNS discovery (zeroconf). A peerkit host is TCP + Noise + yamux with
+relays, and never calls any of them, yet importing them was ~15 MB of the ~97 MB a peer keeps
+resident (the issue's goal is < 80 MB; measured with ``benchmarks/bench_formation.py``).
+
+So the first import of libp2p goes through :func:`import_libp2p`, which lends those four
+packages a stand-in for the duration of the import and takes the stand-ins out of
+``sys.modules`` afterwards:
+
+- py-libp2p's modules keep names bound to stand-ins; using one (calling it, instantiating a
+  class made from it) raises :class:`UnusedLibp2pPart` naming the part, so a future code path
+  that does need QUIC fails loudly instead of half-working;
+- anyone importing ``requests`` or ``httpx`` later (an app's own service) gets the real
+  package: a stand-in is never left where other code would find it;
+- a package already imported before us is used as it is (nothing to save).
+
+If libp2p was imported before this module ran (a test that imports py-libp2p directly), the
+full package stays: the stand-ins only ever apply to the first import.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: Packages py-libp2p imports only for parts peerkit never enables, and what needs them.
+UNUSED_PARTS = {
+    "aioquic": "the QUIC and WebTransport transports",
+    "zeroconf": "mDNS discovery",
+    "httpx": "AutoTLS (its ACME client)",
+    "requests": "AutoTLS (its certificate broker)",
+    "prometheus_client": "Prometheus export of the resource manager's metrics",
+}
+
+
+class UnusedLibp2pPart(RuntimeError):
+    """A py-libp2p code path peerkit does not load was called."""
+
+
+class _StandInMeta(type):
+    """Any attribute of a stand-in is the stand-in itself, so module-level code such as
+    ``from aioquic.quic.events import StreamDataReceived`` or ``class L(ServiceListener)`` works
+    at import time; calling it is where it fails."""
+
+    _part: str = ""
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return cls
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise UnusedLibp2pPart(
+            f"py-libp2p's {cls._part} is not loaded by peerkit (peerkit hosts use TCP, Noise, "
+            "yamux and relays); see peerkit/_transport/_lean_libp2p.py"
+        )
+
+    def __getitem__(cls, item: Any) -> Any:  # generic aliases in annotations
+        return cls
+
+    def __or__(cls, other: Any) -> Any:  # ``X | None`` in evaluated annotations
+        return cls
+
+    __ror__ = __or__
+
+
+class _StandInModule(types.ModuleType):
+    def __init__(self, name: str, stand_in: type) -> None:
+        super().__init__(name)
+        self.__path__: list[str] = []  # a package, so ``import pkg.sub`` finds us again
+        self._stand_in = stand_in
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._stand_in
+
+
+class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, parts: dict[str, str]) -> None:
+        self.parts = parts
+        self.made: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name.partition(".")[0] not in self.parts:
+            return None
+        return importlib.machinery.ModuleSpec(name, self, is_package=True)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        part = self.parts[spec.name.partition(".")[0]]
+        stand_in = _StandInMeta(f"Unloaded[{spec.name}]", (), {"_part": part})
+        self.made.append(spec.name)
+        return _StandInModule(spec.name, stand_in)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+@contextmanager
+def _stand_ins(parts: dict[str, str]) -> Iterator[_StandInFinder]:
+    absent = {name: part for name, part in parts.items() if name not in sys.modules}
+    finder = _StandInFinder(absent)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield finder
+    finally:
+        sys.meta_path.remove(finder)
+        for name in finder.made:
+            sys.modules.pop(name, None)
+
+
+def import_libp2p() -> types.ModuleType:
+    """py-libp2p's package, imported without :data:`UNUSED_PARTS` if this is its first import."""
+    if "libp2p" in sys.modules:
+        return sys.modules["libp2p"]
+    with _stand_ins(UNUSED_PARTS):
+        import libp2p
+    return libp2p
+
+
+import_libp2p()

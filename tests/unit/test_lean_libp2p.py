@@ -1,0 +1,72 @@
+"""py-libp2p is imported without the parts peerkit never enables, and nobody else is cheated of
+them: each case runs in a fresh interpreter, since this one has imported libp2p already."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(code: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_transport_leaves_the_unused_parts_unimported_and_the_real_ones_importable() -> None:
+    out = run(
+        """
+        import json, sys
+        import peerkit._transport.libp2p
+        from peerkit._transport._lean_libp2p import UNUSED_PARTS
+        left = sorted(n for n in sys.modules if n.partition(".")[0] in UNUSED_PARTS)
+        import requests, httpx   # an app's own service imports them later: the real packages
+        print(json.dumps({"left": left, "requests": hasattr(requests, "Session"),
+                          "real": requests.__file__ is not None and httpx.Client.__module__}))
+        """
+    )
+    assert out["left"] == []
+    assert out["requests"] is True
+    assert out["real"].startswith("httpx")
+
+
+def test_a_stand_in_fails_loudly_when_called() -> None:
+    out = run(
+        """
+        import json
+        import peerkit._transport.libp2p
+        from peerkit._transport._lean_libp2p import UnusedLibp2pPart
+        from libp2p.transport.quic import utils          # bound to the stand-in at import time
+        try:
+            utils.QuicConfiguration(is_client=True)
+            outcome = "called"
+        except UnusedLibp2pPart as exc:
+            outcome = str(exc)
+        print(json.dumps({"outcome": outcome}))
+        """
+    )
+    assert "QUIC" in out["outcome"] and "not loaded by peerkit" in out["outcome"]
+
+
+def test_a_package_imported_before_is_used_as_it_is() -> None:
+    out = run(
+        """
+        import json, sys
+        import requests
+        import peerkit._transport.libp2p
+        from libp2p.security.tls.autotls import broker
+        print(json.dumps({"same": broker.requests is requests}))
+        """
+    )
+    assert out["same"] is True
