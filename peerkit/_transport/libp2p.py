@@ -9,10 +9,11 @@ libp2p/trio exceptions are translated into peerkit errors. Known py-libp2p 0.8.1
 - the swarm's ``dial_peer`` waits its 250 ms happy-eyeballs head start even after a dial that
   worked, whenever a peer may have two connections (we allow two: relayed + hole-punched), so
   our dials go one address at a time through ``dial_addr`` (``_connect_first``);
-- yamux sends a WINDOW_UPDATE after every read unless ``PY_YAMUX_RELEASE_ON_READ=0`` (then it
-  keeps go-yamux's rule: an update once half the window is consumed): two frames per message
-  instead of one, and every frame is a trio wake-up. Off by default here (bench_bridge: a
-  guest-mode round trip 1.42x -> 1.25x pure trio); the environment still decides when it sets it;
+- yamux sends a WINDOW_UPDATE after every read unless ``PY_YAMUX_RELEASE_ON_READ=0`` (off by
+  default here; bench_bridge: a guest-mode round trip 1.42x -> 1.25x pure trio), and even then
+  one after nearly every other small message (it credits the bytes read twice): three frames a
+  round trip instead of two. ``_yamux_credit`` grants credit as go-yamux does (an update once
+  half the window is used); the environment still decides when it sets the variable;
 - identify has no event to wait on: ``_track_identify`` adds one, so a relay slot is asked for
   only once a peer's protocols are known;
 - frames are buffered by our FrameDecoder: libp2p's ``read_exactly`` fails past ~6.5 MB;
@@ -77,11 +78,13 @@ from ._gossip import PeerkitPubsub
 from ._guards import Guards
 from ._holepunch import HolePunching, on_relayed_connection
 from ._relay import Relaying, has_public_address, is_circuit
+from ._yamux_credit import install as install_yamux_credit
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
 from .bridge import TrioGuest
 
 # Read by py-libp2p's yamux on every read (see the module docstring); set before any stream.
 os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
+install_yamux_credit()
 
 _PROTO = TProtocol(PROTOCOL_ID)
 

@@ -75,3 +75,39 @@ async def test_slow_actor_does_not_stall_the_stream(make_nodes):
     assert (await slow).text == "held"
     assert [r.text for r in await asyncio.gather(*queued)] == [str(i) for i in range(20)]
     assert b.transport.stats()["wire_errors"] == 0
+
+
+async def test_a_round_trip_is_two_yamux_frames_and_credit_still_flows(make_nodes, monkeypatch):
+    """py-libp2p's yamux sent a window update after nearly every other small message (three
+    frames a round trip); peerkit grants credit once half the window is used, as go-yamux.
+    Credit must still come: messages far past the initial 256 KiB window, both ways."""
+    import struct
+    from collections import Counter
+
+    from libp2p.stream_muxer.yamux import yamux
+
+    a, b = await make_nodes(2, "libp2p", actors=[EchoActor])
+    await b.request(a.peer_id, Echo(text="warm"))  # the stream and its first window grants
+    frames: list[tuple[int, int]] = []  # (type, stream id)
+    write_frame = yamux.Yamux._write_frame
+
+    async def counting(self, data: bytes) -> None:  # type: ignore[no-untyped-def]
+        _, kind, _, stream, _ = struct.unpack(yamux.YAMUX_HEADER_FORMAT, data[:12])
+        frames.append((kind, stream))
+        await write_frame(self, data)
+
+    monkeypatch.setattr(yamux.Yamux, "_write_frame", counting)
+    for i in range(200):
+        assert (await b.request(a.peer_id, Echo(text=str(i)))).text == str(i)
+    # the session stream is the one that carried the requests (identify etc. may add others)
+    session = Counter(s for kind, s in frames if kind == yamux.TYPE_DATA).most_common(1)[0][0]
+    on_session = [kind for kind, s in frames if s == session]
+    updates = on_session.count(yamux.TYPE_WINDOW_UPDATE)
+    assert on_session.count(yamux.TYPE_DATA) == 400
+    assert updates <= 2, f"{updates} window updates for 200 round trips"
+
+    blob = bytes(range(256)) * 4096  # 1 MiB each way, four times: the window must be refilled
+    for _ in range(4):
+        assert (await b.request(a.peer_id, Echo(text="big", blob=blob), timeout=30)).blob == blob
+    granted = [k for k, s in frames if s == session and k == yamux.TYPE_WINDOW_UPDATE]
+    assert len(granted) > updates  # credit was granted
