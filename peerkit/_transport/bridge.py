@@ -4,9 +4,14 @@ py-libp2p is trio-only. Guest mode (``trio.lowlevel.start_guest_run``) runs trio
 callbacks on the asyncio loop, on the same thread. It was the more stable of the two bridges
 prototyped here (a thread bridge left a gossip mesh incomplete ~1 in 40 set-ups), and it makes the
 trio->asyncio direction free: trio code may call plain synchronous asyncio-side functions directly.
-The asyncio->trio direction goes through ``TrioToken.run_sync_soon`` (~110 us a crossing), so
-callers batch. The cost: an asyncio task hogging the loop also stalls libp2p. Trio's batches
-are handed to the loop by ``_BatchDriver``, several per turn when asyncio has nothing ready.
+The asyncio->trio direction is free too, on the loop's thread: host code may call synchronous
+trio functions (trio PR #1551: "it's safe ... for host code to call synchronous Trio functions"),
+so :meth:`TrioGuest.call` starts its trio task directly and a channel sets its writer's event
+directly; a task made runnable while no trio batch is scheduled makes trio schedule one.
+``TrioToken.run_sync_soon`` (a socket write, a task step, and in a process waiting on the
+network a wake-up of trio's I/O thread) is left for other threads. The cost: an asyncio task
+hogging the loop also stalls libp2p. Trio's batches are handed to the loop by
+``_BatchDriver``, several per turn when asyncio has nothing ready.
 """
 
 from __future__ import annotations
@@ -114,12 +119,14 @@ class TrioGuest:
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
         self._done: asyncio.Future[None] | None = None
+        self._thread: int | None = None  # the host loop's thread, where trio runs too
         self.live_calls = 0  # trio tasks started through call(); 0 when nothing leaked
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         self._done = loop.create_future()
+        self._thread = threading.get_ident()
 
         def done(result: outcome.Outcome[None]) -> None:
             assert self._done is not None
@@ -196,17 +203,35 @@ class TrioGuest:
         def spawn() -> None:
             if fut.done():  # cancelled before it started: never run it
                 return
-            assert self._nursery is not None
+            nursery = self._nursery
+            if nursery is None:
+                fut.set_exception(TransportClosed("the trio side is not running"))
+                return
             self.live_calls += 1
-            self._nursery.start_soon(task)
+            try:
+                nursery.start_soon(task)
+            except RuntimeError:  # the nursery closed: the trio side is shutting down
+                self.live_calls -= 1
+                fut.set_exception(TransportClosed("the trio side is shutting down"))
 
         def on_done(f: asyncio.Future[T]) -> None:
             if f.cancelled() and self.running:
-                self.run_sync_soon(scope.cancel)
+                self.run_in_trio(scope.cancel)
 
-        self.run_sync_soon(spawn)
+        self.run_in_trio(spawn)
         fut.add_done_callback(on_done)
         return fut
+
+    def run_in_trio(self, fn: Callable[[], Any]) -> None:
+        """Run the synchronous trio-side ``fn``: at once on the host loop's thread (trio runs
+        there too, and its synchronous calls are safe from the host), through trio's entry queue
+        (soon) from any other thread."""
+        if self._token is None:
+            raise TransportClosed("the trio side is not running")
+        if threading.get_ident() == self._thread:
+            fn()
+        else:
+            self.run_sync_soon(fn)
 
     async def stop(self) -> None:
         if self._token is None or self._done is None:

@@ -111,3 +111,13 @@ async def test_a_round_trip_is_two_yamux_frames_and_credit_still_flows(make_node
         assert (await b.request(a.peer_id, Echo(text="big", blob=blob), timeout=30)).blob == blob
     granted = [k for k, s in frames if s == session and k == yamux.TYPE_WINDOW_UPDATE]
     assert len(granted) > updates  # credit was granted
+
+
+async def test_a_call_on_a_stopped_bridge_fails_typed_and_at_once():
+    from peerkit.errors import TransportClosed
+
+    guest = await TrioGuest.acquire()
+    assert await guest.call(trio.sleep, 0) is None  # started directly on the loop's thread
+    await guest.release()
+    with pytest.raises(TransportClosed):
+        await guest.call(trio.sleep, 0)
