@@ -3,11 +3,12 @@
 py-libp2p 0.8.1's package ``__init__`` imports every transport and service it ships: QUIC and
 WebTransport (aioquic, which pulls pyOpenSSL and service_identity), AutoTLS with its ACME client
 (httpx, which pulls click, rich and pygments; requests, which pulls urllib3 and
-charset_normalizer) and mDNS discovery (zeroconf). A peerkit host is TCP + Noise + yamux with
-relays, and never calls any of them, yet importing them was ~15 MB of the ~97 MB a peer keeps
-resident (the issue's goal is < 80 MB; measured with ``benchmarks/bench_formation.py``).
+charset_normalizer), mDNS discovery (zeroconf) and a Prometheus exporter (prometheus_client).
+A peerkit host is TCP + Noise + yamux with relays and never calls any of them, yet importing
+them was ~15 MB of what a peer keeps resident (a peer without its gateway: 102 -> 86 MB; the
+issue's goal is < 80 MB; ``benchmarks/bench_formation.py`` gives the figure per peer).
 
-So the first import of libp2p goes through :func:`import_libp2p`, which lends those four
+So the first import of libp2p goes through :func:`import_libp2p`, which lends those
 packages a stand-in for the duration of the import and takes the stand-ins out of
 ``sys.modules`` afterwards:
 
@@ -106,12 +107,12 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 @contextmanager
-def _stand_ins(parts: dict[str, str]) -> Iterator[_StandInFinder]:
+def _stand_ins(parts: dict[str, str]) -> Iterator[None]:
     absent = {name: part for name, part in parts.items() if name not in sys.modules}
     finder = _StandInFinder(absent)
     sys.meta_path.insert(0, finder)
     try:
-        yield finder
+        yield
     finally:
         sys.meta_path.remove(finder)
         for name in finder.made:

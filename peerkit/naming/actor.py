@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -143,10 +142,11 @@ class NamingActor(Actor):
     async def _put_in_dht(self, name: str) -> None:
         last_put: float | None = None
         while (raw := self._dht_next.get(name)) is not None:
+            clock = self.node.clock
             if last_put is not None:
-                await asyncio.sleep(max(0.0, last_put + DHT_PUT_GAP - time.monotonic()))
+                await clock.sleep(max(0.0, last_put + DHT_PUT_GAP - clock.monotonic()))
                 raw = self._dht_next[name]  # the newest by now
-            last_put = time.monotonic()
+            last_put = clock.monotonic()
             await self._put_once(name, raw)
             if self._dht_next.get(name) is raw:
                 del self._dht_next[name]

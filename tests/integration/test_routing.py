@@ -146,14 +146,26 @@ async def test_a_peer_flooding_the_store_is_slowed_then_bounded():
         await peers.close()
 
 
+def _sequences_stored_elsewhere(nodes: list, name: str) -> set[int]:
+    """The sequence numbers of ``name``'s records the DHT stores at every node but the first."""
+    from peerkit.clock import utc
+    from peerkit.naming.records import verify_record
+    from peerkit.naming.routing import NAMESPACE
+
+    found = set()
+    for node in nodes[1:]:
+        raw = node.routing.store.get_value(NAMESPACE, name, node.clock.now())
+        if raw is not None:
+            found.add(verify_record(name, raw, now=utc(node.clock)).sequence)
+    return found
+
+
 async def test_a_name_updated_in_a_burst_is_put_in_the_dht_newest_first_and_seldom():
     """Twenty records of one name in a burst cost the DHT two puts, not twenty (the first at
     once, the newest after ``DHT_PUT_GAP``); the peers that store it end with the newest."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from peerkit.clock import utc
-    from peerkit.naming.records import name_for, verify_record
-    from peerkit.naming.routing import NAMESPACE
+    from peerkit.naming.records import name_for
 
     peers, nodes = await sparse("memory", 4)
     try:
@@ -163,15 +175,11 @@ async def test_a_name_updated_in_a_burst_is_put_in_the_dht_newest_first_and_seld
         for _ in range(20):
             await a.naming.publish(key, "/ipfs/bafkqaaa")
 
-        def newest_stored_elsewhere() -> bool:
-            for node in nodes[1:]:
-                raw = node.routing.store.get_value(NAMESPACE, name, node.clock.now())
-                now = utc(node.clock)
-                if raw is not None and verify_record(name, raw, now=now).sequence == 19:
-                    return True
-            return False
-
-        await wait_for(newest_stored_elsewhere, timeout=10, what="the newest record in the DHT")
+        await wait_for(
+            lambda: 19 in _sequences_stored_elsewhere(nodes, name),
+            timeout=10,
+            what="the newest record in the DHT",
+        )
         assert a.routing.ext.counts["record_puts"] == 2
     finally:
         await peers.close()
@@ -182,9 +190,7 @@ async def test_a_peer_stopping_in_the_gap_between_puts_still_puts_the_newest_rec
     meanwhile puts it on its way out, rather than leaving the DHT a record behind."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from peerkit.clock import utc
-    from peerkit.naming.records import name_for, verify_record
-    from peerkit.naming.routing import NAMESPACE
+    from peerkit.naming.records import name_for
 
     peers, nodes = await sparse("memory", 4)
     try:
@@ -194,15 +200,6 @@ async def test_a_peer_stopping_in_the_gap_between_puts_still_puts_the_newest_rec
         for _ in range(3):
             await a.naming.publish(key, "/ipfs/bafkqaaa")
         await a.stop()  # well inside the gap: the newest is still waiting
-
-        def stored_elsewhere() -> set[int]:
-            found = set()
-            for node in nodes[1:]:
-                raw = node.routing.store.get_value(NAMESPACE, name, node.clock.now())
-                if raw is not None:
-                    found.add(verify_record(name, raw, now=utc(node.clock)).sequence)
-            return found
-
-        assert 2 in stored_elsewhere()
+        assert 2 in _sequences_stored_elsewhere(nodes, name)
     finally:
         await peers.close()
