@@ -177,10 +177,13 @@ class Actor:
         if exc is not None and self._report_crash is not None:
             self._report_crash(exc)
 
-    def watch_peers(self, listener: Callable[[str, bool], None]) -> None:
-        """Call ``listener(peer, connected)`` on every connection change of the node, until
-        this actor stops or restarts (it must not block: start a task for real work)."""
-        unwatch = self.node.watch_peers(listener)
+    def watch_peers(self, listener: Callable[[str, bool], None], *, at_once: bool = False) -> None:
+        """Call ``listener(peer, connected)`` when a connection of the node has settled (a
+        moment after it opened: work for a new peer waits until its first request has had
+        its turn) and when it closes, until this actor stops or restarts (it must not block:
+        start a task for real work). ``at_once`` hears every change as it happens instead:
+        for state that must follow the connections exactly."""
+        unwatch = self.node.watch_peers(listener, at_once=at_once)
         self.__dict__.setdefault("_unwatch", []).append(unwatch)
 
     async def stop_tasks(self) -> None:

@@ -72,9 +72,12 @@ class NodeContext(Protocol):
         self, topic: str | type[Event], count: int = 1, *, timeout: float = 10.0
     ) -> list[str]: ...
 
-    def watch_peers(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
-        """Call ``listener(peer, connected)`` on every connection change; returns the call
-        that stops it (call it in ``on_stop``)."""
+    def watch_peers(
+        self, listener: Callable[[str, bool], None], *, at_once: bool = False
+    ) -> Callable[[], None]:
+        """Call ``listener(peer, connected)`` once a new connection has settled and when a
+        settled one closes (with ``at_once``: on every change as it happens; peer_watch.py);
+        returns the call that stops it (call it in ``on_stop``)."""
         ...
 
     def has(self, family: str) -> bool:

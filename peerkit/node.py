@@ -113,7 +113,7 @@ class Node:
         self._lost = asyncio.Event()
         #: why the node stopped on its own (an actor tree gave up, the network side died)
         self.failure: PeerkitError | None = None
-        self.router.peer_listeners.append(self._peer_changed)
+        self.router.peer_watch.watch(self._peer_changed, at_once=True)
         #: bumped whenever the announced addresses change (see ``addrs_changed_since``)
         self.addrs_version = 0
         self._addrs_event = asyncio.Event()
@@ -141,16 +141,14 @@ class Node:
     def has(self, family: str) -> bool:
         return family in self.extensions
 
-    def watch_peers(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
-        """Call ``listener(peer, connected)`` on every connection change; returns the call
-        that stops it."""
-        self.router.peer_listeners.append(listener)
-
-        def unwatch() -> None:
-            if listener in self.router.peer_listeners:
-                self.router.peer_listeners.remove(listener)
-
-        return unwatch
+    def watch_peers(
+        self, listener: Callable[[str, bool], None], *, at_once: bool = False
+    ) -> Callable[[], None]:
+        """Call ``listener(peer, connected)`` when a connection has settled (a moment after
+        it opened, so that work started for a new peer does not delay its first request) and
+        when a settled connection closes; with ``at_once``, on every change as it happens.
+        Returns the call that stops it (peer_watch.py)."""
+        return self.router.peer_watch.watch(listener, at_once=at_once)
 
     def client(self, name: str) -> Any:
         """The client of the family called ``name`` (what ``node.<name>`` returns)."""
@@ -348,6 +346,7 @@ class Node:
         if self._transport_up:
             await self.transport.close()
             self._transport_up = False
+        self.router.peer_watch.close()
         while self._extensions_up:
             await self._extensions_up.pop().stop(self)
         if self._identity_lock is not None:

@@ -40,6 +40,7 @@ from .errors import (
     wire_code,
 )
 from .messages import Event, Message, Registry, Request, default_registry, tag_of, topic_of
+from .peer_watch import PeerWatch
 from .ratelimit import Buckets, Rate
 from .request_stats import RequestStats
 from .wire import (
@@ -124,7 +125,8 @@ class Router:
         self._all_writes = Buckets(Rate.per_minute(limits.open_writes_per_minute))
         #: requests answered "busy" and writes refused by limits, by reason (for /metrics)
         self.limited: Counter[str] = Counter()
-        self.peer_listeners: list[Any] = []
+        #: who hears of connections opening and closing (once they have settled)
+        self.peer_watch = PeerWatch()
         #: called when the addresses this peer announces change
         self.addrs_listeners: list[Any] = []
         #: called once if the transport stops on its own (the node fails)
@@ -288,8 +290,7 @@ class Router:
 
     def on_peer(self, peer: str, connected: bool) -> None:
         self.log.debug("peer.connected" if connected else "peer.disconnected", remote=peer)
-        for listener in self.peer_listeners:
-            listener(peer, connected)
+        self.peer_watch.changed(peer, connected)
 
     def on_addrs_changed(self) -> None:
         for listener in self.addrs_listeners:

@@ -59,7 +59,9 @@ class RoutingActor(Actor):
         self.writes = Buckets(Rate.per_minute(rate), clock=self.node.clock.monotonic)
         self.start_task(self._expire(), name="expire-records")
         self.start_task(self._refresh(), name="refresh-table")
-        self.watch_peers(self._peer_changed)
+        # at once, not once settled: every lookup starts from this table, and a node that
+        # has just connected asks the DHT (provides, resolves) within the same moments
+        self.watch_peers(self._peer_changed, at_once=True)
 
     def _peer_changed(self, peer: str, connected: bool) -> None:
         """A new connection: greet the peer with a lookup step (a peer that routes answers,
@@ -85,7 +87,7 @@ class RoutingActor(Actor):
         our own id finds our neighbours, and makes us known to them)."""
         routing = self.node.routing
         connected = asyncio.Event()
-        self.watch_peers(lambda peer, up: connected.set() if up else None)
+        self.watch_peers(lambda peer, up: connected.set() if up else None, at_once=True)
         if not self.node.peers():
             await connected.wait()
         pause = SETTLE_EVERY

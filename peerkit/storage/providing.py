@@ -41,7 +41,9 @@ class ContentProvider(Actor):
 
     async def _announce(self) -> None:
         connected = asyncio.Event()
-        unwatch = self.node.watch_peers(lambda peer, up: connected.set() if up else None)
+        unwatch = self.node.watch_peers(
+            lambda peer, up: connected.set() if up else None, at_once=True
+        )
         try:
             if not self.node.peers():
                 await connected.wait()

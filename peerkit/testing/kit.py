@@ -178,7 +178,9 @@ class FakeNode:
     def has(self, family: str) -> bool:
         return False  # a fake node has no families installed
 
-    def watch_peers(self, listener: Callable[[str, bool], None]) -> Callable[[], None]:
+    def watch_peers(
+        self, listener: Callable[[str, bool], None], *, at_once: bool = False
+    ) -> Callable[[], None]:
         """Peer events never happen on a fake node; the listener is kept for tests to call."""
         self.peer_listeners.append(listener)
         return lambda: self.peer_listeners.remove(listener)

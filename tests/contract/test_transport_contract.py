@@ -179,16 +179,21 @@ async def test_request_to_self_is_local(make_nodes, kind):
 async def test_cancelled_requests_leave_nothing_behind(make_nodes, kind):
     a, b = await make_nodes(2, kind, actors=[EchoActor])
     await b.request(a.peer_id, Echo(text="warm"))
-    before = b.transport.stats()
+    session = await b.transport.channel(a.peer_id)
     tasks = [asyncio.ensure_future(b.request(a.peer_id, Echo(text=str(i)))) for i in range(1000)]
     await asyncio.sleep(0)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    assert all(not p for p in b.router._pending.values())
-    after = b.transport.stats()
-    assert after.get("channels") == before.get("channels")
-    assert after.get("bridge_calls", 0) == 0
+
+    def quiet() -> bool:
+        # the node's own chores with a new peer (a revocation catch-up...) start once the
+        # connection has settled and may be in flight now: they end; a leak would not
+        pending = any(b.router._pending.values())
+        return not pending and b.transport.stats().get("bridge_calls", 0) == 0
+
+    await wait_for(quiet, what="no request left pending and no bridge call in flight")
+    assert await b.transport.channel(a.peer_id) is session  # the stream survived them
     assert (await b.request(a.peer_id, Echo(text="ok"))).text == "ok"
 
 
