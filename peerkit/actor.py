@@ -301,13 +301,6 @@ class ActorRef:
                 self._arm(loop, deadline)
         return fut
 
-    def answered(self, fut: asyncio.Future[Any]) -> None:
-        """The supervisor answered ``fut``: stop watching its deadline (O(1): asks are answered
-        in the order they were queued)."""
-        timeouts = self.timeouts
-        if timeouts and timeouts[0][1] is fut:
-            timeouts.popleft()
-
     def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         if self._timer is not None:
             self._timer.cancel()

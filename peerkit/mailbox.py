@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 class Mailbox(Generic[T]):
-    __slots__ = ("_closed", "_getter", "_items", "_putters", "capacity", "name")
+    __slots__ = ("_closed", "_getter", "_items", "_putters", "capacity", "items", "name", "putters")
 
     def __init__(self, capacity: int, name: str = "") -> None:
         if capacity < 1:
@@ -28,6 +28,10 @@ class Mailbox(Generic[T]):
         self._getter: asyncio.Future[None] | None = None
         self._putters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        #: the queue itself and the senders waiting for room, for the actor's loop to read
+        #: directly (plain attributes, not properties: read on every message)
+        self.items = self._items
+        self.putters = self._putters
 
     def __len__(self) -> int:
         return len(self._items)
@@ -75,14 +79,6 @@ class Mailbox(Generic[T]):
         """Call after taking an item off ``items`` directly, so a waiting sender gets its room."""
         if self._putters:
             self._wake_putter()
-
-    @property
-    def items(self) -> deque[T]:
-        return self._items
-
-    @property
-    def putters(self) -> deque[asyncio.Future[None]]:
-        return self._putters
 
     def _wake_putter(self) -> None:
         while self._putters:

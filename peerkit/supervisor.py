@@ -215,11 +215,12 @@ class Supervisor:
         mailbox = cell.ref.mailbox
         items = mailbox.items
         putters = mailbox.putters
+        timeouts = cell.ref.timeouts
         slice_began = perf_counter()
         while True:
             if not items:
                 await mailbox.arm()
-                slice_began = perf_counter()
+                slice_began = 0.0  # the slice begins with the next message (one clock read less)
                 continue
             letter = items.popleft()
             if putters:
@@ -227,6 +228,8 @@ class Supervisor:
             msg, reply, ctx = letter
             cell.current = letter
             began = perf_counter()
+            if not slice_began:
+                slice_began = began
             try:
                 entry = table.get(type(msg))
                 if entry is None:
@@ -253,8 +256,10 @@ class Supervisor:
             finally:
                 cell.current = None
                 cell.handled += 1
-                if reply is not None:
-                    cell.ref.answered(reply)
+                if reply is not None and timeouts and timeouts[0][1] is reply:
+                    # answered: its deadline is no longer watched (O(1): asks are answered in
+                    # the order they were queued; _expire_due drops any answered out of order)
+                    timeouts.popleft()
                 ended = perf_counter()
                 cell.busy_seconds += ended - began
             if ended - slice_began > TIME_SLICE:
