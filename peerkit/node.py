@@ -508,6 +508,10 @@ class Node:
         while self.addrs_version == version:
             await self._addrs_event.wait()
 
+    def dialled(self, peer: str) -> bool:
+        """Whether this node opened its connection to ``peer`` (False: the peer dialled us)."""
+        return self.router.peer_watch.dialled(peer)
+
     def connection_kind(self, peer: str) -> str | None:
         """ "direct", or "relayed" through a circuit relay (None: not connected)."""
         return self.transport.connection_kind(peer)

@@ -36,6 +36,11 @@ class PeerWatch:
         self.at_once: list[PeerListener] = []
         self._settling: dict[str, asyncio.TimerHandle] = {}
         self._reported: set[str] = set()
+        self._dialled: set[str] = set()
+
+    def dialled(self, peer: str) -> bool:
+        """Whether this side opened its connection to ``peer`` (the last one that opened)."""
+        return peer in self._dialled
 
     def watch(self, listener: PeerListener, *, at_once: bool = False) -> Callable[[], None]:
         """Add ``listener``; returns the call that removes it."""
@@ -48,8 +53,13 @@ class PeerWatch:
 
         return unwatch
 
-    def changed(self, peer: str, connected: bool) -> None:
-        """The transport saw a connection to ``peer`` open or close."""
+    def changed(self, peer: str, connected: bool, *, dialled: bool = False) -> None:
+        """The transport saw a connection to ``peer`` open (``dialled``: by this side) or
+        close."""
+        if connected and dialled:
+            self._dialled.add(peer)
+        else:
+            self._dialled.discard(peer)
         for listener in list(self.at_once):
             listener(peer, connected)
         pending = self._settling.pop(peer, None)
@@ -78,3 +88,4 @@ class PeerWatch:
             pending.cancel()
         self._settling.clear()
         self._reported.clear()
+        self._dialled.clear()

@@ -288,9 +288,9 @@ class Router:
             if not fut.done():
                 fut.set_exception(PeerDisconnected(reason, peer=channel.peer))
 
-    def on_peer(self, peer: str, connected: bool) -> None:
+    def on_peer(self, peer: str, connected: bool, *, dialled: bool = False) -> None:
         self.log.debug("peer.connected" if connected else "peer.disconnected", remote=peer)
-        self.peer_watch.changed(peer, connected)
+        self.peer_watch.changed(peer, connected, dialled=dialled)
 
     def on_addrs_changed(self) -> None:
         for listener in self.addrs_listeners:

@@ -33,8 +33,8 @@ class Inbound(Protocol):
     def on_published(self, topic: str, sender: str, env: Envelope) -> None:
         """A pubsub envelope from ``sender`` arrived on ``topic`` (never our own)."""
 
-    def on_peer(self, peer: str, connected: bool) -> None:
-        """A connection to ``peer`` opened or closed."""
+    def on_peer(self, peer: str, connected: bool, *, dialled: bool = False) -> None:
+        """A connection to ``peer`` opened or closed; ``dialled``: this side opened it."""
 
     def on_addrs_changed(self) -> None:
         """What this peer announces changed (a relay slot taken or lost)."""

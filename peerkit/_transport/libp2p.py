@@ -53,6 +53,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.rcmgr import Direction
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
@@ -807,7 +808,8 @@ class _Notifee:
         if not _relayed(conn):
             self.t._direct_connection(peer)
         if self.t._inbound is not None:
-            self.t._inbound.on_peer(peer, True)
+            dialled = getattr(conn, "direction", None) == Direction.OUTBOUND
+            self.t._inbound.on_peer(peer, True, dialled=dialled)
 
     async def disconnected(self, network: Any, conn: Any) -> None:
         peer = conn.muxed_conn.peer_id.to_base58()

@@ -156,7 +156,7 @@ class MemoryTransport(Transport):
             self._links.add(peer)
             other._links.add(self.peer_id)
             if self._inbound is not None:
-                self._inbound.on_peer(peer, True)
+                self._inbound.on_peer(peer, True, dialled=True)
             if other._inbound is not None:
                 other._inbound.on_peer(self.peer_id, True)
         await asyncio.sleep(0)

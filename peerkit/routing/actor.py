@@ -59,14 +59,24 @@ class RoutingActor(Actor):
         self.writes = Buckets(Rate.per_minute(rate), clock=self.node.clock.monotonic)
         self.start_task(self._expire(), name="expire-records")
         self.start_task(self._refresh(), name="refresh-table")
-        # at once, not once settled: every lookup starts from this table, and a node that
-        # has just connected asks the DHT (provides, resolves) within the same moments
-        self.watch_peers(self._peer_changed, at_once=True)
+        self.watch_peers(self._peer_connected, at_once=True)
+        self.watch_peers(self._peer_settled)
 
-    def _peer_changed(self, peer: str, connected: bool) -> None:
-        """A new connection: greet the peer with a lookup step (a peer that routes answers,
-        and each side keeps the other in its table)."""
-        if connected and self.table.get(peer) is None:
+    def _peer_connected(self, peer: str, connected: bool) -> None:
+        """A connection we dialled: greet the peer at once with a lookup step (a peer that
+        routes answers, and each side keeps the other in its table). At once, not once the
+        connection has settled: every lookup starts from this table, and a node that has just
+        dialled asks the DHT (provides, resolves) within the same moments; the greeting rides
+        the session stream its first request opens."""
+        if connected and self.node.dialled(peer) and self.table.get(peer) is None:
+            self.start_task(self._greet(peer), name="greet")
+
+    def _peer_settled(self, peer: str, connected: bool) -> None:
+        """A connection the peer dialled, once settled: greet it unless its own greeting has
+        put it in the table already (the usual case). Greeting at once opened a second
+        session stream, the other way, beside the first request (connect + first reply
+        ~7 ms more)."""
+        if connected and not self.node.dialled(peer) and self.table.get(peer) is None:
             self.start_task(self._greet(peer), name="greet")
 
     async def _greet(self, peer: str) -> None:
@@ -87,7 +97,9 @@ class RoutingActor(Actor):
         our own id finds our neighbours, and makes us known to them)."""
         routing = self.node.routing
         connected = asyncio.Event()
-        self.watch_peers(lambda peer, up: connected.set() if up else None, at_once=True)
+        # once a connection has settled: a lookup at once opened a session stream the other
+        # way beside the first request (the dialler's greeting fills the table meanwhile)
+        self.watch_peers(lambda peer, up: connected.set() if up else None)
         if not self.node.peers():
             await connected.wait()
         pause = SETTLE_EVERY

@@ -172,6 +172,9 @@ class FakeNode:
     def peers(self) -> list[str]:
         return []
 
+    def dialled(self, peer: str) -> bool:
+        return False
+
     def addrs(self) -> list[str]:
         return []
 

@@ -68,3 +68,13 @@ async def test_a_stopped_watch_reports_nothing_more() -> None:
     other.changed("later", True)
     await sentinel.until(("later", True))  # "early" would have settled by now
     assert heard.calls == []
+
+
+async def test_it_knows_which_side_dialled() -> None:
+    watch = PeerWatch(settle=60)
+    watch.changed("out", True, dialled=True)
+    watch.changed("in", True)
+    assert watch.dialled("out") and not watch.dialled("in")
+    watch.changed("out", False)
+    assert not watch.dialled("out")
+    watch.close()
