@@ -6,7 +6,11 @@ WebTransport (aioquic, which pulls pyOpenSSL and service_identity), AutoTLS with
 charset_normalizer), mDNS discovery (zeroconf) and a Prometheus exporter (prometheus_client).
 A peerkit host is TCP + Noise + yamux with relays and never calls any of them, yet importing
 them was ~15 MB of what a peer keeps resident (a peer without its gateway: 102 -> 86 MB; the
-issue's goal is < 80 MB; ``benchmarks/bench_formation.py`` gives the figure per peer).
+issue's goal is < 80 MB; ``benchmarks/bench_formation.py`` gives the figure per peer). The
+same goes for py-libp2p's own modules of the parts peerkit does without or replaces: the QUIC
+transport, TLS and SECIO security, the mplex muxer, its Kademlia DHT and Bitswap (peerkit has
+its own routing and block exchange), mDNS and the persistent peer stores: 107 of its 307
+modules, ~4.7 MB more (a node started in code: 80.5 -> 75.8 MB).
 
 So the first import of libp2p goes through :func:`import_libp2p`, which lends those
 packages a stand-in for the duration of the import and takes the stand-ins out of
@@ -15,8 +19,8 @@ packages a stand-in for the duration of the import and takes the stand-ins out o
 - py-libp2p's modules keep names bound to stand-ins; using one (calling it, instantiating a
   class made from it) raises :class:`UnusedLibp2pPart` naming the part, so a future code path
   that does need QUIC fails loudly instead of half-working;
-- anyone importing ``requests`` or ``httpx`` later (an app's own service) gets the real
-  package: a stand-in is never left where other code would find it;
+- anyone importing ``requests``, ``httpx`` or ``libp2p.kad_dht`` later (an app's own service)
+  gets the real package or module: a stand-in is never left where other code would find it;
 - a package already imported before us is used as it is (nothing to save).
 
 If libp2p was imported before this module ran (a test that imports py-libp2p directly), the
@@ -33,13 +37,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-#: Packages py-libp2p imports only for parts peerkit never enables, and what needs them.
+#: What py-libp2p imports only for parts peerkit never enables, and what needs it: packages of
+#: others, and py-libp2p's own modules (a name covers the modules below it).
 UNUSED_PARTS = {
     "aioquic": "the QUIC and WebTransport transports",
     "zeroconf": "mDNS discovery",
     "httpx": "AutoTLS (its ACME client)",
     "requests": "AutoTLS (its certificate broker)",
     "prometheus_client": "Prometheus export of the resource manager's metrics",
+    "libp2p.transport.quic": "QUIC transport",
+    "libp2p.security.tls": "TLS security (peerkit hosts use Noise)",
+    "libp2p.security.secio": "SECIO security (peerkit hosts use Noise)",
+    "libp2p.stream_muxer.mplex": "mplex muxer (peerkit hosts use yamux)",
+    "libp2p.kad_dht": "Kademlia DHT (peerkit routes with its own, peerkit.routing)",
+    "libp2p.bitswap": "Bitswap (peerkit fetches blocks over its own protocol)",
+    "libp2p.discovery.mdns": "mDNS discovery",
+    "libp2p.peer.persistent": "persistent peer stores (SQLite, LevelDB, RocksDB)",
 }
 
 
@@ -91,13 +104,19 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.parts = parts
         self.made: list[str] = []
 
+    def _part(self, name: str) -> str | None:
+        for prefix, part in self.parts.items():
+            if name == prefix or name.startswith(prefix + "."):
+                return part
+        return None
+
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name.partition(".")[0] not in self.parts:
+        if self._part(name) is None:
             return None
         return importlib.machinery.ModuleSpec(name, self, is_package=True)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        part = self.parts[spec.name.partition(".")[0]]
+        part = self._part(spec.name) or ""
         stand_in = _StandInMeta(f"Unloaded[{spec.name}]", (), {"_part": part})
         self.made.append(spec.name)
         return _StandInModule(spec.name, stand_in)

@@ -30,15 +30,23 @@ def test_the_transport_leaves_the_unused_parts_unimported_and_the_real_ones_impo
         import json, sys
         import peerkit._transport.libp2p
         from peerkit._transport._lean_libp2p import UNUSED_PARTS
-        left = sorted(n for n in sys.modules if n.partition(".")[0] in UNUSED_PARTS)
-        import requests, httpx   # an app's own service imports them later: the real packages
-        print(json.dumps({"left": left, "files": [requests.__file__, httpx.__file__],
-                          "client": httpx.Client.__module__}))
+        left = sorted(
+            n for n in sys.modules for part in UNUSED_PARTS
+            if n == part or n.startswith(part + ".")
+        )
+        # an app's own service imports them later: the real packages and modules
+        import requests, httpx
+        from libp2p.kad_dht import kad_dht
+        print(json.dumps({"left": left,
+                          "files": [requests.__file__, httpx.__file__, kad_dht.__file__],
+                          "client": httpx.Client.__module__,
+                          "dht": kad_dht.KadDHT.__module__}))
         """
     )
     assert out["left"] == []
     assert all(f and "site-packages" in f for f in out["files"])  # a stand-in has no file
     assert out["client"].startswith("httpx")  # not peerkit._transport._lean_libp2p
+    assert out["dht"] == "libp2p.kad_dht.kad_dht"
 
 
 def test_a_stand_in_fails_loudly_when_called() -> None:
@@ -47,9 +55,9 @@ def test_a_stand_in_fails_loudly_when_called() -> None:
         import json
         import peerkit._transport.libp2p
         from peerkit._transport._lean_libp2p import UnusedLibp2pPart
-        from libp2p.transport.quic import utils          # bound to the stand-in at import time
+        import libp2p                 # its names for the unused parts are bound to stand-ins
         try:
-            utils.QuicConfiguration(is_client=True)
+            libp2p.QUICTransport(None)
             outcome = "called"
         except UnusedLibp2pPart as exc:
             outcome = str(exc)
