@@ -1,17 +1,19 @@
 """Who hears of connections opening and closing, and when.
 
-What an actor does when a peer connects (catch up on revocations and documents, greet it into
-the routing table, push it the name records this peer keeps, collect mail) is background work:
-no caller waits for it. Started the moment the connection opens, it competed with the
+What an actor does when a peer connects (catch up on revocations and documents, refresh the
+routing table, push it the name records this peer keeps, collect mail) is background work: no
+caller waits for it. Started the moment the connection opens, it competed with the
 connection's own set-up and with the first request its user sent, and that first reply came
 ~18 ms later (connect + first reply 61 against 43 ms without those chores, bench_libp2p).
 So a connection is reported to listeners once it has *settled*: ``SETTLE_SECONDS`` after it
-opened, if it is still open, by then the request that usually follows a connect has had its
+opened, if it is still open; by then the request that usually follows a connect has had its
 answer.
 
 Listeners hear of each connection in pairs: "connected" once settled, then "disconnected"; a
 connection that closes before it settles is not reported at all. The few parts of the node that
-need every change as it happens (redialling a bootstrap peer) listen with ``at_once=True``.
+need every change as it happens listen with ``at_once=True``: redialling a bootstrap peer, and
+the dialler's greeting into the routing table (it rides the session stream the first request
+opens; see routing/actor.py).
 The wait is real time (the event loop's), not the node's clock: it is there for the CPU that
 setting up a connection takes, which a test's FakeClock does not model.
 """
