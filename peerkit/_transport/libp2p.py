@@ -80,12 +80,14 @@ from ._guards import Guards
 from ._holepunch import HolePunching, on_relayed_connection
 from ._relay import Relaying, has_public_address, is_circuit
 from ._yamux_credit import install as install_yamux_credit
+from ._yamux_write import install as install_whole_frame_writes
 from .base import PROTOCOL_ID, Channel, Inbound, Transport
 from .bridge import TrioGuest
 
 # Read by py-libp2p's yamux on every read (see the module docstring); set before any stream.
 os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 install_yamux_credit()
+install_whole_frame_writes()
 
 _PROTO = TProtocol(PROTOCOL_ID)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 
 import pytest
 
@@ -47,3 +48,42 @@ async def test_a_failing_stream_handler_costs_one_stream_not_the_runtime(make_no
     reply = await a.request(b.peer_id, PinLs(), timeout=10)
     assert reply.pins == []
     assert b.failure is None and b.running
+
+
+async def test_a_write_cancelled_as_its_turn_comes_costs_no_connection(make_nodes):
+    """A writer cancelled just as it is handed the connection's write lock (a channel closing
+    while its write loop waits to write, a request timing out) must not spend a Noise nonce
+    without sending the frame: the peer would fail to decrypt everything after it and drop the
+    whole connection, every stream on it."""
+    import trio
+    from libp2p.peer.id import ID
+    from libp2p.stream_muxer.yamux.yamux import FLAG_SYN, TYPE_PING, YAMUX_HEADER_FORMAT
+
+    from peerkit.storage.messages import PinLs
+
+    a, b = await make_nodes(2, "libp2p")
+    await a.request(b.peer_id, PinLs(), timeout=10)
+    (conn,) = a.transport._host.get_network().connections[ID.from_base58(b.peer_id)]
+    muxed = conn.muxed_conn
+    ping = struct.pack(YAMUX_HEADER_FORMAT, 0, TYPE_PING, FLAG_SYN, 0, 4242)
+
+    async def cancel_the_writer_as_the_lock_is_handed_over() -> None:
+        lock = muxed._write_lock
+        await lock.acquire()
+        writing = trio.CancelScope()
+
+        async def write() -> None:
+            with writing:
+                await muxed._write_frame(ping)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write)
+            while lock.statistics().tasks_waiting == 0:
+                await trio.sleep(0)
+            lock.release()  # the writer holds the lock now ...
+            writing.cancel()  # ... and is cancelled before it runs
+
+    await a.transport.bridge.call(cancel_the_writer_as_the_lock_is_handed_over)
+    reply = await a.request(b.peer_id, PinLs(), timeout=10)
+    assert reply.pins == []
+    assert a.transport.stats()["internal_errors"] == 0
