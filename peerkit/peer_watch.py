@@ -75,8 +75,16 @@ class PeerWatch:
             self._reported.discard(peer)
             self._tell(peer, False)
 
+    def exchanged(self, peer: str) -> None:
+        """A request and its answer have gone between us and ``peer``: its connection has
+        settled (the first exchange, usually the request the connect was for, is over)."""
+        pending = self._settling.pop(peer, None)
+        if pending is not None:
+            pending.cancel()
+            self._settled(peer)
+
     def _settled(self, peer: str) -> None:
-        del self._settling[peer]
+        self._settling.pop(peer, None)
         self._reported.add(peer)
         self._tell(peer, True)
 

@@ -522,8 +522,10 @@ class Router:
             channel.send(body)
         except PeerDisconnected:
             self.log.debug("reply.undeliverable", remote=channel.peer)
+        self.peer_watch.exchanged(channel.peer)  # answered: the connection has settled
 
     def _resolve(self, channel: Channel, env: Envelope) -> None:
+        self.peer_watch.exchanged(channel.peer)  # answered: the connection has settled
         fut = self._pending.get(channel, {}).pop(env.id, None)
         if fut is None or fut.done():
             return  # the asker gave up (timeout/cancel); a late answer is not an error

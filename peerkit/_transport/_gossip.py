@@ -167,16 +167,28 @@ class PeerkitPubsub(Pubsub):
         )
         self._my_id_bytes = host.get_id().to_bytes()
         self._drained = trio.Event()
+        #: per new peer: set once its connection has settled (the hello waits for it)
+        self._settled: dict[Any, trio.Event] = {}
         #: messages dropped before delivery, by reason (for /metrics)
         self.dropped: Counter[str] = Counter()
 
     async def _handle_new_peer_with_retry(self, peer_id: Any, timeout: float | None = None) -> None:
         # The hello (our subscriptions, over a stream of its own) waits until the connection
-        # has settled, as peerkit's own connection chores do (peer_watch.py): sent at once it
-        # competed with the first request on the connection (connect + first reply 58 -> 37 ms
-        # median without it). Gossip to the new peer starts a tenth of a second later.
-        await trio.sleep(SETTLE_SECONDS)
+        # has settled, as peerkit's own connection chores do (peer_watch.py: its first request
+        # answered, or SETTLE_SECONDS): sent at once it competed with the first request on the
+        # connection (connect + first reply 58 -> 37 ms median without it).
+        settled = self._settled.setdefault(peer_id, trio.Event())
+        with trio.move_on_after(SETTLE_SECONDS):
+            await settled.wait()
+        self._settled.pop(peer_id, None)
         await super()._handle_new_peer_with_retry(peer_id, timeout)
+
+    def settled(self, peer_id: Any, connected: bool) -> None:
+        """The connection to ``peer_id`` has settled (or, once settled, closed)."""
+        if connected:
+            self._settled.setdefault(peer_id, trio.Event()).set()
+        else:
+            self._settled.pop(peer_id, None)
 
     async def push_msg(self, msg_forwarder: Any, msg: rpc_pb2.Message) -> None:
         scorer = getattr(self.router, "scorer", None)

@@ -14,16 +14,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import PeerkitError
 from ..wire import DEFAULT_MAX_FRAME, Envelope
+
+if TYPE_CHECKING:
+    from ..peer_watch import PeerWatch
 
 #: the protocol id of the peerkit session stream (request/reply and direct events)
 PROTOCOL_ID = "/peerkit/1.0.0"
 
 
 class Inbound(Protocol):
+    #: who hears of connections, and when (peer_watch.py)
+    peer_watch: PeerWatch
+
     def on_envelope(self, channel: Channel, env: Envelope) -> None:
         """An envelope arrived on ``channel``. Must not block."""
 

@@ -152,6 +152,8 @@ class Libp2pTransport(Transport):
 
     async def start(self, inbound: Inbound) -> None:
         self._inbound = inbound
+        # gossipsub's hello to a new peer waits until its connection has settled
+        inbound.peer_watch.watch(self._peer_settled)
         self.bridge = await TrioGuest.acquire()
         try:
             await self.bridge.call(self._start_host)
@@ -280,6 +282,10 @@ class Libp2pTransport(Transport):
         assert self.hole_punching is not None
         async with background_trio_service(self.hole_punching):
             await trio.sleep_forever()
+
+    def _peer_settled(self, peer: str, connected: bool) -> None:
+        if self._pubsub is not None:
+            self._pubsub.settled(_peer_id(peer), connected)
 
     def _direct_connection(self, peer: str) -> None:
         """A direct connection to ``peer`` came up (hole punching, or a dial): requests from

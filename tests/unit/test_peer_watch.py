@@ -78,3 +78,13 @@ async def test_it_knows_which_side_dialled() -> None:
     watch.changed("out", False)
     assert not watch.dialled("out")
     watch.close()
+
+
+async def test_a_first_exchange_settles_the_connection_at_once() -> None:
+    watch, heard = PeerWatch(settle=60), Heard()
+    watch.watch(heard)
+    watch.changed("p1", True)
+    watch.exchanged("p1")  # its first request has been answered
+    assert heard.calls == [("p1", True)]
+    watch.exchanged("p1")  # later exchanges change nothing
+    assert heard.calls == [("p1", True)]
