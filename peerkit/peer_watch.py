@@ -5,9 +5,11 @@ routing table, push it the name records this peer keeps, collect mail) is backgr
 caller waits for it. Started the moment the connection opens, it competed with the
 connection's own set-up and with the first request its user sent, and that first reply came
 ~18 ms later (connect + first reply 61 against 43 ms without those chores, bench_libp2p).
-So a connection is reported to listeners once it has *settled*: ``SETTLE_SECONDS`` after it
-opened, if it is still open; by then the request that usually follows a connect has had its
-answer.
+So a connection is reported to listeners once it has *settled*: when its first request has
+been answered, either way (the router calls :meth:`PeerWatch.exchanged`), or ``SETTLE_SECONDS``
+after it opened, if it is still open, whichever comes first. The first exchange is usually the
+request the connect was for; a connection the DHT opened for a lookup settles with that
+lookup's reply, so gossip over it (whose hello waits for the same moment) is not held back.
 
 Listeners hear of each connection in pairs: "connected" once settled, then "disconnected"; a
 connection that closes before it settles is not reported at all. The few parts of the node that
