@@ -366,6 +366,7 @@ class Node:
         self._transport_up = True
         self.log = self.log.bind(peer_id=self.peer_id[-8:])
         self.router.log = self.log
+        self.router.peer_watch.log = self.log
         self.supervisor.log = self.log
         for topic in sorted(self._topics):
             await self.transport.subscribe(topic)

@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
+
+import structlog
 
 #: how long after a connection opens before its listeners hear of it
 SETTLE_SECONDS = 0.1
@@ -32,8 +35,9 @@ PeerListener = Callable[[str, bool], None]
 
 
 class PeerWatch:
-    def __init__(self, settle: float = SETTLE_SECONDS) -> None:
+    def __init__(self, settle: float = SETTLE_SECONDS, log: Any = None) -> None:
         self.settle = settle
+        self.log = log if log is not None else structlog.get_logger("peerkit.peer_watch")
         #: told once a connection has settled, and when a settled connection closes
         self.listeners: list[PeerListener] = []
         #: told of every change as it happens
@@ -64,8 +68,7 @@ class PeerWatch:
             self._dialled.add(peer)
         else:
             self._dialled.discard(peer)
-        for listener in list(self.at_once):
-            listener(peer, connected)
+        self._call(self.at_once, peer, connected)
         pending = self._settling.pop(peer, None)
         if pending is not None:
             pending.cancel()
@@ -91,8 +94,22 @@ class PeerWatch:
         self._tell(peer, True)
 
     def _tell(self, peer: str, connected: bool) -> None:
-        for listener in list(self.listeners):
-            listener(peer, connected)
+        self._call(self.listeners, peer, connected)
+
+    def _call(self, listeners: list[PeerListener], peer: str, connected: bool) -> None:
+        # One listener's bug must not keep the news from the others (nor, for a settled
+        # connection, surface in the event loop's timer callback, far from its cause).
+        for listener in list(listeners):
+            try:
+                listener(peer, connected)
+            except Exception as exc:
+                self.log.error(
+                    "peer_watch.listener_failed",
+                    listener=getattr(listener, "__qualname__", repr(listener)),
+                    remote=peer,
+                    connected=connected,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
 
     def close(self) -> None:
         """Forget connections not yet reported (the node is stopping)."""

@@ -126,7 +126,7 @@ class Router:
         #: requests answered "busy" and writes refused by limits, by reason (for /metrics)
         self.limited: Counter[str] = Counter()
         #: who hears of connections opening and closing (once they have settled)
-        self.peer_watch = PeerWatch()
+        self.peer_watch = PeerWatch(log=self.log)
         #: called when the addresses this peer announces change
         self.addrs_listeners: list[Any] = []
         #: called once if the transport stops on its own (the node fails)

@@ -88,3 +88,27 @@ async def test_a_first_exchange_settles_the_connection_at_once() -> None:
     assert heard.calls == [("p1", True)]
     watch.exchanged("p1")  # later exchanges change nothing
     assert heard.calls == [("p1", True)]
+
+
+async def test_a_failing_listener_is_logged_and_the_others_still_hear() -> None:
+    failures: list[dict] = []
+
+    class Log:
+        def error(self, event: str, **fields) -> None:
+            failures.append({"event": event, **fields})
+
+    def broken(peer: str, connected: bool) -> None:
+        raise RuntimeError("a bug in a listener")
+
+    watch, heard, at_once = PeerWatch(settle=0.01, log=Log()), Heard(), Heard()
+    watch.watch(broken)
+    watch.watch(heard)
+    watch.watch(broken, at_once=True)
+    watch.watch(at_once, at_once=True)
+    watch.changed("p1", True)
+    assert at_once.calls == [("p1", True)]
+    await heard.until(("p1", True))
+    assert [f["event"] for f in failures] == ["peer_watch.listener_failed"] * 2
+    assert failures[0]["error"] == "RuntimeError: a bug in a listener"
+    assert failures[0]["listener"].endswith("broken") and failures[0]["remote"] == "p1"
+    watch.close()
