@@ -47,7 +47,7 @@ class PeerWatch:
         self._dialled: set[str] = set()
 
     def dialled(self, peer: str) -> bool:
-        """Whether this side opened its connection to ``peer`` (the last one that opened)."""
+        """Whether this side opened its (first) connection to ``peer``."""
         return peer in self._dialled
 
     def watch(self, listener: PeerListener, *, at_once: bool = False) -> Callable[[], None]:

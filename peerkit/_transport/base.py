@@ -40,7 +40,8 @@ class Inbound(Protocol):
         """A pubsub envelope from ``sender`` arrived on ``topic`` (never our own)."""
 
     def on_peer(self, peer: str, connected: bool, *, dialled: bool = False) -> None:
-        """A connection to ``peer`` opened or closed; ``dialled``: this side opened it."""
+        """The first connection to ``peer`` opened (``dialled``: this side opened it) or its
+        last one closed: a second connection (direct beside relayed) is not news."""
 
     def on_addrs_changed(self) -> None:
         """What this peer announces changed (a relay slot taken or lost)."""

@@ -140,6 +140,9 @@ class Libp2pTransport(Transport):
         self._dialling: dict[Any, trio.Event] = {}  # peer id -> a dial on its way (trio side)
         self._identifying: dict[Any, trio.Event] = {}  # peer id -> its identify has ended
         self._channels: set[Libp2pChannel] = set()
+        #: open connections per peer, as the swarm notified them (a peer may have two: relayed
+        #: and, after hole punching, direct); the router hears of the first and the last
+        self._connections: Counter[str] = Counter()
         self._host_scope: trio.CancelScope | None = None
         self._host_done: trio.Event | None = None
         self._closing = False
@@ -815,15 +818,25 @@ class _Notifee:
         peer = conn.muxed_conn.peer_id.to_base58()
         if not _relayed(conn):
             self.t._direct_connection(peer)
-        if self.t._inbound is not None:
+        self.t._connections[peer] += 1
+        if self.t._connections[peer] == 1 and self.t._inbound is not None:
             dialled = getattr(conn, "direction", None) == Direction.OUTBOUND
             self.t._inbound.on_peer(peer, True, dialled=dialled)
 
     async def disconnected(self, network: Any, conn: Any) -> None:
-        peer = conn.muxed_conn.peer_id.to_base58()
+        peer_id = conn.muxed_conn.peer_id
+        peer = peer_id.to_base58()
         if self.t.relay is not None:
             self.t.relay.forget(peer)  # a reservation lasts as long as the connection
-        if self.t._inbound is not None:
+        # One of two connections closing (the relayed one, once hole punching made a direct
+        # one) is not the peer going away. The swarm's own list decides when our count and it
+        # disagree (a connection the swarm dropped without telling us it had opened).
+        left = self.t._connections[peer] - 1
+        still_open = any(not c.is_closed for c in network.connections.get(peer_id, []))
+        if left > 0 and still_open:
+            self.t._connections[peer] = left
+            return
+        if self.t._connections.pop(peer, 0) and self.t._inbound is not None:
             self.t._inbound.on_peer(peer, False)
 
     async def opened_stream(self, network: Any, stream: Any) -> None: ...

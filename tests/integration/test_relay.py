@@ -101,6 +101,32 @@ async def test_a_relayed_connection_becomes_direct_and_requests_move_over():
         stats = caller.transport.stats()
         assert stats["holepunch_refused"] == 0
 
+        # The relayed connection closing is not the peer going away: the direct one stays.
+        heard: list[tuple[str, bool]] = []
+        caller.router.peer_watch.watch(lambda p, c: heard.append((p, c)), at_once=True)
+        caller.router.peer_watch.watch(lambda p, c: heard.append((p, c)))
+        await _close_relayed_connections(caller, hidden.peer_id)
+        assert caller.connection_kind(hidden.peer_id) == "direct"
+        assert await caller.request(hidden.peer_id, GetCard(), timeout=10) == before
+        assert heard == []
+        assert hidden.peer_id in caller.peers()
+
+
+async def _close_relayed_connections(node: Node, peer: str) -> None:
+    from libp2p.peer.id import ID
+
+    from peerkit._transport.libp2p import _relayed
+
+    network = node.transport._host.get_network()
+    relayed_conns = [c for c in network.connections.get(ID.from_base58(peer), []) if _relayed(c)]
+    assert relayed_conns, "the relayed connection is still open"
+
+    async def close_them() -> None:
+        for conn in relayed_conns:
+            await conn.close()
+
+    await node.transport.bridge.call(close_them)
+
 
 async def test_a_peer_with_a_public_address_does_not_reserve_and_bad_relayed_addresses_fail():
     from peerkit import DialFailed
