@@ -17,6 +17,7 @@ from libp2p.exceptions import BaseLibp2pError
 
 from ..errors import FrameTruncated, PeerDisconnected, PeerkitError, WireError
 from ..wire import FrameDecoder, decode_envelope, encode_frame
+from ._yamux_write import write_to
 from .base import Channel, Inbound
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class Libp2pChannel(Channel):
                 frame = out.popleft()
                 batch.append(frame)
                 size += len(frame)
-            await self.stream.write(b"".join(batch) if len(batch) > 1 else batch[0])
+            await write_to(self.stream, b"".join(batch) if len(batch) > 1 else batch[0])
             if self._closed:
                 return  # reset meanwhile: _mark_closed already let go of these bytes
             self._out_bytes -= size

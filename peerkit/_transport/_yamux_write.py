@@ -1,30 +1,59 @@
-"""A yamux frame whose turn to be written has come is written whole, or its connection closes.
+"""Writing to yamux: every frame whole, and a peerkit message in one frame without waiting.
 
-py-libp2p's ``Yamux._write_frame`` takes the connection's write lock, then encrypts the frame
-(Noise: the send nonce advances) and sends it. A trio cancellation that lands after the lock is
-handed over but before the bytes are out (at the socket send's first checkpoint) spends the
-nonce and sends nothing; one between two partial sends leaves half a frame on the wire. Either
-way the peer's next decryption fails ("Failed authentication of message") and it drops the
-connection with every stream on it. Cancelling a writer is ordinary here: a channel whose read
-loop ends (a peer's malformed envelope, an idle stream, a bug caught at the boundary) cancels
-its write loop, which may be waiting for that lock at the moment (two streams failing together
-on one connection lost it, tests/integration/test_transport_failure.py).
-
+**Whole frames.** py-libp2p's ``Yamux._write_frame`` takes the connection's write lock, then
+encrypts the frame (Noise: the send nonce advances) and sends it. A trio cancellation that lands
+after the lock is handed over but before the bytes are out (at the socket send's first
+checkpoint) spends the nonce and sends nothing; one between two partial sends leaves half a
+frame on the wire. Either way the peer's next decryption fails ("Failed authentication of
+message") and it drops the connection with every stream on it. Cancelling a writer is ordinary
+here: a channel whose read loop ends (a peer's malformed envelope, an idle stream, a bug caught
+at the boundary) cancels its write loop, which may be waiting for that lock at the moment (two
+streams failing together on one connection lost it, tests/integration/test_transport_failure.py).
 So once the lock is ours, the write is shielded from cancellation from outside, under a
 deadline of its own for a peer that has stopped reading altogether (the frame timeout's rule:
 slack, plus the frame at 64 KiB/s, a slow home uplink). Past that deadline the frame may be half
 out and the connection is closed: the write fails as one on a broken connection does, and
-py-libp2p's reader, finding the connection closed, tears it down as usual.
+py-libp2p's reader, finding the connection closed, tears it down as usual. The replacement also
+leaves out py-libp2p's per-frame debug line, whose f-string (and a header unpack to fill it) was
+built for every frame whether debug logging was on or not.
 
-The replacement also leaves out py-libp2p's per-frame debug line, whose f-string (and a header
-unpack to fill it) was built for every frame whether debug logging was on or not.
+**A message in one frame.** py-libp2p's ``NetStream.write`` takes a state lock to read the
+stream's state, and ``YamuxStream.write`` its writer lock and its window lock to check and
+spend the send window: three turns of trio's scheduler per message before the connection's
+write lock. With nobody holding them, the same checks and the same frame go without them
+(trio switches tasks only where a task awaits, so nothing can come between a check and what
+follows it): the request/reply round trip 7.6% shorter (per-round median over 30 interleaved
+rounds in one process, 0.89-0.96 quartiles). Messages over 16 KiB keep py-libp2p's path:
+sending large ones faster than its window updates come back made 64 KiB streaming slower
+(py-libp2p polls a zero window every 10 ms).
 """
 
 from __future__ import annotations
 
+import struct
+from typing import TYPE_CHECKING
+
 import trio
 from libp2p.stream_muxer.exceptions import MuxedConnUnavailable
-from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.stream_muxer.yamux.yamux import (
+    HEADER_SIZE,
+    MAX_MESSAGE_SIZE,
+    TYPE_DATA,
+    YAMUX_HEADER_FORMAT,
+    Yamux,
+    YamuxStream,
+)
+
+if TYPE_CHECKING:
+    # (not at run time: net_stream imports py-libp2p's QUIC transport, which peerkit leaves
+    # out; _lean_libp2p.py)
+    from libp2p.network.stream.net_stream import NetStream
+
+#: the states (their names) in which py-libp2p's NetStream refuses to write
+_NOT_WRITABLE = frozenset(("ERROR", "RESET", "CLOSE_WRITE", "CLOSE_BOTH"))
+
+#: the most data one frame carries, as py-libp2p and go-yamux send (js-libp2p peers too)
+_MAX_DATA = MAX_MESSAGE_SIZE - HEADER_SIZE
 
 #: how long a frame may take to go out beyond its size at 64 KiB/s, once its turn has come
 WRITE_SLACK_SECONDS = 10.0
@@ -46,6 +75,47 @@ async def _write_frame_whole(self: Yamux, data: bytes) -> None:
             "connection closed"
         )
     await trio.lowlevel.checkpoint()
+
+
+async def write_data(stream: YamuxStream, data: bytes) -> None:
+    """Write ``data`` on ``stream`` in DATA frames of at most 64 KiB, as py-libp2p's
+    ``YamuxStream.write`` does, without its locks while nobody holds them and the send window
+    has room for the next frame; from the first frame that has to wait, by its method."""
+    view = memoryview(data)
+    sent = 0
+    while sent < len(data):
+        size = min(len(data) - sent, _MAX_DATA)
+        if not (
+            size <= stream.send_window
+            and not stream.send_closed
+            and not stream.closed
+            and stream.rw_lock._writer_lock.value
+            and not stream.window_lock.locked()
+        ):
+            await stream.write(data[sent:] if sent else data)
+            return
+        stream.send_window -= size
+        header = struct.pack(YAMUX_HEADER_FORMAT, 0, TYPE_DATA, 0, stream.stream_id, size)
+        await stream.conn._write_frame(header + view[sent : sent + size])
+        sent += size
+    if not data:
+        await stream.write(data)
+
+
+async def write_to(stream: NetStream, data: bytes) -> None:
+    """``stream.write(data)`` for a peerkit session stream: py-libp2p's ``NetStream.write``
+    takes a state lock only to read the state, a turn of trio's scheduler more per message;
+    when nobody holds that lock, the state is read here and the yamux stream written at once.
+    A failure surfaces as the muxer's error, which the channel treats as the stream gone."""
+    muxed = stream.muxed_stream
+    if (
+        type(muxed) is YamuxStream
+        and stream._state.name not in _NOT_WRITABLE
+        and not stream._state_lock.locked()
+    ):
+        await write_data(muxed, data)
+    else:
+        await stream.write(data)
 
 
 def install() -> None:

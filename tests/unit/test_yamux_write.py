@@ -10,7 +10,7 @@ import trio
 import trio.testing
 from libp2p.stream_muxer.exceptions import MuxedConnUnavailable
 
-from peerkit._transport._yamux_write import WRITE_SLACK_SECONDS, _write_frame_whole
+from peerkit._transport._yamux_write import WRITE_SLACK_SECONDS, _write_frame_whole, write_data
 
 
 class SecuredConn:
@@ -101,3 +101,96 @@ def test_a_frame_that_cannot_go_out_in_time_closes_the_connection() -> None:
     assert len(failures) == 1 and "not written in time" in str(failures[0])
     # slack plus the frame at 64 KiB/s
     assert finished_at[0] == pytest.approx(WRITE_SLACK_SECONDS + 1, abs=0.01)
+
+
+class Conn:
+    """The connection side of a yamux stream: records each frame written."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    async def _write_frame(self, frame: bytes) -> None:
+        await trio.lowlevel.checkpoint()
+        self.frames.append(bytes(frame))
+
+
+def _stream(send_window: int) -> SimpleNamespace:
+    from libp2p.stream_muxer.rw_lock import ReadWriteLock
+    from libp2p.stream_muxer.yamux.yamux import YamuxStream
+
+    stream = SimpleNamespace(
+        stream_id=7,
+        conn=Conn(),
+        send_window=send_window,
+        send_closed=False,
+        closed=False,
+        rw_lock=ReadWriteLock(),
+        window_lock=trio.Lock(),
+        fell_back=0,
+        _zero_window_waits=0,
+    )
+
+    async def libp2p_write(data: bytes) -> None:  # py-libp2p's own method, counted
+        stream.fell_back += 1
+        await YamuxStream.write(stream, data)  # type: ignore[arg-type]
+
+    stream.write = libp2p_write
+    return stream
+
+
+@pytest.mark.parametrize("size", [1, 32, 65_524, 65_525, 200_000])
+def test_the_frames_are_py_libp2ps_own(size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    ours, theirs = _stream(1 << 20), _stream(1 << 20)
+
+    async def scenario() -> None:
+        await write_data(ours, data)
+        await theirs.write(data)
+
+    _run(scenario)
+    assert ours.conn.frames == theirs.conn.frames
+    assert ours.send_window == theirs.send_window == (1 << 20) - size
+    assert ours.fell_back == 0
+
+
+def test_a_write_the_window_cannot_take_goes_py_libp2ps_way_from_there() -> None:
+    stream = _stream(100_000)  # room for the first 64 KiB frame, not the second
+
+    async def scenario() -> None:
+        async def credit_later() -> None:
+            await trio.sleep(1)
+            stream.send_window += 100_000
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(credit_later)
+            await write_data(stream, bytes(131_048))
+
+    _run(scenario)
+    assert stream.fell_back == 1
+    assert [len(f) - 12 for f in stream.conn.frames] == [65_524, 34_476, 31_048]
+
+
+def test_a_busy_stream_goes_py_libp2ps_way() -> None:
+    stream = _stream(1 << 20)
+
+    async def scenario() -> None:
+        async with trio.open_nursery() as nursery:
+            await stream.window_lock.acquire()  # a window update at work on the stream
+            nursery.start_soon(write_data, stream, b"hello")
+            await trio.testing.wait_all_tasks_blocked()
+            assert stream.conn.frames == []  # the write waits for it
+            stream.window_lock.release()
+
+    _run(scenario)
+    assert stream.fell_back == 1
+    assert stream.conn.frames == [bytes.fromhex("000000000000000700000005") + b"hello"]
+
+
+def test_a_closed_stream_is_refused_as_py_libp2p_refuses_it() -> None:
+    from libp2p.stream_muxer.exceptions import MuxedStreamError
+
+    stream = _stream(1 << 20)
+    stream.send_closed = True
+    with pytest.raises(MuxedStreamError):
+        _run(lambda: write_data(stream, b"late"))
+    assert stream.conn.frames == []
