@@ -11,7 +11,8 @@ after it opened, if it is still open, whichever comes first. The first exchange 
 request the connect was for; a connection the DHT opened for a lookup settles with that
 lookup's reply, so gossip over it (whose hello waits for the same moment) is not held back.
 
-Listeners hear of each connection in pairs: "connected" once settled, then "disconnected"; a
+Listeners hear of each peer in pairs: "connected" once settled, then "disconnected" (the
+transports report a peer's first connection and its last, not a second one beside it); a
 connection that closes before it settles is not reported at all. The few parts of the node that
 need every change as it happens listen with ``at_once=True``: redialling a bootstrap peer, and
 the dialler's greeting into the routing table (it rides the session stream the first request

@@ -81,6 +81,8 @@ async def write_data(stream: YamuxStream, data: bytes) -> None:
     """Write ``data`` on ``stream`` in DATA frames of at most 64 KiB, as py-libp2p's
     ``YamuxStream.write`` does, without its locks while nobody holds them and the send window
     has room for the next frame; from the first frame that has to wait, by its method."""
+    if not data:
+        return await stream.write(data)  # (nothing to frame: py-libp2p's checks alone)
     view = memoryview(data)
     sent = 0
     while sent < len(data):
@@ -98,8 +100,6 @@ async def write_data(stream: YamuxStream, data: bytes) -> None:
         header = struct.pack(YAMUX_HEADER_FORMAT, 0, TYPE_DATA, 0, stream.stream_id, size)
         await stream.conn._write_frame(header + view[sent : sent + size])
         sent += size
-    if not data:
-        await stream.write(data)
 
 
 async def write_to(stream: NetStream, data: bytes) -> None:
