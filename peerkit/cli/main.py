@@ -53,7 +53,10 @@ def exit_code(exc: PeerkitError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    # `peerkit run` (every peer of a formation) builds only its own command: the others import
+    # the CLI's output (rich) and storage/naming/auth tools a running peer never uses
+    parser = _parser(only_run=words[:1] == ["run"])
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
@@ -69,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, only_run: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peerkit", description="Build and run peer-to-peer application nodes."
     )
@@ -103,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
         help="print one JSON line with the peer id and addresses once ready",
     )
     run.set_defaults(func=_cmd_run)
+    if only_run:
+        return parser
 
     from . import (
         auth_cmds,

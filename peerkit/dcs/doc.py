@@ -19,7 +19,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import msgspec
 from cryptography.exceptions import InvalidTag
@@ -27,11 +27,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pycrdt import Doc, Map, Text, merge_updates
 
 from .. import domains
 from . import yjs
 from .crypto import UPDATE_DOMAIN, DcsError, Identity, Rejected, verify
+
+if TYPE_CHECKING:
+    from pycrdt import Doc, Map, Text
+
+
+# pycrdt (~3 MB resident) is imported where a document is first built or read: a peer that
+# never opens a shared document does not load it.
+def _new_crdt() -> Doc:
+    from pycrdt import Doc
+
+    return Doc()
+
 
 #: the largest update (ciphertext) an entry may carry: an entry must fit an append-only log
 #: entry (peerkit.applog.MAX_ENTRY, 256 KiB) with its header. Bigger edits are refused before
@@ -121,7 +132,7 @@ class SharedDoc:
     epoch: int = 0
     #: revoked member id -> the last of their sequence numbers still accepted
     cut: dict[str, int] = field(default_factory=dict)
-    crdt: Doc = field(default_factory=Doc)
+    crdt: Doc = field(default_factory=_new_crdt)
     applied: dict[str, int] = field(default_factory=dict)  # author -> next seq to apply
     pending: dict[str, dict[int, Entry]] = field(default_factory=dict)
     #: author -> accepted entries held, from seq ``base[author]`` on (those before it are
@@ -157,10 +168,14 @@ class SharedDoc:
 
     @property
     def text(self) -> Text:
+        from pycrdt import Text
+
         return self.crdt.get("text", type=Text)
 
     @property
     def meta(self) -> Map:
+        from pycrdt import Map
+
         return self.crdt.get("meta", type=Map)
 
     def content(self) -> str:
@@ -453,7 +468,7 @@ class SharedDoc:
             self.my_clients = None
 
     def _rebuild(self) -> None:
-        fresh: Doc = Doc()
+        fresh = _new_crdt()
         for snapshot in self.snapshots.values():
             fresh.apply_update(self._decrypt(snapshot))
         for entries in self.log.values():
@@ -624,6 +639,8 @@ def _merged(updates: list[bytes]) -> bytes:
     """One Yjs update equivalent to ``updates`` (Rejected if any is not a valid update)."""
     if len(updates) == 1:
         return updates[0]
+    from pycrdt import merge_updates
+
     try:
         return merge_updates(*updates)
     except BaseException as exc:  # ValueError, or pycrdt's PanicException on hostile input

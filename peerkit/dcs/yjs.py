@@ -8,7 +8,10 @@ updates; it does not hand out a state vector as numbers.
 
 from __future__ import annotations
 
-from pycrdt import Doc, get_state
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pycrdt import Doc
 
 #: the most bytes a varuint may take (Yjs client ids are 53-bit, clocks 32-bit)
 _MAX_VARUINT = 10
@@ -66,4 +69,6 @@ def state(doc: Doc) -> dict[int, int]:
 
 def update_clients(update: bytes) -> set[int]:
     """The clients an update inserts items for (not those it only deletes from)."""
+    from pycrdt import get_state  # on first use, as in doc.py
+
     return {c for c, clock in decode_state_vector(get_state(update)).items() if clock > 0}

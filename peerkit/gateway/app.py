@@ -41,7 +41,7 @@ NODE: web.AppKey[Node] = web.AppKey("node")
 TRUSTED: Any = web.RequestKey("trusted", bool) if hasattr(web, "RequestKey") else "trusted"
 TOKEN: web.AppKey[str] = web.AppKey("token")
 #: the node's Prometheus registry (read at every scrape)
-REGISTRY: web.AppKey[Any] = web.AppKey("registry")
+REGISTRY: web.AppKey[list[Any]] = web.AppKey("registry")
 #: paths served without a token: what a probe or load balancer needs, nothing about the peer
 OPEN_PATHS = frozenset({"/health/live", "/health/ready"})
 
@@ -51,9 +51,8 @@ def build_app(node: Node, token: str = "") -> web.Application:
     app = web.Application(middlewares=[_errors, _bearer_token])
     app[NODE] = node
     app[TOKEN] = token
-    from .metrics import registry_for
-
-    app[REGISTRY] = registry_for(node)
+    # prometheus_client (~1 MB resident) loads at the first scrape, not with every gateway
+    app[REGISTRY] = []  # the node's registry, once built
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
@@ -246,9 +245,12 @@ def node_status(node: Node) -> dict[str, Any]:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    from .metrics import exposition
+    from .metrics import exposition, registry_for
 
-    body, content_type = exposition(request.app[REGISTRY])
+    built = request.app[REGISTRY]
+    if not built:
+        built.append(registry_for(request.app[NODE]))
+    body, content_type = exposition(built[0])
     response = web.Response(body=body)
     response.headers["Content-Type"] = content_type  # with version=0.0.4, as scrapers expect
     return response
