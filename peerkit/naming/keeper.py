@@ -35,6 +35,8 @@ DROPPED_PIN = "keeper/dropped"
 KEEP_EVERY = 60.0
 #: how often a kept record is stored in the DHT again (IPNS republishes every 4 h)
 REPUT_EVERY = 4 * 3600.0
+#: how long KeepNow waits for what it pinned to be announced in the DHT before answering
+ANNOUNCE_WAIT = 20.0
 
 
 class KeptName(Message, tag="naming.KeptName"):
@@ -207,6 +209,13 @@ class NameKeeper(Actor):
     @handler
     async def keep_now(self, msg: KeepNow) -> KeptNames:
         await self._keep_all()
+        # The caller is about to tell its user "kept: log in anywhere": once the answer comes,
+        # what is kept can be found by CID (the pins announce in the background; a second
+        # device logging in at once raced them: "your Me DAG is published, but no connected
+        # peer has its block"). Bounded: a slow DHT delays the answer, never loses it.
+        roots = [k.root for k in self.state.values() if k.root]
+        if not await self.node.storage.until_announced(roots, timeout=ANNOUNCE_WAIT):
+            self.log.info("name.keep_not_announced_yet", roots=len(roots))
         counts = await asyncio.gather(*(self._push_to(p) for p in self.node.peers()))
         return self._listing(sum(counts))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -303,6 +303,12 @@ class StorageClient:
     async def pins(self) -> list[Pin]:
         reply: PinList = await self.ref.ask(PinLs())
         return [Pin(p.name, parse_cid(p.root)) for p in reply.pins]
+
+    async def until_announced(self, roots: Iterable[CID | str], timeout: float = 20.0) -> bool:
+        """Wait until the DHT announcements of these pinned roots have been made (a pin answers
+        first and announces in the background). True at once for roots not waiting for one;
+        False if ``timeout`` passed first (they stay queued and are announced later)."""
+        return await self._ext.announcing.wait([parse_cid(r) for r in roots], timeout)
 
     async def gc(self) -> GCDone:
         result: GCDone = await self.ref.ask(RunGC(), timeout=None)

@@ -33,12 +33,18 @@ class StorageExtension(Extension):
         cfg = node.config.storage
         # with routing on, pinned roots are announced in the DHT (storage-provide)
         self.pinned: asyncio.Queue[CID] | None = None
+        from .providing import Announcing
+
+        self.announcing = Announcing()
         if node.has("routing"):
             from .providing import ContentProvider
 
             self.pinned = asyncio.Queue(maxsize=10_000)
             node.spawn(
-                _Build(ContentProvider, lambda: ContentProvider(self.store, self._pinned_queue())),
+                _Build(
+                    ContentProvider,
+                    lambda: ContentProvider(self.store, self._pinned_queue(), self.announcing),
+                ),
                 name="storage-provide",
             )
         # The factories read self.store when the supervisor builds the actors, after start()
@@ -94,7 +100,8 @@ class StorageExtension(Extension):
             try:
                 self.pinned.put_nowait(root)
             except asyncio.QueueFull:  # the regular re-announcement covers it
-                pass
+                return
+            self.announcing.queued(root)
 
     def _pinned_queue(self) -> asyncio.Queue[CID]:
         assert self.pinned is not None

@@ -31,10 +31,45 @@ def announced(pin: str) -> bool:
 REPROVIDE_EVERY = 12 * 3600.0
 
 
+class Announcing:
+    """Roots pinned and queued for the DHT whose announcement has not been tried yet.
+
+    A pin answers at once and its announcement follows in the background; a caller about to
+    tell a user "it is kept, log in anywhere" waits here until others can find the root by
+    CID (``storage.until_announced``; naming.KeepNow), instead of letting the user race it.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[CID, asyncio.Event] = {}
+
+    def queued(self, root: CID) -> None:
+        self._pending.setdefault(root, asyncio.Event())
+
+    def tried(self, root: CID) -> None:
+        """The root's announcement was tried (a failure is logged; a later round retries)."""
+        event = self._pending.pop(root, None)
+        if event is not None:
+            event.set()
+
+    async def wait(self, roots: list[CID], timeout: float) -> bool:
+        """True once every one of ``roots`` pending now has been tried; False at the timeout."""
+        events = [self._pending[root] for root in roots if root in self._pending]
+        try:
+            async with asyncio.timeout(timeout):
+                for event in events:
+                    await event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
 class ContentProvider(Actor):
-    def __init__(self, store: BlockStore, pinned: asyncio.Queue[CID]) -> None:
+    def __init__(
+        self, store: BlockStore, pinned: asyncio.Queue[CID], announcing: Announcing
+    ) -> None:
         self.store = store
         self.pinned = pinned
+        self.announcing = announcing
 
     async def on_start(self) -> None:
         self.start_task(self._announce(), name="provide")
@@ -68,4 +103,6 @@ class ContentProvider(Actor):
             except PeerkitError as exc:
                 self.log.info("content.provide_failed", root=root.encode(), error=str(exc))
                 continue
+            finally:
+                self.announcing.tried(root)
             self.log.debug("content.provided", root=root.encode(), peers=took)

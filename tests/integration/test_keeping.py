@@ -4,6 +4,7 @@ logs in anywhere while the first is offline. Quotas per user, listed and removab
 
 import pytest
 
+from peerkit.blocks import parse_cid
 from peerkit.config import NamingConfig
 from peerkit.naming.keeper import KeepNow
 from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet
@@ -40,6 +41,11 @@ async def test_a_second_device_logs_in_anywhere_while_the_first_is_offline(kind)
         assert set(kept) == {session.me_name, name_for(blog)}
         assert kept[name_for(blog)].root == root.encode()
         assert all(k.root and k.user.startswith("did:pkh:") for k in kept.values())
+        # KeepNow answers once what it keeps can be found by CID: the second device need not
+        # race the app node's announcements (the pins answer first and announce after)
+        for k in kept.values():
+            providers = await second.routing.find_providers(parse_cid(k.root).cid_bytes, want=10)
+            assert app.peer_id in {p.id for p in providers}, k.name
 
         await first.stop()  # the first device goes away
         again = await login(second)
