@@ -23,6 +23,13 @@ packages a stand-in for the duration of the import and takes the stand-ins out o
   gets the real package or module: a stand-in is never left where other code would find it;
 - a package already imported before us is used as it is (nothing to save).
 
+One module of py-libp2p's is replaced rather than left out (:data:`REPLACED_PARTS`): its RSA
+keys, written on PyCryptodome, whose first import parses C declarations with cffi's pycparser
+(0.1 s of every start, ~1 MB resident), become peerkit's on ``cryptography``, which every peer
+loads anyway (``_libp2p_rsa.py``: same classes, same bytes; a peer with an RSA identity still
+connects). Private networks (``libp2p.security.pnet``, a pre-shared key peerkit never sets)
+were PyCryptodome's other user.
+
 If libp2p was imported before this module ran (a test that imports py-libp2p directly), the
 full package stays: the stand-ins only ever apply to the first import.
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import types
 from collections.abc import Iterator
@@ -48,11 +56,20 @@ UNUSED_PARTS = {
     "libp2p.transport.quic": "QUIC transport",
     "libp2p.security.tls": "TLS security (peerkit hosts use Noise)",
     "libp2p.security.secio": "SECIO security (peerkit hosts use Noise)",
+    "libp2p.security.pnet": "private networks (a pre-shared key; peerkit never sets one)",
     "libp2p.stream_muxer.mplex": "mplex muxer (peerkit hosts use yamux)",
     "libp2p.kad_dht": "Kademlia DHT (peerkit routes with its own, peerkit.routing)",
     "libp2p.bitswap": "Bitswap (peerkit fetches blocks over its own protocol)",
     "libp2p.discovery.mdns": "mDNS discovery",
     "libp2p.peer.persistent": "persistent peer stores (SQLite, LevelDB, RocksDB)",
+}
+
+
+#: py-libp2p modules replaced by peerkit's own, with the same names and behaviour (loaded under
+#: py-libp2p's module name, and left there: they are what py-libp2p uses from then on)
+REPLACED_PARTS = {
+    # PyCryptodome's first import parses C declarations (cffi, pycparser): 0.1 s and ~1 MB
+    "libp2p.crypto.rsa": "peerkit._transport._libp2p_rsa",
 }
 
 
@@ -99,6 +116,21 @@ class _StandInModule(types.ModuleType):
         return self._stand_in
 
 
+class _ReplacementFinder(importlib.abc.MetaPathFinder):
+    """Finds a replaced module at our file, under py-libp2p's name."""
+
+    def __init__(self, parts: dict[str, str]) -> None:
+        self.parts = parts
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        ours = self.parts.get(name)
+        if ours is None:
+            return None
+        origin = importlib.util.find_spec(ours)  # found, not imported: it runs once, as `name`
+        assert origin is not None and origin.origin is not None
+        return importlib.util.spec_from_file_location(name, origin.origin)
+
+
 class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def __init__(self, parts: dict[str, str]) -> None:
         self.parts = parts
@@ -126,14 +158,16 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 @contextmanager
-def _stand_ins(parts: dict[str, str]) -> Iterator[None]:
+def _stand_ins(parts: dict[str, str], replaced: dict[str, str]) -> Iterator[None]:
     absent = {name: part for name, part in parts.items() if name not in sys.modules}
     finder = _StandInFinder(absent)
-    sys.meta_path.insert(0, finder)
+    replacements = _ReplacementFinder(replaced)
+    sys.meta_path[:0] = [finder, replacements]
     try:
         yield
     finally:
         sys.meta_path.remove(finder)
+        sys.meta_path.remove(replacements)
         for name in finder.made:
             sys.modules.pop(name, None)
 
@@ -142,7 +176,7 @@ def import_libp2p() -> types.ModuleType:
     """py-libp2p's package, imported without :data:`UNUSED_PARTS` if this is its first import."""
     if "libp2p" in sys.modules:
         return sys.modules["libp2p"]
-    with _stand_ins(UNUSED_PARTS):
+    with _stand_ins(UNUSED_PARTS, REPLACED_PARTS):
         import libp2p
     return libp2p
 

@@ -78,3 +78,81 @@ def test_a_package_imported_before_is_used_as_it_is() -> None:
         """
     )
     assert out["same"] is True
+
+
+def test_rsa_keys_are_peerkits_and_read_and_write_what_pycryptodome_does() -> None:
+    """py-libp2p's RSA module is replaced by one on `cryptography`: PyCryptodome (and cffi's C
+    parser) are never loaded, and keys, signatures and peer ids are byte for byte those of
+    py-libp2p's own module (PyCryptodome is still installed: py-libp2p depends on it)."""
+    out = run(
+        """
+        import json, sys
+        import peerkit._transport.libp2p
+        from libp2p.crypto import rsa
+        from libp2p.crypto.serialization import deserialize_public_key
+        from libp2p.peer.id import ID
+        loaded = sorted(m for m in ("Crypto", "cffi", "pycparser") if m in sys.modules)
+
+        from Crypto.Hash import SHA256
+        from Crypto.PublicKey import RSA
+        from Crypto.Signature import pkcs1_15
+        theirs = RSA.generate(2048)
+        their_public = theirs.publickey().export_key("DER")  # what py-libp2p sends
+        their_signature = pkcs1_15.new(theirs).sign(SHA256.new(b"hello"))
+
+        mine = rsa.RSAPrivateKey.from_bytes(theirs.export_key("DER"))
+        public = rsa.RSAPublicKey.from_bytes(their_public)
+        my_signature = mine.sign(b"hello")
+        try:
+            pkcs1_15.new(theirs.publickey()).verify(SHA256.new(b"hello"), my_signature)
+            they_verify = True
+        except ValueError:
+            they_verify = False
+        received = deserialize_public_key(rsa.RSAPublicKey.from_bytes(their_public).serialize())
+        print(json.dumps({
+            "module": rsa.__file__,
+            "loaded": loaded,
+            "same_public": mine.get_public_key().to_bytes() == their_public,
+            "same_private": mine.to_bytes() == theirs.export_key("DER"),
+            "same_signature": my_signature == their_signature,
+            "we_verify": public.verify(b"hello", their_signature),
+            "we_refuse": public.verify(b"hellx", their_signature),
+            "they_verify": they_verify,
+            "same_id": ID.from_pubkey(received) == ID.from_pubkey(mine.get_public_key()),
+        }))
+        """
+    )
+    assert out.pop("module").endswith("peerkit/_transport/_libp2p_rsa.py")
+    assert out.pop("loaded") == []
+    assert out == {
+        "same_public": True,
+        "same_private": True,
+        "same_signature": True,  # PKCS#1 v1.5 signatures are deterministic
+        "we_verify": True,
+        "we_refuse": False,
+        "they_verify": True,
+        "same_id": True,
+    }
+
+
+def test_an_rsa_key_above_4096_bits_is_refused_as_py_libp2p_refuses_it() -> None:
+    out = run(
+        """
+        import json
+        import peerkit._transport.libp2p
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa as crsa
+        from libp2p.crypto import rsa
+        from libp2p.crypto.exceptions import CryptographyError
+        n = (1 << 8191) | 1  # a 8192-bit modulus: only its size is looked at before refusing
+        big = crsa.RSAPublicNumbers(65537, n).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        try:
+            rsa.RSAPublicKey.from_bytes(big)
+            outcome = "accepted"
+        except CryptographyError as exc:
+            outcome = str(exc)
+        print(json.dumps({"outcome": outcome}))
+        """
+    )
+    assert "exceeds maximum allowed size 4096" in out["outcome"]
