@@ -1,8 +1,10 @@
 """Time for `peerkit up` to bring 10 peers to ready, and resident memory per peer (goal < 80 MB),
 printed with the machine's load. (No baseline exists for this one: it is a budget.)
 
-Measured twice: every peer its own process, then the six users sharing processes three by
-three (``per_process: 3``); memory per peer = the RSS of all distinct processes / peers."""
+Measured first for one `peerkit run` on its own, without and with its gateway (formation
+peers have one); then a formation, every peer its own process, then the six users sharing
+processes three by three (``per_process: 3``); memory per peer = the RSS of all distinct
+processes / peers. MB here are MiB (1,048,576 bytes), as /proc gives them."""
 
 from __future__ import annotations
 
@@ -43,8 +45,42 @@ def rss_mb(pid: int) -> float:
 
 def main() -> None:
     print(f"# bench_formation ({load()})")
+    for gateway in (False, True):
+        one_peer(gateway)
     for per_process in (1, 3):
         run(per_process)
+
+
+def one_peer(gateway: bool) -> None:
+    """`peerkit run` of one peer: its RSS 3 s after it is ready, the median of three starts."""
+    samples = []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "peer.yaml"
+            config.write_text(
+                "name: one\nlog_level: warning\n"
+                + ("gateway: {enabled: true}\n" if gateway else "")
+            )
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "peerkit", "run", "-c", str(config), "--ready-json"],
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            try:
+                assert proc.stdout is not None
+                if not proc.stdout.readline():
+                    raise SystemExit("peerkit run did not become ready")
+                time.sleep(3)  # as below: what it holds once started, not while starting
+                samples.append(rss_mb(proc.pid))
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(60)
+    label = "with its gateway" if gateway else "without a gateway"
+    print(
+        f"{'resident memory, one peer, ' + label:<44} {sorted(samples)[1]:6.1f} MB   (goal < 80 MB)"
+    )
 
 
 def run(per_process: int) -> None:
