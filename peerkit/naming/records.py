@@ -51,7 +51,10 @@ from ..wire import decode_uvarint, encode_uvarint
 MAX_RECORD = 10 * 1024
 SIGNATURE_PREFIX = domains.NAME_RECORD
 REVOKED_VALUE = b"/ipfs/bafkqaaa"  # the identity CID of empty data: "nothing here any more"
-_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$")
+#: RFC 3339 in UTC, as IPNS writes Validity (go-ipfs: nanoseconds); matched whole, ASCII digits
+_RFC3339 = re.compile(
+    rb"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
+)
 
 
 class RecordTooLarge(RecordError):
@@ -102,18 +105,24 @@ def _verifier(name: str) -> VerifyKey:
 
 
 def format_validity(t: datetime) -> bytes:
+    # formatted field by field: strftime cost 3x this (and writes years below 1000 unpadded)
     t = t.astimezone(UTC)
-    return (t.strftime("%Y-%m-%dT%H:%M:%S") + f".{t.microsecond * 1000:09d}Z").encode()
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond:06d}000Z"
+    ).encode()
 
 
 def parse_validity(raw: bytes) -> datetime:
-    m = _RFC3339.match(raw.decode("ascii", "replace"))
-    if not m:
+    m = _RFC3339.fullmatch(raw)
+    if m is None:
         raise RecordError(f"Validity {raw[:40]!r} is not an RFC 3339 UTC timestamp")
-    frac = (m.group(7) or ".0")[1:].ljust(9, "0")
+    year, month, day, hour, minute, second, fraction = m.groups()
+    micros = int(fraction[:6].ljust(6, b"0")) if fraction else 0  # nanoseconds: cut, as Go
     try:
-        year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
-        return datetime(year, month, day, hour, minute, second, int(frac[:6]), tzinfo=UTC)
+        return datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tzinfo=UTC
+        )
     except ValueError as exc:
         raise RecordError(f"Validity is not a real date: {exc}") from None
 

@@ -14,7 +14,9 @@ from peerkit.naming.records import (
     RecordExpired,
     RecordTooLarge,
     create_record,
+    format_validity,
     name_for,
+    parse_validity,
     pubkey_of,
     verify_record,
 )
@@ -37,6 +39,31 @@ def test_create_and_verify():
     r = verify_record(NAME, rec(7), now=NOW)
     assert (r.sequence, r.value, r.revoked) == (7, b"/ipfs/bafkqaaa", False)
     assert r.validity == NOW + timedelta(hours=24)
+
+
+def test_validity_is_rfc3339_in_utc_with_nanoseconds_as_go_writes_it():
+    t = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
+    assert format_validity(t) == b"2026-11-23T01:02:03.456789000Z"
+    assert parse_validity(format_validity(t)) == t
+    assert parse_validity(b"2026-11-23T01:02:03.123456789Z").microsecond == 123456  # cut
+    assert parse_validity(b"0999-01-02T00:00:00Z").year == 999
+    assert format_validity(datetime(999, 1, 2, tzinfo=UTC)).startswith(b"0999-")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"2026-11-23T00:00:00Z\n",  # a trailing newline is not part of a timestamp
+        b"2026-11-23T00:00:00+00:00",  # UTC only, written Z
+        b"2026-11-23 00:00:00Z",
+        "\u0662\u0660\u0662\u0666-11-23T00:00:00Z".encode(),  # digits, but not ASCII ones
+        b"2026-02-30T00:00:00Z",  # the form of a date, not a real one
+        b"2026-11-23T00:00:00.1234567890Z",
+    ],
+)
+def test_a_validity_that_is_not_strict_rfc3339_utc_is_refused(bad):
+    with pytest.raises(RecordError):
+        parse_validity(bad)
 
 
 def test_independent_ipns_validator_accepts_our_records():
