@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Protocol
 
 import coincurve
-from Crypto.Hash import keccak
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import PeerkitError
@@ -17,6 +16,17 @@ from .errors import PeerkitError
 
 class KeyError_(PeerkitError):
     code = "keys"
+
+
+def keccak256(data: bytes) -> bytes:
+    """Ethereum's hash (Keccak-256 as submitted, not NIST's SHA3-256: hashlib has only that).
+
+    PyCryptodome's, imported on the first wallet signature: its first import parses C
+    declarations with cffi's pycparser (0.1 s, ~1 MB resident) that a peer never meeting a
+    wallet need not pay."""
+    from Crypto.Hash import keccak
+
+    return keccak.new(digest_bits=256, data=data).digest()
 
 
 class Wallet(Protocol):
@@ -37,7 +47,7 @@ class EthereumWallet:
     @staticmethod
     def eip191_hash(message: bytes) -> bytes:
         prefix = b"\x19Ethereum Signed Message:\n" + str(len(message)).encode()
-        return keccak.new(digest_bits=256, data=prefix + message).digest()
+        return keccak256(prefix + message)
 
     def sign(self, message: bytes) -> bytes:
         """65 bytes r || s || v (v = 27 or 28), deterministic (RFC 6979)."""
@@ -47,7 +57,7 @@ class EthereumWallet:
     @property
     def address(self) -> str:
         pub = self._key.public_key.format(compressed=False)[1:]
-        raw = keccak.new(digest_bits=256, data=pub).hexdigest()[-40:]
+        raw = keccak256(pub).hex()[-40:]
         return "0x" + _checksum(raw)
 
     @staticmethod
@@ -59,7 +69,7 @@ class EthereumWallet:
         pub = coincurve.PublicKey.from_signature_and_message(
             sig, EthereumWallet.eip191_hash(message), hasher=None
         )
-        raw = keccak.new(digest_bits=256, data=pub.format(compressed=False)[1:]).hexdigest()
+        raw = keccak256(pub.format(compressed=False)[1:]).hex()
         return "0x" + _checksum(raw[-40:])
 
 
@@ -96,7 +106,7 @@ class SignedMessageWallet:
 
 
 def _checksum(hex_address: str) -> str:
-    digest = keccak.new(digest_bits=256, data=hex_address.encode()).hexdigest()
+    digest = keccak256(hex_address.encode()).hex()
     return "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hex_address))
 
 

@@ -2,7 +2,8 @@
 memory it keeps (docs/performance.md, "Memory"). `peerkit run` with its gateway, in its own
 process as in a formation: no CLI tooling (rich tables, the storage and naming commands), no
 CRDT library before a shared document is opened, no Prometheus client before /metrics is
-scraped; and each arrives, working, once it is used."""
+scraped, no PyCryptodome (Keccak) before a wallet signature; and each arrives, working, once it
+is used."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ RUNNER = textwrap.dedent(
     import atexit, json, signal, sys
 
     def held():
-        names = ("pycrdt", "prometheus_client", "peerkit.cli.output", "rich.progress")
+        names = ("pycrdt", "prometheus_client", "peerkit.cli.output", "rich.progress", "Crypto")
         return sorted(n for n in names if n in sys.modules)
 
     def use(*_):
