@@ -10,7 +10,12 @@ import trio
 import trio.testing
 from libp2p.stream_muxer.exceptions import MuxedConnUnavailable
 
-from peerkit._transport._yamux_write import WRITE_SLACK_SECONDS, _write_frame_whole, write_data
+from peerkit._transport._yamux_write import (
+    WINDOW_WAIT_SECONDS,
+    WRITE_SLACK_SECONDS,
+    _write_frame_whole,
+    write_data,
+)
 
 
 class SecuredConn:
@@ -104,14 +109,16 @@ def test_a_frame_that_cannot_go_out_in_time_closes_the_connection() -> None:
 
 
 class Conn:
-    """The connection side of a yamux stream: records each frame written."""
+    """The connection side of a yamux stream: records each frame written, and when."""
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
+        self.times: list[float] = []
 
     async def _write_frame(self, frame: bytes) -> None:
         await trio.lowlevel.checkpoint()
         self.frames.append(bytes(frame))
+        self.times.append(trio.current_time())
 
 
 def _stream(send_window: int) -> SimpleNamespace:
@@ -153,21 +160,59 @@ def test_the_frames_are_py_libp2ps_own(size: int) -> None:
     assert ours.fell_back == 0
 
 
-def test_a_write_the_window_cannot_take_goes_py_libp2ps_way_from_there() -> None:
-    stream = _stream(100_000)  # room for the first 64 KiB frame, not the second
+def test_a_write_waits_for_window_and_resumes_as_the_credit_comes() -> None:
+    stream = _stream(100_000)  # room for the first 64 KiB frame and part of the second
+    window_lock = stream.window_lock
 
     async def scenario() -> None:
         async def credit_later() -> None:
-            await trio.sleep(1)
-            stream.send_window += 100_000
+            await trio.sleep(1.005)
+            async with stream.window_lock:  # as py-libp2p adds a WINDOW_UPDATE's credit
+                stream.send_window += 100_000
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(credit_later)
             await write_data(stream, bytes(131_048))
 
     _run(scenario)
-    assert stream.fell_back == 1
+    assert stream.fell_back == 0
+    # the frames py-libp2p's writer sends: as much as the window takes, then the rest
     assert [len(f) - 12 for f in stream.conn.frames] == [65_524, 34_476, 31_048]
+    assert stream.conn.times[-1] == pytest.approx(1.005)  # at the credit, not the next 10 ms
+    assert stream.window_lock is window_lock  # seen through a watching lock only while waiting
+
+
+def test_credit_added_without_the_lock_is_found_within_10_ms() -> None:
+    stream = _stream(0)
+
+    async def scenario() -> None:
+        async def credit_later() -> None:
+            await trio.sleep(0.503)
+            stream.send_window += 10
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(credit_later)
+            await write_data(stream, b"x" * 10)
+
+    _run(scenario)
+    assert 0.503 <= stream.conn.times[-1] <= 0.513
+
+
+def test_a_writer_given_no_window_fails_after_5_seconds_as_py_libp2ps_does() -> None:
+    from libp2p.stream_muxer.exceptions import MuxedStreamError
+
+    stream = _stream(0)
+    failed_at: list[float] = []
+
+    async def scenario() -> None:
+        with pytest.raises(MuxedStreamError, match="window update"):
+            await write_data(stream, b"stuck")
+        failed_at.append(trio.current_time())
+
+    _run(scenario)
+    assert failed_at == [pytest.approx(WINDOW_WAIT_SECONDS)]
+    assert stream.conn.frames == []
+    assert isinstance(stream.window_lock, trio.Lock)
 
 
 def test_a_busy_stream_goes_py_libp2ps_way() -> None:
