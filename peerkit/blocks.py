@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import base58
@@ -161,17 +162,7 @@ def _normalised_float(value: float) -> float | int:
 
 
 def _normalise_dict(obj: dict[Any, Any]) -> dict[Any, Any]:
-    out = None
-    for key, value in obj.items():
-        kind = type(value)
-        if kind in _LEAVES or (kind is float and not value.is_integer()):
-            continue
-        new = _normalise_floats(value)
-        if new is not value:
-            if out is None:
-                out = dict(obj)
-            out[key] = new
-    return obj if out is None else out
+    return _normalise_entries(obj, obj.items(), dict)
 
 
 def _normalise_list(obj: list[Any]) -> list[Any]:
@@ -181,16 +172,24 @@ def _normalise_list(obj: list[Any]) -> list[Any]:
                 return obj
         except TypeError:  # not all floats: value by value
             pass
+    return _normalise_entries(obj, enumerate(obj), list)
+
+
+def _normalise_entries(
+    obj: Any, entries: Iterable[tuple[Any, Any]], copy: Callable[[Any], Any]
+) -> Any:
+    """``obj`` (a dict or a list, given as its (key or index, value) entries) with each value
+    normalised; copied once, on the first change."""
     out = None
-    for index, value in enumerate(obj):
+    for key, value in entries:
         kind = type(value)
         if kind in _LEAVES or (kind is float and not value.is_integer()):
             continue
         new = _normalise_floats(value)
         if new is not value:
             if out is None:
-                out = list(obj)
-            out[index] = new
+                out = copy(obj)
+            out[key] = new
     return obj if out is None else out
 
 

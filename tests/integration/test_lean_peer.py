@@ -14,6 +14,8 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,9 +51,11 @@ RUNNER = textwrap.dedent(
 )
 
 
-def test_a_running_peer_loads_the_crdt_and_metrics_libraries_only_when_used(tmp_path):
+@contextmanager
+def lean_peer(tmp_path: Path, name: str) -> Iterator[tuple[subprocess.Popen[str], dict]]:
+    """The runner as `peerkit run` of one peer with its gateway, ready; killed if still up."""
     (tmp_path / "peer.yaml").write_text(
-        "name: lean\nlog_level: warning\ngateway: {enabled: true}\n"
+        f"name: {name}\nlog_level: warning\ngateway: {{enabled: true}}\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", RUNNER, "run", "-c", "peer.yaml", "--ready-json"],
@@ -65,42 +69,33 @@ def test_a_running_peer_loads_the_crdt_and_metrics_libraries_only_when_used(tmp_
         assert proc.stdout is not None
         ready = json.loads(proc.stdout.readline())
         assert ready["event"] == "ready", ready
-        with urllib.request.urlopen(ready["gateway"] + "/metrics", timeout=30) as response:
-            scraped = response.read().decode()
-        proc.send_signal(signal.SIGUSR1)
-        used = json.loads(proc.stdout.readline())
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        yield proc, ready
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def stop(proc: subprocess.Popen[str]) -> dict:
+    """SIGTERM, as a formation stops its peers: the runner's last line, once it has exited."""
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_running_peer_loads_the_crdt_and_metrics_libraries_only_when_used(tmp_path):
+    with lean_peer(tmp_path, "lean") as (proc, ready):
+        with urllib.request.urlopen(ready["gateway"] + "/metrics", timeout=30) as response:
+            scraped = response.read().decode()
+        proc.send_signal(signal.SIGUSR1)
+        assert proc.stdout is not None
+        used = json.loads(proc.stdout.readline())
+        stop(proc)
     assert "peerkit_" in scraped and used["text"] == "hello"
     assert used["held"] == ["prometheus_client", "pycrdt"]  # now used, so now loaded
 
 
 def test_an_idle_peer_holds_no_cli_tooling_crdt_or_metrics_library(tmp_path):
-    (tmp_path / "peer.yaml").write_text(
-        "name: idle\nlog_level: warning\ngateway: {enabled: true}\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, "run", "-c", "peer.yaml", "--ready-json"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())
-        assert ready["event"] == "ready", ready
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert json.loads(out.strip().splitlines()[-1])["at_exit"] == []
+    with lean_peer(tmp_path, "idle") as (proc, _):
+        assert stop(proc)["at_exit"] == []
