@@ -124,16 +124,20 @@ async def _window_opens(stream: YamuxStream) -> None:
     released (the same trio lock: only the waiting costs anything). The 10 ms look stays, for a
     close that comes without an update; py-libp2p's 5 s limit too."""
     lock = stream.window_lock
-    watching = _WindowLock(stream, lock)
-    stream.window_lock = watching  # type: ignore[assignment]
+    if isinstance(lock, _WindowLock):  # another writer of the stream watches already
+        watching, lock = lock, lock._lock
+    else:
+        watching = _WindowLock(stream, lock)
+        stream.window_lock = watching  # type: ignore[assignment]
     try:
         with trio.move_on_after(WINDOW_WAIT_SECONDS) as waiting:
             while stream.send_window <= 0 and not stream.closed and not stream.send_closed:
                 with trio.move_on_after(0.01):
                     await watching.opened.wait()
-                watching.opened = trio.Event()
+                if watching.opened.is_set():  # spent: the next look needs a fresh one
+                    watching.opened = trio.Event()
     finally:
-        stream.window_lock = lock
+        stream.window_lock = lock  # (the first writer done puts it back; the others look)
     if waiting.cancelled_caught:
         raise MuxedStreamError(
             f"Timed out waiting for window update after {WINDOW_WAIT_SECONDS:g} seconds."

@@ -239,3 +239,24 @@ def test_a_closed_stream_is_refused_as_py_libp2p_refuses_it() -> None:
     with pytest.raises(MuxedStreamError):
         _run(lambda: write_data(stream, b"late"))
     assert stream.conn.frames == []
+
+
+def test_two_writers_waiting_for_window_both_resume_and_the_lock_is_put_back() -> None:
+    stream = _stream(0)
+    window_lock = stream.window_lock
+
+    async def scenario() -> None:
+        async def credit_later() -> None:
+            await trio.sleep(1.005)
+            async with stream.window_lock:
+                stream.send_window += 20
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write_data, stream, b"a" * 10)
+            nursery.start_soon(write_data, stream, b"b" * 10)
+            nursery.start_soon(credit_later)
+
+    _run(scenario)
+    assert sorted(f[12:] for f in stream.conn.frames) == [b"a" * 10, b"b" * 10]
+    assert stream.conn.times == [pytest.approx(1.005)] * 2
+    assert stream.window_lock is window_lock
