@@ -52,6 +52,8 @@ class _MessageMeta(msgspec.StructMeta):
             cls.__peerkit_reply__ = reply
         if topic is not None:
             cls.__peerkit_topic__ = topic
+        # its own, never inherited: what the wire encoder reads (None: never sent)
+        cls.__peerkit_wire_tag__ = explicit_tag if isinstance(explicit_tag, str) else None
         if isinstance(explicit_tag, str):
             # Only explicit tags are registered: the tag is the wire contract, so it must be
             # written down, not derived from a class name someone may rename.
@@ -66,6 +68,7 @@ class Message(msgspec.Struct, kw_only=True, tag_field="type", metaclass=_Message
     """Base of every peerkit message. Concrete messages pass an explicit ``tag=``."""
 
     __peerkit_tag__: ClassVar[str]
+    __peerkit_wire_tag__: ClassVar[str | None]
 
 
 class Request(Message):

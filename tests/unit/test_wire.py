@@ -164,6 +164,17 @@ def test_tags_and_topics():
         tag_of(Request)
 
 
+def test_a_message_without_its_own_tag_is_never_encoded_under_another():
+    class PingSubclass(Ping):  # inherits Ping's fields, not its tag
+        pass
+
+    with pytest.raises(RegistryError, match="has no tag"):
+        encode_envelope(REQUEST, 1, PingSubclass(n=1))
+    with pytest.raises(RegistryError, match="has no tag"):
+        encode_envelope(REQUEST, 1, Request())
+    assert decode_envelope(encode_envelope(REQUEST, 1, Ping(n=1))).tag == "test.wire.Ping"
+
+
 def test_registry_refuses_a_second_class_for_a_tag():
     reg = Registry()
     reg.register(Ping)
