@@ -19,16 +19,37 @@ from peerkit.testing import wait_for
 pytestmark = [pytest.mark.libp2p, pytest.mark.processes]
 
 # Stock py-libp2p, no peerkit import: an RSA identity, Noise and yamux, as go-ipfs offers them.
+# argv[1]: the address to dial; argv[2], optional: a lie to tell about its key in the handshake
+# (tests/abuse/test_rsa_identity.py). Prints its address, then whether the dial went through;
+# stays up once connected, until killed.
 RSA_HOST = textwrap.dedent(
     """
     import json, sys
     import multiaddr, trio
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa as crsa
     from libp2p import create_yamux_muxer_option, new_host
     from libp2p.crypto import rsa
     from libp2p.crypto.x25519 import create_new_key_pair as x25519_pair
     from libp2p.peer.peerinfo import info_from_p2p_addr
     from libp2p.security.noise.transport import PROTOCOL_ID as NOISE
     from libp2p.security.noise.transport import Transport as NoiseTransport
+
+    def spki(key):
+        return key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    LIES = {
+        "garbage": lambda: b"\\x30\\x82\\x01\\x22" + b"\\xff" * 290,
+        # an 8192-bit modulus: refused for its size before any signature is checked
+        "oversized": lambda: spki(crsa.RSAPublicNumbers(65537, (1 << 8191) | 1).public_key()),
+        # a real RSA key, but not the one that signs the handshake
+        "another_key": lambda: spki(
+            crsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()),
+    }
+    if len(sys.argv) > 2:
+        lie = LIES[sys.argv[2]]()
+        rsa.RSAPublicKey.to_bytes = lambda self: lie
 
     async def main():
         keys = rsa.create_new_key_pair()
@@ -42,8 +63,12 @@ RSA_HOST = textwrap.dedent(
                 addr += f"/p2p/{host.get_id()}"
             print(json.dumps({"addr": addr, "peer_id": str(host.get_id()),
                               "rsa": rsa.__file__}), flush=True)
-            with trio.fail_after(30):
-                await host.connect(info_from_p2p_addr(multiaddr.Multiaddr(sys.argv[1])))
+            try:
+                with trio.fail_after(30):
+                    await host.connect(info_from_p2p_addr(multiaddr.Multiaddr(sys.argv[1])))
+            except Exception as exc:
+                print(json.dumps({"dialled": False, "error": type(exc).__name__}), flush=True)
+                return
             print(json.dumps({"dialled": True}), flush=True)
             await trio.sleep_forever()
 
