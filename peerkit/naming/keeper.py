@@ -54,6 +54,9 @@ class KeptNames(Message, tag="naming.KeptNames"):
     names: list[str]
     pushed: int
     kept: list[KeptName] = []
+    #: False when KeepNow answered before every kept root could be found by CID (its DHT
+    #: announcement still queued after ANNOUNCE_WAIT; it follows on its own)
+    announced: bool = True
 
 
 class KeepNow(Request, tag="naming.KeepNow", reply=KeptNames):
@@ -201,12 +204,12 @@ class NameKeeper(Actor):
         except PeerkitError:  # never pinned
             pass
 
-    def _listing(self, pushed: int = 0) -> KeptNames:
+    def _listing(self, pushed: int = 0, *, announced: bool = True) -> KeptNames:
         kept = [
             KeptName(name=n, user=k.user, root=k.root, bytes=k.bytes, sequence=k.sequence)
             for n, k in sorted(self.state.items())
         ]
-        return KeptNames(names=sorted(self.kept()), pushed=pushed, kept=kept)
+        return KeptNames(names=sorted(self.kept()), pushed=pushed, kept=kept, announced=announced)
 
     @handler
     async def keep_now(self, msg: KeepNow) -> KeptNames:
@@ -216,10 +219,11 @@ class NameKeeper(Actor):
         # device logging in at once raced them: "your Me DAG is published, but no connected
         # peer has its block"). Bounded: a slow DHT delays the answer, never loses it.
         roots = [k.root for k in self.state.values() if k.root]
-        if not await self.node.storage.until_announced(roots, timeout=ANNOUNCE_WAIT):
+        announced = await self.node.storage.until_announced(roots, timeout=ANNOUNCE_WAIT)
+        if not announced:
             self.log.info("name.keep_not_announced_yet", roots=len(roots))
         counts = await asyncio.gather(*(self._push_to(p) for p in self.node.peers()))
-        return self._listing(sum(counts))
+        return self._listing(sum(counts), announced=announced)
 
     @handler(local=True)
     async def list_kept(self, msg: ListKept) -> KeptNames:

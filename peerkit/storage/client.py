@@ -306,8 +306,9 @@ class StorageClient:
 
     async def until_announced(self, roots: Iterable[CID | str], timeout: float = 20.0) -> bool:
         """Wait until the DHT announcements of these pinned roots have been made (a pin answers
-        first and announces in the background). True at once for roots not waiting for one;
-        False if ``timeout`` passed first (they stay queued and are announced later)."""
+        first and announces in the background). True once each reached a peer (at once for
+        roots not waiting for one); False if one reached none or ``timeout`` passed first (the
+        regular re-announcement tries again; one still queued is announced later)."""
         return await self._ext.announcing.wait([parse_cid(r) for r in roots], timeout)
 
     async def gc(self) -> GCDone:

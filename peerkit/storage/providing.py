@@ -36,31 +36,42 @@ class Announcing:
 
     A pin answers at once and its announcement follows in the background; a caller about to
     tell a user "it is kept, log in anywhere" waits here until others can find the root by
-    CID (``storage.until_announced``; naming.KeepNow), instead of letting the user race it.
+    CID (``storage.until_announced``; naming.KeepNow), instead of letting the user race it,
+    and learns whether the announcement reached anyone.
     """
 
     def __init__(self) -> None:
-        self._pending: dict[CID, asyncio.Event] = {}
+        #: root -> whether its announcement reached a peer (set once tried)
+        self._pending: dict[CID, asyncio.Future[bool]] = {}
+        #: roots whose last announcement reached no peer (until one does)
+        self._unreached: set[CID] = set()
 
     def queued(self, root: CID) -> None:
-        self._pending.setdefault(root, asyncio.Event())
+        if root not in self._pending:
+            self._pending[root] = asyncio.get_running_loop().create_future()
 
-    def tried(self, root: CID) -> None:
-        """The root's announcement was tried (a failure is logged; a later round retries)."""
-        event = self._pending.pop(root, None)
-        if event is not None:
-            event.set()
+    def tried(self, root: CID, reached: bool) -> None:
+        """The root's announcement was tried: stored at ``reached`` peers or not (a failure is
+        logged; the next round tries again)."""
+        if reached:
+            self._unreached.discard(root)
+        else:
+            self._unreached.add(root)
+        outcome = self._pending.pop(root, None)
+        if outcome is not None and not outcome.done():
+            outcome.set_result(reached)
 
     async def wait(self, roots: list[CID], timeout: float) -> bool:
-        """True once every one of ``roots`` pending now has been tried; False at the timeout."""
-        events = [self._pending[root] for root in roots if root in self._pending]
-        try:
-            async with asyncio.timeout(timeout):
-                for event in events:
-                    await event.wait()
-        except TimeoutError:
+        """True once every one of ``roots`` pending now has been announced to some peer;
+        False if one was not (no peer took it, now or at its last try) or ``timeout`` passed
+        first."""
+        if any(root in self._unreached for root in roots):
             return False
-        return True
+        outcomes = [self._pending[root] for root in roots if root in self._pending]
+        if not outcomes:
+            return True
+        done, _ = await asyncio.wait(outcomes, timeout=timeout)
+        return len(done) == len(outcomes) and all(o.result() for o in done)
 
 
 class ContentProvider(Actor):
@@ -98,11 +109,12 @@ class ContentProvider(Actor):
 
     async def _provide(self, routing: RoutingClient, roots: list[CID]) -> None:
         for root in roots:
+            took = 0
             try:
                 took = await routing.provide(root.cid_bytes)
             except PeerkitError as exc:
                 self.log.info("content.provide_failed", root=root.encode(), error=str(exc))
-                continue
+            else:
+                self.log.debug("content.provided", root=root.encode(), peers=took)
             finally:
-                self.announcing.tried(root)
-            self.log.debug("content.provided", root=root.encode(), peers=took)
+                self.announcing.tried(root, reached=took > 0)

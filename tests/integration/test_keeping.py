@@ -43,6 +43,7 @@ async def test_a_second_device_logs_in_anywhere_while_the_first_is_offline(kind)
         assert all(k.root and k.user.startswith("did:pkh:") for k in kept.values())
         # KeepNow answers once what it keeps can be found by CID: the second device need not
         # race the app node's announcements (the pins answer first and announce after)
+        assert listing.announced
         for k in kept.values():
             providers = await second.routing.find_providers(parse_cid(k.root).cid_bytes, want=10)
             assert app.peer_id in {p.id for p in providers}, k.name
