@@ -101,17 +101,24 @@ def encode(obj: Any) -> bytes:
     try:
         data: bytes = cbrrr.encode_dag_cbor(obj)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}") from None
+        raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}", hint=_hint(exc)) from None
     # 0xfb heads every float: data without one (most data) is settled by one memchr (an int
     # operand; a bytes one costs 8x as much)
     if 0xFB in data and _MAYBE_INTEGRAL.search(data):
         normalised = _normalise_floats(obj)
         if normalised is not obj:
-            try:
-                data = cbrrr.encode_dag_cbor(normalised)
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise NotCanonical(f"cannot encode as DAG-CBOR: {exc}") from None
+            # (cannot fail: the value encoded above, with some floats now safe integers)
+            data = cbrrr.encode_dag_cbor(normalised)
     return data
+
+
+def _hint(exc: Exception) -> str | None:
+    text = str(exc)
+    if "NaN" in text or "Infinit" in text:
+        return "NaN and Infinity have no hash; store them as strings, or leave them out"
+    if isinstance(exc, OverflowError) or "integer" in text:
+        return "integers must fit in 64 bits; store larger ones as strings"
+    return None
 
 
 # A float64 that is integral (or Inf/NaN) has either a large exponent (its first byte, sign and

@@ -198,6 +198,7 @@ def test_the_float_rule_holds_on_any_value(obj):
     assert encode(obj) == cbrrr.encode_dag_cbor(_reference(obj))
 
 
-def test_infinity_inside_a_list_of_floats_is_refused():
-    with pytest.raises(NotCanonical):
+def test_infinity_inside_a_list_of_floats_is_refused_saying_what_to_do():
+    with pytest.raises(NotCanonical) as refused:
         encode([0.5, float("inf")])
+    assert refused.value.hint is not None and "as strings" in refused.value.hint
