@@ -61,6 +61,10 @@ class Announcing:
         if outcome is not None and not outcome.done():
             outcome.set_result(reached)
 
+    def only_pinned(self, pinned: list[CID]) -> None:
+        """Forget failures of roots no longer pinned (each full round: nothing accumulates)."""
+        self._unreached.intersection_update(pinned)
+
     async def wait(self, roots: list[CID], timeout: float) -> bool:
         """True once every one of ``roots`` pending now has been announced to some peer;
         False if one was not (no peer took it, now or at its last try) or ``timeout`` passed
@@ -98,6 +102,7 @@ class ContentProvider(Actor):
         routing = self.node.routing
         while True:
             roots = list(dict.fromkeys(p.root for p in self.store.pins() if announced(p.name)))
+            self.announcing.only_pinned(roots)
             await self._provide(routing, roots)
             try:
                 async with asyncio.timeout(REPROVIDE_EVERY):

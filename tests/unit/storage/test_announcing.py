@@ -46,3 +46,12 @@ async def test_a_root_queued_twice_is_one_announcement_and_the_timeout_is_report
     assert not await announcing.wait([A], timeout=0.01)
     announcing.tried(A, reached=True)
     assert await announcing.wait([A], timeout=0)
+
+
+async def test_failures_of_roots_no_longer_pinned_are_forgotten():
+    announcing = Announcing()
+    announcing.tried(A, reached=False)
+    announcing.tried(B, reached=False)
+    announcing.only_pinned([B])  # A was unpinned meanwhile
+    assert await announcing.wait([A], timeout=0)
+    assert not await announcing.wait([B], timeout=0)
