@@ -3,6 +3,9 @@
 The public API is re-exported here; modules starting with ``_`` are private.
 """
 
+# first: structlog's first import, without rich and greenlet (peerkit/_lean_structlog.py)
+from . import _lean_structlog  # noqa: F401  # isort: skip
+
 from .actor import Actor, ActorRef, Context, handler
 from .config import PeerConfig, load_config
 from .errors import (

@@ -38,7 +38,11 @@ def processors(*, json: bool, colors: bool) -> list[Any]:
         renderer = structlog.processors.JSONRenderer()
         stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=colors)
+        # plain tracebacks: rich's (structlog's default when rich is there) print each frame's
+        # locals, and a peer's are keys, tokens and peers' bytes (peerkit/_lean_structlog.py)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=colors, exception_formatter=structlog.dev.plain_traceback
+        )
         stamp = structlog.processors.TimeStamper(fmt="%H:%M:%S.%f", utc=False)
     return [
         structlog.contextvars.merge_contextvars,

@@ -23,6 +23,12 @@ packages a stand-in for the duration of the import and takes the stand-ins out o
   gets the real package or module: a stand-in is never left where other code would find it;
 - a package already imported before us is used as it is (nothing to save).
 
+Some parts peerkit does use, py-libp2p imports eagerly but loads again where it uses them
+(:data:`DEFERRED_PARTS`): its WebSocket transport (trio-websocket, wsproto, h11: ~2 MB) is
+imported by ``libp2p.transport`` at start-up and then, again, inside the functions that build a
+``/ws`` listener or dialler. Those get a stand-in for the first import only, so a peer that
+never listens or dials over WebSocket never loads them, and one that does loads them then.
+
 One module of py-libp2p's is replaced rather than left out (:data:`REPLACED_PARTS`): its RSA
 keys, written on PyCryptodome, whose first import parses C declarations with cffi's pycparser
 (0.1 s of every start, ~1 MB resident), become peerkit's on ``cryptography``, which every peer
@@ -65,6 +71,15 @@ UNUSED_PARTS = {
 }
 
 
+#: What py-libp2p imports at start-up but imports again, inside functions, where it uses it: the
+#: real module loads on first use (the stand-in only ever stood in for the first import)
+DEFERRED_PARTS = {
+    # a /ws listen address or WebSocket dial: libp2p.new_host and the transport manager import
+    # the transport (and trio_websocket with it) when they build one
+    "libp2p.transport.websocket": "WebSocket transport",
+}
+
+
 #: py-libp2p modules replaced by peerkit's own, with the same names and behaviour (loaded under
 #: py-libp2p's module name, and left there: they are what py-libp2p uses from then on)
 REPLACED_PARTS = {
@@ -83,6 +98,7 @@ class _StandInMeta(type):
     at import time; calling it is where it fails."""
 
     _part: str = ""
+    _deferred: bool = False
 
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("__"):
@@ -90,6 +106,12 @@ class _StandInMeta(type):
         return cls
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls._deferred:
+            raise UnusedLibp2pPart(
+                f"py-libp2p's {cls._part} loads on first use: import it from its own module, "
+                "not through a name bound while py-libp2p was first imported; see "
+                "peerkit/_transport/_lean_libp2p.py"
+            )
         raise UnusedLibp2pPart(
             f"py-libp2p's {cls._part} is not loaded by peerkit (peerkit hosts use TCP, Noise, "
             "yamux and relays); see peerkit/_transport/_lean_libp2p.py"
@@ -149,7 +171,12 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         part = self._part(spec.name) or ""
-        stand_in = _StandInMeta(f"Unloaded[{spec.name}]", (), {"_part": part})
+        deferred = any(
+            spec.name == prefix or spec.name.startswith(prefix + ".") for prefix in DEFERRED_PARTS
+        )
+        stand_in = _StandInMeta(
+            f"Unloaded[{spec.name}]", (), {"_part": part, "_deferred": deferred}
+        )
         self.made.append(spec.name)
         return _StandInModule(spec.name, stand_in)
 
@@ -173,10 +200,11 @@ def _stand_ins(parts: dict[str, str], replaced: dict[str, str]) -> Iterator[None
 
 
 def import_libp2p() -> types.ModuleType:
-    """py-libp2p's package, imported without :data:`UNUSED_PARTS` if this is its first import."""
+    """py-libp2p's package, imported without :data:`UNUSED_PARTS` (nor, until first used,
+    :data:`DEFERRED_PARTS`) if this is its first import."""
     if "libp2p" in sys.modules:
         return sys.modules["libp2p"]
-    with _stand_ins(UNUSED_PARTS, REPLACED_PARTS):
+    with _stand_ins({**UNUSED_PARTS, **DEFERRED_PARTS}, REPLACED_PARTS):
         import libp2p
     return libp2p
 

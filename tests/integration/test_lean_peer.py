@@ -2,8 +2,9 @@
 memory it keeps (docs/performance.md, "Memory"). `peerkit run` with its gateway, in its own
 process as in a formation: no CLI tooling (rich tables, the storage and naming commands), no
 CRDT library before a shared document is opened, no Prometheus client before /metrics is
-scraped, no PyCryptodome (Keccak) before a wallet signature; and each arrives, working, once it
-is used."""
+scraped, no PyCryptodome (Keccak) before a wallet signature, no WebSocket stack without a /ws
+address, nothing structlog would take along unused (rich, greenlet); and each arrives, working,
+once it is used."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ RUNNER = textwrap.dedent(
     import atexit, json, signal, sys
 
     def held():
-        names = ("pycrdt", "prometheus_client", "peerkit.cli.output", "rich.progress", "Crypto")
+        names = ("pycrdt", "prometheus_client", "peerkit.cli.output", "rich", "Crypto",
+                 "greenlet", "trio_websocket")
         return sorted(n for n in names if n in sys.modules)
 
     def use(*_):

@@ -156,3 +156,39 @@ def test_an_rsa_key_above_4096_bits_is_refused_as_py_libp2p_refuses_it() -> None
         """
     )
     assert "exceeds maximum allowed size 4096" in out["outcome"]
+
+
+def test_the_websocket_transport_loads_when_a_peer_first_uses_it() -> None:
+    """py-libp2p imports its WebSocket transport at start-up and again where it builds one:
+    a peer without a /ws address never loads it (trio-websocket, wsproto, h11: ~2 MB); two
+    peers listening on /ws connect over it, with the real transport."""
+    out = run(
+        """
+        import asyncio, json, sys
+        import peerkit._transport.libp2p
+        WS = ("trio_websocket", "wsproto", "libp2p.transport.websocket")
+        before = sorted(m for m in WS if m in sys.modules)
+        from peerkit import Node, PeerConfig
+
+        async def main():
+            ws_only = ["/ip4/127.0.0.1/tcp/0/ws"]
+            a = Node(PeerConfig(name="a", log_level="warning", listen=ws_only))
+            b = Node(PeerConfig(name="b", log_level="warning", listen=ws_only))
+            async with a, b:
+                address = next(x for x in a.addrs() if "/ws/" in x)
+                connected = await b.connect(address) == a.peer_id
+            from libp2p.transport.websocket.transport import WebsocketTransport
+            print(json.dumps({"before": before,
+                              "after": sorted(m for m in WS if m in sys.modules),
+                              "connected": connected,
+                              "transport": WebsocketTransport.__module__}))
+
+        asyncio.run(main())
+        """
+    )
+    assert out == {
+        "before": [],
+        "after": ["libp2p.transport.websocket", "trio_websocket", "wsproto"],
+        "connected": True,
+        "transport": "libp2p.transport.websocket.transport",
+    }
