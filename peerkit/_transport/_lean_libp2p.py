@@ -29,12 +29,14 @@ imported by ``libp2p.transport`` at start-up and then, again, inside the functio
 ``/ws`` listener or dialler. Those get a stand-in for the first import only, so a peer that
 never listens or dials over WebSocket never loads them, and one that does loads them then.
 
-One module of py-libp2p's is replaced rather than left out (:data:`REPLACED_PARTS`): its RSA
+Two modules are replaced rather than left out (:data:`REPLACED_PARTS`). py-libp2p's RSA
 keys, written on PyCryptodome, whose first import parses C declarations with cffi's pycparser
 (0.1 s of every start, ~1 MB resident), become peerkit's on ``cryptography``, which every peer
 loads anyway (``_libp2p_rsa.py``: same classes, same bytes; a peer with an RSA identity still
 connects). Private networks (``libp2p.security.pnet``, a pre-shared key peerkit never sets)
-were PyCryptodome's other user.
+were PyCryptodome's other user. multiaddr's DNS resolver module, which py-libp2p imports and
+builds resolvers from at start-up, is replaced by one whose resolvers load it (and dnspython,
+~2.6 MB) when first used: most peers never dial a DNS address (``_lazy_dns.py``).
 
 If libp2p was imported before this module ran (a test that imports py-libp2p directly), the
 full package stays: the stand-ins only ever apply to the first import.
@@ -80,11 +82,13 @@ DEFERRED_PARTS = {
 }
 
 
-#: py-libp2p modules replaced by peerkit's own, with the same names and behaviour (loaded under
-#: py-libp2p's module name, and left there: they are what py-libp2p uses from then on)
+#: modules py-libp2p imports, replaced by peerkit's own with the same names and behaviour (loaded
+#: under the replaced module's name, and left there: they are what py-libp2p uses from then on)
 REPLACED_PARTS = {
     # PyCryptodome's first import parses C declarations (cffi, pycparser): 0.1 s and ~1 MB
     "libp2p.crypto.rsa": "peerkit._transport._libp2p_rsa",
+    # multiaddr's DNS resolver, with dnspython (~2.6 MB), loaded when first used
+    "multiaddr.resolvers.dns": "peerkit._transport._lazy_dns",
 }
 
 

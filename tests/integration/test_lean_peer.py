@@ -3,8 +3,8 @@ memory it keeps (docs/performance.md, "Memory"). `peerkit run` with its gateway,
 process as in a formation: no CLI tooling (rich tables, the storage and naming commands), no
 CRDT library before a shared document is opened, no Prometheus client before /metrics is
 scraped, no PyCryptodome (Keccak) before a wallet signature, no WebSocket stack without a /ws
-address, nothing structlog would take along unused (rich, greenlet); and each arrives, working,
-once it is used."""
+address, no DNS library before a DNS name is resolved, nothing structlog would take along
+unused (rich, greenlet); and each arrives, working, once it is used."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ RUNNER = textwrap.dedent(
 
     def held():
         names = ("pycrdt", "prometheus_client", "peerkit.cli.output", "rich", "Crypto",
-                 "greenlet", "trio_websocket")
+                 "greenlet", "trio_websocket", "dns")
         return sorted(n for n in names if n in sys.modules)
 
     def use(*_):

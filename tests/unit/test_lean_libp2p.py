@@ -192,3 +192,54 @@ def test_the_websocket_transport_loads_when_a_peer_first_uses_it() -> None:
         "connected": True,
         "transport": "libp2p.transport.websocket.transport",
     }
+
+
+def test_dns_names_resolve_with_dnspython_loaded_only_when_first_asked() -> None:
+    """py-libp2p builds DNS resolvers at start-up: multiaddr's module (and dnspython, ~2.6 MB)
+    is loaded when one first resolves (peerkit/_transport/_lazy_dns.py), and resolves as its
+    own: here a /dns4 name, against a name server on 127.0.0.1 that knows it."""
+    out = run(
+        """
+        import json, socket, sys, threading
+        import peerkit._transport.libp2p
+        from libp2p.network import swarm
+        from multiaddr import Multiaddr
+        from multiaddr.resolvers import DNSResolver
+        resolver = DNSResolver()  # as py-libp2p's swarm builds one at start-up
+        loaded_at_start = sorted(m for m in ("dns", "multiaddr.resolvers._dnspython")
+                                 if m in sys.modules)
+
+        import dns.message, dns.rrset, trio
+
+        def serve(sock):
+            while True:
+                query, client = sock.recvfrom(512)
+                request = dns.message.from_wire(query)
+                reply = dns.message.make_response(request)
+                question = request.question[0]
+                if question.rdtype == 1 and question.name.to_text() == "peer.test.":
+                    reply.answer.append(
+                        dns.rrset.from_text("peer.test.", 60, "IN", "A", "10.77.0.5"))
+                sock.sendto(reply.to_wire(), client)
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        threading.Thread(target=serve, args=(sock,), daemon=True).start()
+        # multiaddr's resolver's own dnspython resolver (built now), asked at our server
+        resolver._resolver.nameservers = ["127.0.0.1"]
+        resolver._resolver.port = sock.getsockname()[1]
+        resolved = trio.run(resolver.resolve, Multiaddr("/dns4/peer.test/tcp/4001"))
+        print(json.dumps({
+            "loaded_at_start": loaded_at_start,
+            "swarm_uses": swarm.DNSResolver is DNSResolver,
+            "resolved": [str(m) for m in resolved],
+            "by": type(resolver._loaded).__module__,
+        }))
+        """
+    )
+    assert out == {
+        "loaded_at_start": [],
+        "swarm_uses": True,
+        "resolved": ["/ip4/10.77.0.5/tcp/4001"],
+        "by": "multiaddr.resolvers._dnspython",
+    }
