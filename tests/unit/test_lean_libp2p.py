@@ -3,25 +3,7 @@ them: each case runs in a fresh interpreter, since this one has imported libp2p 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run(code: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+from tests.fresh import run_fresh as run
 
 
 def test_the_transport_leaves_the_unused_parts_unimported_and_the_real_ones_importable() -> None:
