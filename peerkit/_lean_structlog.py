@@ -18,28 +18,25 @@ helper imported before: there is nothing left to save.
 from __future__ import annotations
 
 import sys
-import types
 
 #: optional packages structlog would load at import and peerkit never has it use
 HIDDEN_FROM_STRUCTLOG = ("rich", "greenlet")
 
 
-def import_structlog() -> types.ModuleType:
-    """structlog, imported without :data:`HIDDEN_FROM_STRUCTLOG` if this is its first
-    import (each one that nothing imported before)."""
-    if "structlog" not in sys.modules:
-        hidden = [name for name in HIDDEN_FROM_STRUCTLOG if name not in sys.modules]
+def import_structlog() -> None:
+    """Import structlog without :data:`HIDDEN_FROM_STRUCTLOG`, if this is its first import
+    (hiding each one that nothing imported before)."""
+    if "structlog" in sys.modules:
+        return
+    hidden = [name for name in HIDDEN_FROM_STRUCTLOG if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # `import name` fails, as uninstalled
+    try:
+        import structlog  # noqa: F401
+    finally:
         for name in hidden:
-            sys.modules[name] = None  # type: ignore[assignment]  # `import name` fails, as uninstalled
-        try:
-            import structlog
-        finally:
-            for name in hidden:
-                if name in sys.modules and sys.modules[name] is None:
-                    del sys.modules[name]
-    import structlog
-
-    return structlog
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 import_structlog()

@@ -50,10 +50,8 @@ def multiaddrs_resolver_module() -> types.ModuleType:
 
 class DNSResolver(Resolver):
     """multiaddr's ``DNSResolver``, built (dnspython loaded, the system's resolver
-    configuration read) when first used; every attribute is then that resolver's."""
-
-    MAX_RECURSIVE_DEPTH = 32
-    DEFAULT_TIMEOUT = 5.0
+    configuration read) when first used; every other attribute (its limits, its helpers) is
+    then that resolver's."""
 
     def __init__(self) -> None:
         self._loaded: Any = None

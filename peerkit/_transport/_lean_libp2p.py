@@ -162,24 +162,25 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.parts = parts
         self.made: list[str] = []
 
-    def _part(self, name: str) -> str | None:
-        for prefix, part in self.parts.items():
+    def _prefix(self, name: str) -> str | None:
+        """The part ``name`` belongs to (a part's name covers the modules below it)."""
+        for prefix in self.parts:
             if name == prefix or name.startswith(prefix + "."):
-                return part
+                return prefix
         return None
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if self._part(name) is None:
+        if self._prefix(name) is None:
             return None
         return importlib.machinery.ModuleSpec(name, self, is_package=True)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        part = self._part(spec.name) or ""
-        deferred = any(
-            spec.name == prefix or spec.name.startswith(prefix + ".") for prefix in DEFERRED_PARTS
-        )
+        prefix = self._prefix(spec.name)
+        assert prefix is not None  # found by find_spec
         stand_in = _StandInMeta(
-            f"Unloaded[{spec.name}]", (), {"_part": part, "_deferred": deferred}
+            f"Unloaded[{spec.name}]",
+            (),
+            {"_part": self.parts[prefix], "_deferred": prefix in DEFERRED_PARTS},
         )
         self.made.append(spec.name)
         return _StandInModule(spec.name, stand_in)
