@@ -6,6 +6,8 @@
 - get: read + verify + decode vs a raw sqlite3 select (goal >= 0.5x)
 - DAG fetch between two peers over libp2p vs raw py-libp2p stream throughput (goal >= 0.7x)
 - the event loop's longest stall during durable writes: on the store's I/O thread vs on the loop
+- GC of 100,000 dead blocks in steps (what the storage actor runs) vs at once: the longest a
+  write waited meanwhile, and the collection's own time
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -27,6 +30,7 @@ from _common import Timer, load, paired, report
 from peerkit import Node, PeerConfig
 from peerkit.blocks import decode, make_block, verify
 from peerkit.log import configure_logging
+from peerkit.storage.gc import Collection
 from peerkit.storage.store import SQLiteBlockStore
 
 N = 10_000
@@ -181,6 +185,81 @@ async def loop_stalls(folder: Path, *, on_loop: bool) -> float:
     return longest * 1000
 
 
+DEAD = 100_000
+
+
+def gc_template(folder: Path) -> Path:
+    """A store of 100,000 dead blocks and a pinned DAG of 10,000 (copied for each run)."""
+    path = folder / "gc-template.db"
+    store = SQLiteBlockStore(path, durable=False)
+    dead = [make_block({"dead": i}) for i in range(DEAD)]
+    live = [make_block({"live": i}) for i in range(10_000)]
+    root = make_block({"kids": [b.cid for b in live]})
+    for start in range(0, DEAD, 10_000):
+        store.put_many(dead[start : start + 10_000], 1.0)
+    store.put_many([*live, root], 1.0)
+    store.add_pin("live", root.cid)
+    store.close()
+    return path
+
+
+async def gc_while_writing(template: Path, *, in_steps: bool) -> tuple[float, float]:
+    """(seconds the collection took, the longest a one-block durable write waited meanwhile)."""
+    path = template.with_name(f"gc-{random.random()}.db")
+    shutil.copy(template, path)
+    store = SQLiteBlockStore(path)
+    done = False
+    waits = []
+
+    async def writer() -> None:
+        i = 0
+        while not done:
+            t0 = time.perf_counter()
+            await store.run(store.put_many, [make_block({"written during gc": i})], 2.0)
+            waits.append(time.perf_counter() - t0)
+            i += 1
+
+    writing = asyncio.create_task(writer())
+    await asyncio.sleep(0)
+    t0 = time.perf_counter()
+    if in_steps:
+        collection = await store.run(Collection, store, 2.0)
+        while not await store.run(collection.step):
+            pass
+        removed = collection.removed
+    else:
+        removed = (await store.run(store.gc, 2.0)).removed
+    took = time.perf_counter() - t0
+    done = True
+    await writing
+    store.close()
+    path.unlink()
+    assert removed == DEAD
+    return took, max(waits) * 1000
+
+
+def gc_figures(folder: Path) -> None:
+    template = gc_template(folder)
+    steps = [asyncio.run(gc_while_writing(template, in_steps=True)) for _ in range(3)]
+    once = [asyncio.run(gc_while_writing(template, in_steps=False)) for _ in range(3)]
+    report(
+        "longest write wait during a 100k-block GC",
+        statistics.median(w for _, w in steps),
+        statistics.median(w for _, w in once),
+        "ms",
+        "lower (in steps vs at once)",
+        higher_is_better=False,
+    )
+    report(
+        "  ... the GC's own time",
+        statistics.median(t for t, _ in steps),
+        statistics.median(t for t, _ in once),
+        "s",
+        "info (steps cost more in all)",
+        higher_is_better=False,
+    )
+
+
 def main() -> None:
     configure_logging("warning")
     print(f"# bench_storage ({load()})")
@@ -216,6 +295,7 @@ def main() -> None:
             "lower (writes on the I/O thread vs on the loop)",
             higher_is_better=False,
         )
+        gc_figures(folder)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_libp2p import raw
 

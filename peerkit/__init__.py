@@ -6,7 +6,7 @@ The public API is re-exported here; modules starting with ``_`` are private.
 # first: structlog's first import, without rich and greenlet (peerkit/_lean_structlog.py)
 from . import _lean_structlog  # noqa: F401  # isort: skip
 
-from .actor import Actor, ActorRef, Context, handler
+from .actor import Actor, ActorRef, Context, Later, handler
 from .config import PeerConfig, load_config
 from .errors import (
     ActorStopped,
@@ -45,6 +45,7 @@ __all__ = [
     "Event",
     "FrameTooLarge",
     "HandlerFailed",
+    "Later",
     "MailboxFull",
     "MalformedMessage",
     "Message",

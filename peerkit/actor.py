@@ -13,6 +13,10 @@ A handler may take a second parameter, the :class:`Context` of the message (who 
 A handler that raises a :class:`~peerkit.errors.PeerkitError` has *answered* with that error:
 the asker receives it and the actor carries on. Any other exception is a crash: the asker
 receives ``HandlerFailed`` and the supervisor restarts the actor.
+
+A handler whose work takes long (a garbage collection, a fetch) returns
+``self.answer_later(work())``: the request is answered when that work finishes, and the mailbox
+moves on at once instead of waiting behind it.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import typing
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import structlog
 
-from .errors import ActorStopped, PeerkitError, RequestTimeout
+from .errors import ActorStopped, HandlerFailed, PeerkitError, RequestTimeout
 from .mailbox import Mailbox
 from .messages import Message
 
@@ -168,6 +173,31 @@ class Actor:
         tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
+
+    def answer_later(self, work: Coroutine[Any, Any, Any]) -> Later:
+        """Answer the request being handled with what ``work`` returns, when it has finished,
+        and let the mailbox move on now: ``return self.answer_later(self._collect())``.
+
+        ``work`` runs as a task this actor owns (see :meth:`start_task`): it runs beside the
+        mailbox, so it must not assume it has the actor to itself (the handlers that run
+        meanwhile may change what it reads). A ``PeerkitError`` it raises is the answer; any
+        other exception is a crash, as in a handler. The same ``Later`` may be returned for
+        several requests (they join one piece of work and all get its outcome); for a tell
+        there is nobody to answer and the work simply runs.
+        """
+        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}:answer")
+        tasks: set[asyncio.Task[Any]] = self.__dict__.setdefault("_tasks", set())
+        tasks.add(task)
+        task.add_done_callback(self._answer_done)
+        return Later(task)
+
+    def _answer_done(self, task: asyncio.Task[Any]) -> None:
+        self.__dict__.get("_tasks", set()).discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, PeerkitError) and self._report_crash:
+            self._report_crash(exc)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.__dict__.get("_tasks", set()).discard(task)
@@ -363,6 +393,44 @@ class ActorRef:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.mailbox.put_nowait((msg, fut, ctx))
         return fut
+
+
+class Later:
+    """What a handler returns (from :meth:`Actor.answer_later`) to answer after its turn."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+
+    def answer(self, reply: asyncio.Future[Any], ref: ActorRef, msg: Message) -> None:
+        """Settle ``reply`` with the task's outcome when it has one (the supervisor calls this
+        instead of answering at once)."""
+        timeouts = ref.timeouts
+        if timeouts and timeouts[0][1] is reply:
+            # The shared deadline queue assumes answers in mailbox order, which this one will
+            # not keep: it gets a timer of its own (answering later is rare, asks are not).
+            deadline, _, _, timeout = timeouts.popleft()
+            timer = asyncio.get_running_loop().call_at(
+                deadline, _expire, reply, ref.name, msg, timeout
+            )
+            reply.add_done_callback(lambda _: timer.cancel())
+        self.task.add_done_callback(partial(_settle, reply, ref.name, msg))
+
+
+def _settle(reply: asyncio.Future[Any], name: str, msg: Message, task: asyncio.Task[Any]) -> None:
+    if reply.done():  # the asker gave up (its timeout) or went away
+        return
+    if task.cancelled():
+        reply.set_exception(stopped_error(name))
+        return
+    exc = task.exception()
+    if exc is None:
+        reply.set_result(task.result())
+    elif isinstance(exc, PeerkitError):
+        reply.set_exception(exc)
+    else:
+        reply.set_exception(HandlerFailed(f"{name} failed on {type(msg).__name__}: {exc!r}"))
 
 
 def _pending_args(pending: Pending, name: str) -> tuple[asyncio.Future[Any], str, Message, float]:

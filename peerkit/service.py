@@ -33,8 +33,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
-from .actor import LOCAL, Actor, Context
-from .errors import ConfigError, HandlerFailed, NotImplementedHandler, ValidationFailed
+from .actor import LOCAL, Actor, Context, Later
+from .errors import (
+    ConfigError,
+    HandlerFailed,
+    NotImplementedHandler,
+    PeerkitError,
+    ValidationFailed,
+)
 from .extension import extension_names
 from .messages import Message, Request
 from .router import Ack
@@ -163,24 +169,46 @@ async def _validated(
 ) -> Any:
     check(msg)
     result = await call(msg, ctx)
-    if issubclass(msg_type, Request):
-        expected = msg_type.__peerkit_reply__
-        if isinstance(expected, str):
-            from .messages import default_registry
-
-            expected = default_registry.get(expected)
-        if result is not None and not isinstance(result, Ack):
-            where = f"{type(service).__name__}.{method}"
-            if isinstance(expected, type) and not isinstance(result, expected):
-                raise HandlerFailed(
-                    f"{where} returned {type(result).__name__}, expected {expected.__name__}"
-                )
-            if isinstance(result, Message):
-                try:
-                    check(result)
-                except ValidationFailed as exc:
-                    raise HandlerFailed(f"{where} returned an invalid reply: {exc}") from None
+    if not issubclass(msg_type, Request):
+        return result
+    if result.__class__ is Later:
+        # answered later: the answer is checked when it comes
+        return service.answer_later(_checked_later(result.task, service, msg_type, method))
+    _check_reply(result, service, msg_type, method)
     return result
+
+
+async def _checked_later(
+    answer: Awaitable[Any], service: Service, msg_type: type[Request], method: str
+) -> Any:
+    try:
+        result = await answer
+    except PeerkitError:
+        raise
+    except Exception as exc:
+        # The work's own task has reported the crash: this one only answers.
+        raise HandlerFailed(f"{service.name} failed on {msg_type.__name__}: {exc!r}") from None
+    _check_reply(result, service, msg_type, method)
+    return result
+
+
+def _check_reply(result: Any, service: Service, msg_type: type[Request], method: str) -> None:
+    expected = msg_type.__peerkit_reply__
+    if isinstance(expected, str):
+        from .messages import default_registry
+
+        expected = default_registry.get(expected)
+    if result is not None and not isinstance(result, Ack):
+        where = f"{type(service).__name__}.{method}"
+        if isinstance(expected, type) and not isinstance(result, expected):
+            raise HandlerFailed(
+                f"{where} returned {type(result).__name__}, expected {expected.__name__}"
+            )
+        if isinstance(result, Message):
+            try:
+                check(result)
+            except ValidationFailed as exc:
+                raise HandlerFailed(f"{where} returned an invalid reply: {exc}") from None
 
 
 async def log_calls(service: Service, msg: Message, ctx: Context, call_next: Next) -> Any:

@@ -33,7 +33,7 @@ from typing import Any
 
 import structlog
 
-from .actor import Actor, ActorRef, Letter, fail_letter, stopped_error
+from .actor import Actor, ActorRef, Later, Letter, fail_letter, stopped_error
 from .errors import HandlerFailed, PeerkitError, SupervisorEscalation
 
 #: how long an actor works through its mailbox before letting the event loop run
@@ -252,7 +252,10 @@ class Supervisor:
                 raise
             else:
                 if reply is not None and not reply.done():
-                    reply.set_result(result)
+                    if result.__class__ is Later:
+                        result.answer(reply, cell.ref, msg)
+                    else:
+                        reply.set_result(result)
             finally:
                 cell.current = None
                 cell.handled += 1

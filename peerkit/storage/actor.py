@@ -12,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..actor import Actor, ActorRef, Context, handler
+from ..actor import Actor, ActorRef, Context, Later, handler
 from ..auth.guard import Requires
 from ..blocks import CID, DAG_CBOR, Block, decode, links, parse_cid, verify
 from ..errors import PeerkitError, RequestTimeout
 from .errors import BlockNotFound, BlockTooLarge, StorageError
 from .exchange import FetchLimits, fetch_dag
+from .gc import Collection
 from .messages import (
     REPLY_BUDGET,
     BlockData,
@@ -96,6 +97,9 @@ class StorageActor(Actor):
         self.gc_every = gc_every
         self.clock = clock
         self.index = QuadIndex()
+        #: the collection running now, and the one asked for since (it starts when this ends)
+        self._collecting: Later | None = None
+        self._next_collection: Later | None = None
 
     async def on_start(self) -> None:
         # The quad index is derived state: rebuilt from the pinned quad sets at every start
@@ -195,9 +199,25 @@ class StorageActor(Actor):
         return PinList(pins=[PinInfo(p.name, p.root.cid_bytes) for p in self.store.pins()])
 
     @handler(requires=Requires("storage/gc", on="storage:blocks", trusted=True))
-    async def gc(self, msg: RunGC) -> GCDone:
-        result = await self.store.run(self.store.gc, self.clock() - self.gc_grace)
-        self.log.info("gc.done", removed=result.removed, freed=result.freed_bytes)
+    async def gc(self, msg: RunGC) -> Later:
+        """Collect garbage beside the mailbox, a step at a time (see gc.py): puts and pins go
+        on meanwhile. Asked while one runs, the answer is the next one's, which starts when the
+        running one ends: what was unpinned before asking is then collected."""
+        if self._next_collection is None:
+            self._next_collection = self.answer_later(self._collect_after(self._collecting))
+        return self._next_collection
+
+    async def _collect_after(self, running: Later | None) -> GCDone:
+        if running is not None:
+            await asyncio.wait([running.task])  # its outcome is its own askers'
+        self._collecting, self._next_collection = self._next_collection, None
+        collection = await self.store.run(Collection, self.store, self.clock() - self.gc_grace)
+        steps = 1
+        while not await self.store.run(collection.step):
+            steps += 1
+            await asyncio.sleep(0)  # the memory store steps on the loop: let it run between
+        result = collection.result()
+        self.log.info("gc.done", removed=result.removed, freed=result.freed_bytes, steps=steps)
         return GCDone(removed=result.removed, freed_bytes=result.freed_bytes)
 
 

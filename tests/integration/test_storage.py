@@ -13,8 +13,10 @@ import textwrap
 import pytest
 
 from peerkit.blocks import make_block, raw_block
+from peerkit.config import StorageConfig
 from peerkit.storage.errors import BlockNotFound, CorruptBlock
 from peerkit.storage.extension import StorageExtension
+from peerkit.storage.gc import Collection
 from peerkit.storage.store import SQLiteBlockStore
 from tests.conftest import TRANSPORTS
 
@@ -95,8 +97,15 @@ async def test_fetch_a_10_mb_file_over_libp2p(make_nodes):
     assert await b.storage.read_file(root) == data
 
 
+@pytest.fixture
+def small_gc_steps(monkeypatch):
+    """Collections in fixed steps of a few blocks: even a small store takes many of them."""
+    monkeypatch.setattr(Collection, "first_step", 3)
+    monkeypatch.setattr(Collection, "step_seconds", None)
+
+
 @pytest.mark.parametrize("seed", range(8))
-async def test_gc_racing_pins_and_writes_through_the_actor(make_nodes, seed):
+async def test_gc_racing_pins_and_writes_through_the_actor(make_nodes, seed, small_gc_steps):
     (a,) = await make_nodes(1, "memory")
     rng = random.Random(seed)
     pinned = {}
@@ -120,6 +129,29 @@ async def test_gc_racing_pins_and_writes_through_the_actor(make_nodes, seed):
     await a.storage.gc()
     for name, root in pinned.items():
         assert store_of(a).missing(root) == [], name
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_a_long_gc_holds_up_neither_writes_nor_pins(
+    make_nodes, tmp_path, backend, monkeypatch
+):
+    monkeypatch.setattr(Collection, "first_step", 20)
+    monkeypatch.setattr(Collection, "step_seconds", None)
+    storage = StorageConfig(backend=backend, path=str(tmp_path / "b.db"), gc_grace=0, gc_every=0)
+    (a,) = await make_nodes(1, "memory", storage=storage)
+    dead = [raw_block(b"dead %d" % i) for i in range(5_000)]
+    await a.storage.put_blocks(dead)
+    collecting = asyncio.ensure_future(a.storage.gc())  # 250 steps or more
+    root, blocks = tree("during")
+    await a.storage.put_blocks(blocks)
+    await a.storage.pin("during", root.cid)
+    # Both were answered while the collection ran (each waited one step at most); the storage
+    # actor used to run the whole collection in one handler, and they waited behind it.
+    assert not collecting.done()
+    done = await collecting
+    assert done.removed == len(dead)
+    assert store_of(a).missing(root.cid) == []
+    assert not any(store_of(a).has(b.cid) for b in dead[:: len(dead) // 10])
 
 
 WRITER = textwrap.dedent(
