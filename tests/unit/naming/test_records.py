@@ -138,3 +138,38 @@ def test_mutated_records_are_never_accepted(data):
 def test_garbage_never_crashes_the_verifier(blob):
     with pytest.raises(RecordError):
         verify_record(NAME, blob, now=NOW)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(min_size=64, max_size=64),
+    st.binary(max_size=MAX_RECORD),
+    st.sampled_from([b"", b"\x01", b"\x80", b"\x80\x00", b"\xff\x7f", b"\x10\x02xy"]),
+)
+def test_the_fast_field_reader_agrees_with_the_general_one(signature, data, tail):
+    # Records laid out as peerkit writes them are sliced without the general protobuf reader:
+    # whatever it slices must be what the strict reader reads, and what it cannot (a length
+    # that is not minimal, a field more, bytes missing) must go to the strict reader.
+    from peerkit.naming.records import _parse_protobuf, _signature_and_data
+
+    for raw in (
+        _field(8, signature) + _field(9, data),
+        _field(8, signature) + _field(9, data) + tail,
+    ):
+        try:
+            general = _parse_protobuf(raw)
+        except RecordError:
+            with pytest.raises(RecordError):
+                _signature_and_data(raw)
+            continue
+        assert _signature_and_data(raw) == (general.get(8), general.get(9))
+    # a length written in two bytes where one would do is not sliced: the strict reader decides
+    padded = b"\x42\x40" + signature + b"\x4a" + bytes([0x80 | len(data[:5]), 0]) + data[:5]
+    with pytest.raises(RecordError):
+        _signature_and_data(padded)
+
+
+def _field(number, payload):
+    from peerkit.wire import encode_uvarint
+
+    return encode_uvarint(number << 3 | 2) + encode_uvarint(len(payload)) + payload
