@@ -233,10 +233,14 @@ def _pinned_quad_sets(store: BlockStore) -> list[list[Any]]:
 
 #: how long one peer may take to answer a want (then the next peer is asked)
 WANT_TIMEOUT = 5.0
+#: fetches that run at once; more wait in the mailbox (and its backpressure) for a turn
+MAX_FETCHES = 8
 
 
 class Fetcher(Actor):
-    """Fetches DAGs from other peers into the local store (see exchange.fetch_dag)."""
+    """Fetches DAGs from other peers into the local store (see exchange.fetch_dag), several at
+    once: a fetch waits on the network for up to its timeout (a DAG nobody has: minutes), and
+    one at a time, every fetch queued behind it waited too, and timed out."""
 
     mailbox_size = 64
 
@@ -244,9 +248,20 @@ class Fetcher(Actor):
         # Reads go straight to the store (the loop is single-threaded); writes go through the
         # storage actor, so they are serialised with pins and GC.
         self.store = store
+        self.turns = asyncio.Semaphore(MAX_FETCHES)
 
     @handler(requires=Requires("storage/pin", on=_cid_resource, trusted=True))
-    async def fetch(self, msg: FetchDag) -> Fetched:
+    async def fetch(self, msg: FetchDag) -> Later:
+        await self.turns.acquire()  # holds the mailbox only while MAX_FETCHES run
+        return self.answer_later(self._fetch_in_turn(msg))
+
+    async def _fetch_in_turn(self, msg: FetchDag) -> Fetched:
+        try:
+            return await self._fetch(msg)
+        finally:
+            self.turns.release()
+
+    async def _fetch(self, msg: FetchDag) -> Fetched:
         root = parse_cid(msg.root)
         peers = msg.peers or self.node.peers()
         # Asking every connected peer, one that does not answer costs seconds, not the whole

@@ -12,11 +12,14 @@ import textwrap
 
 import pytest
 
+from peerkit import Actor, Later, Node, PeerConfig, handler
+from peerkit._transport.memory import MemoryNetwork, MemoryTransport
 from peerkit.blocks import make_block, raw_block
 from peerkit.config import StorageConfig
 from peerkit.storage.errors import BlockNotFound, CorruptBlock
 from peerkit.storage.extension import StorageExtension
 from peerkit.storage.gc import Collection
+from peerkit.storage.messages import BlocksFound, WantBlocks
 from peerkit.storage.store import SQLiteBlockStore
 from tests.conftest import TRANSPORTS
 
@@ -152,6 +155,55 @@ async def test_a_long_gc_holds_up_neither_writes_nor_pins(
     assert done.removed == len(dead)
     assert store_of(a).missing(root.cid) == []
     assert not any(store_of(a).has(b.cid) for b in dead[:: len(dead) // 10])
+
+
+class Stalling(Actor):
+    """Answers wants for blocks only when released: a peer that is slow to answer, or gone."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    @handler
+    async def want_blocks(self, msg: WantBlocks) -> Later:
+        self.asked.set()
+        return self.answer_later(self._answer(msg))
+
+    async def _answer(self, msg: WantBlocks) -> BlocksFound:
+        await self.release.wait()
+        return BlocksFound(blocks=[], missing=msg.cids)
+
+
+async def test_a_fetch_from_a_stalling_peer_holds_up_no_other_fetch():
+    network = MemoryNetwork()
+
+    def memory_node(name: str, **cfg) -> Node:
+        config = PeerConfig(name=name, transport="memory", **cfg)
+        transport = MemoryTransport(name=name, network=network, max_frame=config.max_frame_size)
+        return Node(config, transport=transport)
+
+    a, b = memory_node("a"), memory_node("b")
+    stalling = memory_node("stalling", storage=StorageConfig(enabled=False))
+    stalling.spawn(Stalling)
+    async with a, b, stalling:
+        await a.connect(b.addrs()[0])
+        await a.connect(stalling.addrs()[0])
+        slow_peer = stalling.supervisor.instance(stalling.actor("Stalling"))
+        nobody_has, _ = tree("nobody")
+        root, blocks = tree("b has")
+        await b.storage.put_blocks(blocks)
+        hanging = asyncio.ensure_future(
+            a.storage.fetch(nobody_has.cid, peers=[stalling.peer_id], timeout=60)
+        )
+        await asyncio.wait_for(slow_peer.asked.wait(), 10)
+        # Fetched while the other waits on its peer: one at a time, this one waited behind it
+        # for up to its 60 s, and timed out itself first.
+        done = await a.storage.fetch(root.cid, peers=[b.peer_id], timeout=10)
+        assert done.blocks == len(blocks)
+        assert not hanging.done()
+        slow_peer.release.set()
+        with pytest.raises(BlockNotFound):
+            await hanging
 
 
 WRITER = textwrap.dedent(
