@@ -212,11 +212,15 @@ def _check_reply(result: Any, service: Service, msg_type: type[Request], method:
 
 
 async def log_calls(service: Service, msg: Message, ctx: Context, call_next: Next) -> Any:
-    """Middleware: one structlog event per handled message, with its duration and outcome."""
+    """Middleware: one structlog event per handled message, with its duration and outcome
+    (``later`` for a handler that answers later: the duration is then its turn's)."""
     began = perf_counter()
     outcome = "ok"
     try:
-        return await call_next(msg, ctx)
+        result = await call_next(msg, ctx)
+        if result.__class__ is Later:
+            outcome = "later"
+        return result
     except Exception as exc:
         outcome = getattr(exc, "code", type(exc).__name__)
         raise

@@ -13,7 +13,7 @@ from peerkit.errors import (
     ValidationFailed,
 )
 from peerkit.messages import Message, Request
-from peerkit.service import Service
+from peerkit.service import Service, log_calls
 from peerkit.supervisor import Supervisor
 from peerkit.testing import wait_for
 
@@ -127,6 +127,7 @@ class Checked(Service):
     """A service: its answers are checked against the request's reply type, later ones too."""
 
     validate = True
+    middleware = [log_calls]
 
     @handler
     async def long(self, msg: Long) -> Later:
@@ -143,7 +144,10 @@ async def test_a_service_checks_an_answer_that_comes_later():
     sup = Supervisor(backoff=0)
     ref = sup.spawn(Checked)
     await sup.start()
+    logged = []
+    sup.instance(ref).log = Recorder(logged)
     assert await ref.ask(Long()) == Sum(n=1)
+    assert logged[0]["outcome"] == "later"  # the middleware logged the handler's turn
     with pytest.raises(HandlerFailed, match=r"Checked\.long returned str, expected Sum"):
         await ref.ask(Long(then="wrong type"))
     assert sup.restarts(ref) == 0  # a wrong answer is an answer
@@ -153,3 +157,13 @@ async def test_a_service_checks_an_answer_that_comes_later():
     await sup.settled()
     assert sup.restarts(ref) == 1
     await sup.stop()
+
+
+class Recorder:
+    """A logger that keeps what it is told."""
+
+    def __init__(self, into: list) -> None:
+        self.into = into
+
+    def info(self, event: str, **fields) -> None:
+        self.into.append({"event": event, **fields})
