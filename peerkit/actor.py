@@ -25,7 +25,7 @@ import asyncio
 import inspect
 import typing
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -396,12 +396,18 @@ class ActorRef:
 
 
 class Later:
-    """What a handler returns (from :meth:`Actor.answer_later`) to answer after its turn."""
+    """What a handler returns (from :meth:`Actor.answer_later`) to answer after its turn.
+
+    Awaiting it gives the answer: what a test that calls the handler directly does.
+    """
 
     __slots__ = ("task",)
 
     def __init__(self, task: asyncio.Task[Any]) -> None:
         self.task = task
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.task.__await__()
 
     def answer(self, reply: asyncio.Future[Any], ref: ActorRef, msg: Message) -> None:
         """Settle ``reply`` with the task's outcome when it has one (the supervisor calls this

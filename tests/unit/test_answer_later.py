@@ -59,6 +59,14 @@ class Joiner(Actor):
         return "quick"
 
 
+async def test_a_handler_called_alone_answers_when_its_later_is_awaited():
+    joiner = Joiner()
+    later = await joiner.long(Long())
+    assert isinstance(later, Later) and not later.task.done()
+    joiner.release.set()
+    assert await later == Sum(n=42)
+
+
 async def started(sup: Supervisor, actor: type[Actor] = Joiner):
     ref = sup.spawn(actor)
     await sup.start()
