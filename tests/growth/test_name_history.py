@@ -46,7 +46,7 @@ async def test_a_name_updated_thousands_of_times_keeps_its_head_and_its_disk(tmp
         for sequence in range(UPDATES):
             reply = await naming.ask(PublishRecord(name=name, record=_record(key, sequence, node)))
             assert reply.head
-        await node.storage.gc()  # as a user collects, with no deadline: 7.6 s at soak size
+        await node.storage.gc()  # as a user collects, with no deadline (seconds at soak size)
         stored = node.extension(StorageExtension).store.stats().bytes
     # after GC the store holds the history kept (at most twice the cap), whatever the count
     assert stored < 2 * 500 * 400 + 64 * 1024, stored

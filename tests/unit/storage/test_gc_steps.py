@@ -51,6 +51,38 @@ def test_a_pin_added_between_steps_keeps_its_old_blocks(store):
     assert store.missing(root.cid) == []
 
 
+def test_a_pin_set_by_another_connection_between_steps_keeps_its_blocks(tmp_path):
+    # `peerkit pin add` beside a running peer writes the same file through its own connection
+    path = tmp_path / "shared.db"
+    store, other = SQLiteBlockStore(path), SQLiteBlockStore(path)
+    root, blocks = dag("theirs", width=6)
+    store.put_many([*junk(10), *blocks], now=OLD)
+    gc = collection(store)
+    assert not gc.step()
+    other.add_pin("theirs", root.cid)
+    gc.run()
+    assert store.missing(root.cid) == []
+    store.close(), other.close()
+
+
+def test_the_pins_are_listed_again_only_when_one_was_set(store):
+    root, blocks = dag("listed")
+    store.put_many([*blocks, *junk(40)], now=OLD)
+    store.add_pin("listed", root.cid)
+    listings = []
+    list_pins = store.pins
+    store.pins = lambda: listings.append(1) or list_pins()
+    gc = collection(store)
+    for _ in range(5):
+        gc.step()
+    assert len(listings) == 1  # 5 steps, no pin set between them
+    store.add_pin("again", root.cid)
+    gc.step()
+    store.remove_pin("again")  # a pin removed needs no new marking
+    gc.run()
+    assert len(listings) == 2
+
+
 def test_a_pin_moved_between_steps_keeps_its_new_root(store):
     first, first_blocks = dag("first")
     second, second_blocks = dag("second")
