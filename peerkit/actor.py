@@ -168,10 +168,17 @@ class Actor:
         when the actor stops or restarts (before ``on_stop``), and if it fails the actor has
         crashed (the supervisor decides what follows). Use it for anything that waits on the
         network, so that no handler holds the mailbox while others wait."""
-        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}:{name or 'task'}")
+        return self._own(work, name or "task", errors_answer=False)
+
+    def _own(
+        self, work: Coroutine[Any, Any, Any], name: str, *, errors_answer: bool
+    ) -> asyncio.Task[Any]:
+        """Run ``work`` as a task of this actor; its failure is a crash of the actor, except a
+        PeerkitError when ``errors_answer`` (it is then the answer to a request)."""
+        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}:{name}")
         tasks: set[asyncio.Task[Any]] = self.__dict__.setdefault("_tasks", set())
         tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(partial(self._task_done, errors_answer))
         return task
 
     def answer_later(self, work: Coroutine[Any, Any, Any]) -> Later:
@@ -185,26 +192,16 @@ class Actor:
         several requests (they join one piece of work and all get its outcome); for a tell
         there is nobody to answer and the work simply runs.
         """
-        task = asyncio.get_running_loop().create_task(work, name=f"{self.name}:answer")
-        tasks: set[asyncio.Task[Any]] = self.__dict__.setdefault("_tasks", set())
-        tasks.add(task)
-        task.add_done_callback(self._answer_done)
-        return Later(task)
+        return Later(self._own(work, "answer", errors_answer=True))
 
-    def _answer_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, errors_answer: bool, task: asyncio.Task[Any]) -> None:
         self.__dict__.get("_tasks", set()).discard(task)
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None and not isinstance(exc, PeerkitError) and self._report_crash:
-            self._report_crash(exc)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self.__dict__.get("_tasks", set()).discard(task)
-        if task.cancelled():
+        if exc is None or (errors_answer and isinstance(exc, PeerkitError)):
             return
-        exc = task.exception()
-        if exc is not None and self._report_crash is not None:
+        if self._report_crash is not None:
             self._report_crash(exc)
 
     def watch_peers(self, listener: Callable[[str, bool], None], *, at_once: bool = False) -> None:
