@@ -1,9 +1,16 @@
+import contextlib
+import shutil
+import struct
+import sysconfig
+from pathlib import Path
+
 import cbrrr
 import libipld
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from peerkit import blocks
 from peerkit.blocks import (
     CID,
     cid_for,
@@ -170,8 +177,35 @@ def _reference(obj):
         {"nested": {"deeper": {"deepest": [1e16, 2.0**53, 7.0]}}},
     ],
 )
-def test_the_float_rule_holds_in_every_container(obj):
-    assert encode(obj) == cbrrr.encode_dag_cbor(_reference(obj))
+@pytest.mark.parametrize("path", ["C helper", "Python"])
+def test_the_float_rule_holds_in_every_container(obj, path):
+    with _float_rule_in(path):
+        assert encode(obj) == cbrrr.encode_dag_cbor(_reference(obj))
+
+
+# The float rule has two implementations that must give the same bytes: peerkit's C helper
+# (peerkit/_cbor_floats.c, rewriting the encoded bytes) and the walk over the value in Python
+# (installs without a C compiler).
+_c_helper = blocks._floats_as_integers
+
+
+@contextlib.contextmanager
+def _float_rule_in(path):
+    if path == "C helper" and _c_helper is None:
+        pytest.skip("peerkit's C helper is not built in this install")
+    blocks._floats_as_integers = _c_helper if path == "C helper" else None
+    try:
+        yield
+    finally:
+        blocks._floats_as_integers = _c_helper
+
+
+def test_the_c_helper_is_built_where_a_compiler_is():
+    # make test on a machine with a C compiler (CI's) exercises the C path, not only Python
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    if shutil.which("cc") is None or not headers.exists():
+        pytest.skip("no C compiler or Python headers here: the Python path serves")
+    assert _c_helper is not None, "peerkit/_cbor_floats.c was not built: run make again"
 
 
 _finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -193,9 +227,74 @@ _values = st.recursive(
 )
 
 
-@given(_values)
-def test_the_float_rule_holds_on_any_value(obj):
-    assert encode(obj) == cbrrr.encode_dag_cbor(_reference(obj))
+@pytest.mark.parametrize("path", ["C helper", "Python"])
+@given(obj=_values)
+def test_the_float_rule_holds_on_any_value(path, obj):
+    with _float_rule_in(path):
+        assert encode(obj) == cbrrr.encode_dag_cbor(_reference(obj))
+
+
+# Values whose encoding holds 0xfb bytes that head no float: inside links (hash bytes), in
+# integer arguments, in long strings' lengths, and floats of every head size around them.
+_tricky_leaves = st.one_of(
+    _finite,
+    st.integers(-(2**53), 2**53).map(float),
+    st.sampled_from([2.0**53, -(2.0**53), 2.0**53 - 1, -(2.0**53 - 1), -0.0, 1e300, 5e-324]),
+    st.sampled_from([23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32]).flatmap(
+        lambda n: st.sampled_from([float(n), float(-n), float(-n - 1)])
+    ),
+    st.integers(0, 2**64 - 1).map(lambda n: n | 0xFB),
+    st.binary(max_size=300).map(lambda b: b + b"\xfb\x00" * 5),
+    st.text(alphabet="\u00fb\u01fb", max_size=200),
+    st.binary(min_size=32, max_size=32).map(lambda h: CID(b"\x01\x71\x12\x20" + h)),
+)
+_tricky_values = st.recursive(
+    _tricky_leaves,
+    lambda inner: (
+        st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=4), inner, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@given(_tricky_values)
+def test_the_c_helper_gives_the_bytes_of_the_normalised_value(obj):
+    if _c_helper is None:
+        pytest.skip("peerkit's C helper is not built in this install")
+    data = cbrrr.encode_dag_cbor(obj)
+    assert _c_helper(data) == cbrrr.encode_dag_cbor(_reference(obj))
+
+
+def test_the_c_helper_returns_the_same_bytes_when_nothing_changes():
+    if _c_helper is None:
+        pytest.skip("peerkit's C helper is not built in this install")
+    data = cbrrr.encode_dag_cbor({"x": [0.5, b"\xfb" * 9]})
+    assert _c_helper(data) is data
+
+
+@given(st.binary(max_size=64) | st.lists(st.sampled_from([b"\xfb", b"\x1b", b"\x5b", b"\x9f",
+       b"\x00" * 8, b"\xff", b"\x7a"]), max_size=12).map(b"".join))
+def test_the_c_helper_reads_any_bytes_safely(data):
+    # it only ever sees cbrrr's output, but C must not read past the end of anything
+    if _c_helper is None:
+        pytest.skip("peerkit's C helper is not built in this install")
+    try:
+        out = _c_helper(data)
+    except ValueError as exc:
+        assert "not well-formed DAG-CBOR" in str(exc)
+        return
+    assert len(out) <= len(data)
+
+
+def test_the_c_helper_refuses_what_cbrrr_never_writes():
+    if _c_helper is None:
+        pytest.skip("peerkit's C helper is not built in this install")
+    for bad in [b"\x9f\xff", b"\x1c", b"\xfb\x00", b"\x59\x01", b"\x43ab"]:
+        with pytest.raises(ValueError, match="not well-formed"):
+            _c_helper(bad)
+    with pytest.raises(TypeError):
+        _c_helper(bytearray(b"\x00"))
+    assert _c_helper(b"\xfb" + struct.pack(">d", 3.0)) == b"\x03"
 
 
 def test_infinity_inside_a_list_of_floats_is_refused_saying_what_to_do():
