@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .bounds import MAX_DEPTH, too_deep
 from .errors import ConfigError
@@ -287,6 +288,17 @@ def load_yaml_mapping(text: str, source: str) -> Any:
         raise ConfigError(
             f"nested deeper than {MAX_DEPTH} levels", path=source, hint="flatten the file"
         ) from None
+    except (ValueError, IndexError, TypeError, AttributeError):
+        # ruamel's value constructors fail on some scalars that look like numbers without
+        # being one (`-_`: IndexError, `._`: ValueError; found by the soak's fuzzing)
+        node = _unreadable_scalar(text)
+        what = f"{node.value!r} is" if node is not None else "a value is"
+        raise ConfigError(
+            f"not valid YAML: {what} not a value the YAML reader can read",
+            path=source,
+            line=node.start_mark.line + 1 if node is not None else None,
+            hint="put text in quotes, e.g. key: \"-_\"",
+        ) from None
     if too_deep(doc):
         raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path=source)
     if doc is None:
@@ -294,6 +306,30 @@ def load_yaml_mapping(text: str, source: str) -> Any:
     if not isinstance(doc, dict):
         raise ConfigError("the top level must be a mapping of keys to values", path=source, line=1)
     return doc
+
+
+def _unreadable_scalar(text: str) -> ScalarNode | None:
+    """The first scalar of ``text`` that ruamel cannot turn into a value (for the error's
+    line), read node by node from the parsed document; None if that cannot be found."""
+    yaml = YAML(typ="rt")
+    try:
+        root = yaml.compose(text)
+    except (YAMLError, RecursionError):
+        return None
+    stack: list[Node] = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ScalarNode):
+            try:
+                yaml.constructor.construct_object(node, deep=True)
+            except (ValueError, IndexError, TypeError, AttributeError):
+                return node
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack.extend((value, key))
+    return None
 
 
 def convert_with_lines(doc: Any, type_: type[T], source: str) -> T:

@@ -33,6 +33,9 @@ def test_empty_file_is_all_defaults():
         ("listen:\n  - /ip4/127.0.0.1/tcp/0\n  - 7\n", 3, r"listen\[1\]: Expected `str`"),
         ("max_frame_size: 12\n", 1, ">= 1024"),
         ("name: [unclosed\n", 2, "not valid YAML"),
+        # scalars ruamel's number readers fall over on (IndexError, ValueError inside it)
+        ("-_", 1, "not valid YAML: '-_' is not a value"),
+        ("name: a\nlisten:\n  - ._\n", 3, "not valid YAML: '._' is not a value"),
         ("- just\n- a list\n", 1, "mapping"),
         ("source: x\n", 1, "unknown key 'source'"),
         ("listen:\n  - /ip4/1.2.3/tcp/4001\n", 2, "not a valid multiaddr"),
