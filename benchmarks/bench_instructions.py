@@ -71,6 +71,11 @@ FIGURES: dict[str, tuple[Callable[[int], object], Callable[[int], object], str]]
         _with_count("bench_actor", "N_ASK", "bare_pingpong"),
         ">= 0.8x timed",
     ),
+    "... ping-pong with a timer pending": (
+        _with_count("bench_actor", "N_ASK", "actor_ask_timeout"),
+        _with_count("bench_actor", "N_ASK", "bare_pingpong_timer_pending"),
+        "info",
+    ),
     "actor tell vs asyncio.Queue": (
         _with_count("bench_actor", "N", "actor_tell"),
         _with_count("bench_actor", "N", "bare_queue"),

@@ -69,7 +69,9 @@ class Mailbox(Generic[T]):
     def arm(self) -> asyncio.Future[None]:
         """A future that completes when an item is queued (for the single reader).
 
-        Cheaper than ``await wait()`` in the actor's hot loop: no coroutine per wait.
+        Cheaper than ``await wait()`` in the actor's hot loop: no coroutine per wait. (The
+        supervisor's loop does the same inline, calling this only once the mailbox is closed,
+        for its error: a change here goes there too.)
         """
         if self._closed:
             raise ActorStopped(f"actor {self.name!r} has stopped")
