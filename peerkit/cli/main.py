@@ -147,9 +147,17 @@ def _cmd_completion(args: argparse.Namespace) -> int:
 
 
 def _version() -> str:
+    from importlib.util import find_spec
+
     from .. import __version__
 
-    return f"peerkit {__version__}"
+    # found, not imported: the parser is built for every command
+    if find_spec("peerkit._cbor_floats") is not None:
+        return f"peerkit {__version__} (with its C helper)"
+    return (
+        f"peerkit {__version__} (without its C helper: data with floats hashes slower; "
+        "install a C compiler and reinstall peerkit to build it)"
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -43,3 +43,21 @@ def test_every_command_has_help():
 
     missing = [path for path, helped in commands(_parser()) if not helped]
     assert not missing, f"commands without help: {missing}"
+
+
+def test_the_version_says_whether_the_c_helper_was_built(monkeypatch):
+    import importlib.util
+
+    from peerkit.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "peerkit._cbor_floats" else real(name, *a),
+    )
+    without = main._version()
+    assert "without its C helper" in without and "install a C compiler" in without
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    built = main._version() if real("peerkit._cbor_floats") is not None else None
+    assert built is None or built.endswith("(with its C helper)")
