@@ -322,7 +322,7 @@ def _unreadable_scalar(text: str) -> ScalarNode | None:
         if isinstance(node, ScalarNode):
             try:
                 yaml.constructor.construct_object(node, deep=True)
-            except (ValueError, IndexError, TypeError, AttributeError):
+            except Exception:  # whatever the reader raised on it: this is the value to name
                 return node
         elif isinstance(node, SequenceNode):
             stack.extend(reversed(node.value))
