@@ -33,7 +33,7 @@ from typing import Any
 
 import structlog
 
-from .actor import Actor, ActorRef, Later, Letter, fail_letter, stopped_error
+from .actor import Actor, ActorRef, Later, fail_letter, stopped_error
 from .errors import HandlerFailed, PeerkitError, SupervisorEscalation
 
 #: how long an actor works through its mailbox before letting the event loop run
@@ -46,13 +46,12 @@ class Strategy(StrEnum):
     REST_FOR_ONE = "rest_for_one"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Cell:
     ref: ActorRef
     factory: Callable[[], Actor]
     instance: Actor | None = None
     task: asyncio.Task[None] | None = None
-    current: Letter | None = None
     restarts: int = 0
     handled: int = 0
     busy_seconds: float = 0.0
@@ -215,7 +214,7 @@ class Supervisor:
         mailbox = cell.ref.mailbox
         items = mailbox.items
         putters = mailbox.putters
-        timeouts = cell.ref.timeouts
+        ref = cell.ref
         loop = asyncio.get_running_loop()
         slice_began = perf_counter()
         while True:
@@ -230,8 +229,8 @@ class Supervisor:
             letter = items.popleft()
             if putters:
                 mailbox.wake_putter()
-            msg, reply, ctx = letter
-            cell.current = letter
+            msg, reply, ctx, _deadline, _timeout = letter
+            ref.current = letter  # where the actor's timer looks for its deadline too
             began = perf_counter()
             if not slice_began:
                 slice_began = began
@@ -258,16 +257,12 @@ class Supervisor:
             else:
                 if reply is not None and not reply.done():
                     if result.__class__ is Later:
-                        result.answer(reply, cell.ref, msg)
+                        result.answer(letter, ref.name)
                     else:
                         reply.set_result(result)
             finally:
-                cell.current = None
+                ref.current = None
                 cell.handled += 1
-                if reply is not None and timeouts and timeouts[0][1] is reply:
-                    # answered: its deadline is no longer watched (O(1): asks are answered in
-                    # the order they were queued; _expire_due drops any answered out of order)
-                    timeouts.popleft()
                 ended = perf_counter()
                 cell.busy_seconds += ended - began
             if ended - slice_began > TIME_SLICE:
@@ -321,9 +316,9 @@ class Supervisor:
         if task is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        if cell.current is not None:
-            fail_letter(cell.current, stopped_error(cell.ref.name))
-            cell.current = None
+        if cell.ref.current is not None:
+            fail_letter(cell.ref.current, stopped_error(cell.ref.name))
+            cell.ref.current = None
         instance, cell.instance = cell.instance, None
         if instance is not None:
             await instance.stop_tasks()  # background work first: on_stop sees a quiet actor

@@ -33,7 +33,10 @@ RequestId = Annotated[int, msgspec.Meta(ge=0)]
 Auth = Annotated[bytes, msgspec.Meta(max_length=64 * 1024)]
 
 
-class Envelope(msgspec.Struct, array_like=True, frozen=True):
+# gc=False (both envelope structs): an envelope holds what was just decoded from bytes, which
+# cannot refer back to it, so it can be in no cycle and the collector need not track it (~1.5%
+# of an envelope round trip; every tracked allocation also brings the next collection closer).
+class Envelope(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """What every frame carries.
 
     ``payload`` is the decoded message when the fast path could decode it (its tag is registered
@@ -212,6 +215,7 @@ def _build_fast_decoder() -> msgspec.msgpack.Decoder[Any]:
         ],
         array_like=True,
         frozen=True,
+        gc=False,
     )
     _fast_decoder = msgspec.msgpack.Decoder(typed)
     _fast_decode = _fast_decoder.decode

@@ -358,11 +358,15 @@ async def test_a_full_mailbox_lets_answers_out_between_busy_handlers():
 
 async def test_timeouts_need_no_timer_per_ask_and_keep_nothing_answered():
     sup = Supervisor()
-    ref = sup.spawn(Counter)
+    ref = sup.spawn(Counter, mailbox_size=1_000)  # room for every ask: each queued at once
     await sup.start()
-    for i in range(2_000):
-        assert await ref.ask(Add(n=1), timeout=5) == i + 1
-    assert not ref.timeouts  # every answered ask is dropped at once, not at its deadline
+    loop = asyncio.get_running_loop()
+    timers_before = len(loop._scheduled)  # type: ignore[attr-defined]
+    answers = [ref.ask(Add(n=1), timeout=5) for _ in range(900)]
+    assert len(loop._scheduled) <= timers_before + 1  # type: ignore[attr-defined]
+    assert await asyncio.gather(*answers) == list(range(1, 901))
+    # an answered ask leaves nothing behind: its deadline went with its letter
+    assert not ref.mailbox.items and ref.current is None
     await sup.stop()
 
 
@@ -380,4 +384,30 @@ async def test_a_short_timeout_queued_behind_a_long_one_still_fires_on_time():
     assert not slow.done()
     GATES[7].set()
     assert await slow == "done"
+    await sup.stop()
+
+
+async def test_each_queued_deadline_is_watched_after_an_earlier_one_fires():
+    # The one timer watches the earliest deadline it knows of; when it fires it must find the
+    # next one among the queued letters (here a later ask behind a handler that holds the
+    # mailbox). Were it not re-armed from them, the second ask would never fail.
+    GATES[8] = asyncio.Event()
+    sup = Supervisor()
+    ref = sup.spawn(Counter)
+    await sup.start()
+    slow = asyncio.ensure_future(ref.ask(Slow(gate=8), timeout=None))
+    await asyncio.sleep(0)  # the slow ask is in the handler, holding the mailbox
+    first = asyncio.ensure_future(ref.ask(Add(n=1), timeout=0.02))
+    second = asyncio.ensure_future(ref.ask(Add(n=2), timeout=0.08))
+    # (asyncio.timeout: were a deadline missed, the test fails in seconds, not at pytest's limit)
+    with pytest.raises(RequestTimeout, match=r"within 0\.02s"):
+        async with asyncio.timeout(10):
+            await first
+    assert not second.done()
+    with pytest.raises(RequestTimeout, match=r"within 0\.08s"):
+        async with asyncio.timeout(10):
+            await second
+    GATES[8].set()
+    assert await slow == "done"
+    assert await ref.ask(Add(n=5)) == 8  # the timed-out asks were still handled (1 + 2 + 5)
     await sup.stop()

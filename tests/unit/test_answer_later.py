@@ -112,11 +112,9 @@ async def test_the_askers_timeout_still_holds_and_others_keep_theirs():
     ref, joiner = await started(sup)
     with pytest.raises(RequestTimeout, match=r"did not answer Long within 0\.05s"):
         await ref.ask(Long(), timeout=0.05)
-    # the deadline queue is not left holding the pending answer: asks after it are answered
-    # and dropped as before
+    # the timed-out ask is still being handled: the asks after it keep their own deadlines
     for _ in range(10):
         assert await ref.ask(Quick(), timeout=5) == "quick"
-    assert not ref.timeouts
     joiner.release.set()
     await sup.stop()
 
