@@ -411,3 +411,26 @@ async def test_each_queued_deadline_is_watched_after_an_earlier_one_fires():
     assert await slow == "done"
     assert await ref.ask(Add(n=5)) == 8  # the timed-out asks were still handled (1 + 2 + 5)
     await sup.stop()
+
+
+async def test_an_ask_that_waited_for_room_keeps_its_deadline_in_the_mailbox():
+    # It had no room at first, so it was queued later than it asked; its deadline still holds
+    # once it is queued (here behind a handler that holds the mailbox again).
+    GATES[9], GATES[10] = asyncio.Event(), asyncio.Event()
+    sup = Supervisor()
+    ref = sup.spawn(Counter)  # capacity 4
+    await sup.start()
+    first = ref.ask_nowait(Slow(gate=9))
+    await asyncio.sleep(0)  # in the handler: the mailbox is empty again
+    queued = [ref.ask_nowait(Slow(gate=10))] + [ref.ask_nowait(Add(n=0)) for _ in range(3)]
+    late = asyncio.ensure_future(ref.ask(Add(n=1), timeout=0.1))
+    await asyncio.sleep(0)
+    assert not late.done() and len(ref.mailbox) == ref.mailbox.capacity  # waiting for room
+    GATES[9].set()  # the next letter (gate 10) is taken: room, and the handler holds again
+    with pytest.raises(RequestTimeout, match=r"did not answer Add within 0\.1s"):
+        async with asyncio.timeout(10):
+            await late
+    GATES[10].set()
+    assert await first == "done"
+    assert [await q for q in queued] == ["done", 0, 0, 0]
+    await sup.stop()
