@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test cms soak lint bench clean
 
-$(VENV)/.installed: pyproject.toml setup.py peerkit/_cbor_floats.c
+$(VENV)/.installed: pyproject.toml setup.py peerkit/_cbor_floats.c peerkit/_envelope_calls.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -18,8 +18,11 @@ from peerkit.wire import (
     REQUEST,
     FrameDecoder,
     decode_envelope,
+    decode_envelope_in_python,
     decode_payload,
+    decode_payload_in_python,
     encode_envelope,
+    encode_envelope_in_python,
     encode_frame,
 )
 
@@ -54,6 +57,20 @@ def ours() -> float:
     return N / t.elapsed
 
 
+def ours_in_python() -> float:
+    """The same calls without peerkit's C helper (installs without a C compiler)."""
+    encode, decode, payload = (
+        encode_envelope_in_python,
+        decode_envelope_in_python,
+        decode_payload_in_python,
+    )
+    with Timer() as t:
+        for i in range(N):
+            env = decode(encode(REQUEST, i, MSG))
+            payload(env, Order)
+    return N / t.elapsed
+
+
 def ours_framed() -> float:
     dec = FrameDecoder()
     with Timer() as t:
@@ -67,6 +84,8 @@ def main() -> None:
     print(f"# bench_codec ({load()})")
     mine, base = paired(7, ours, bare)
     report("envelope round trip vs bare msgspec", mine, base, "msg/s", ">= 0.6x")
+    mine, base = paired(7, ours_in_python, bare)
+    report("... without the C helper", mine, base, "msg/s", "info")
     mine, base = paired(5, ours_framed, bare)
     report("framed envelope round trip vs bare", mine, base, "msg/s", "info")
 

@@ -12,14 +12,46 @@ nested too deeply.
 
 from __future__ import annotations
 
-from typing import Any, Final
+import sys
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 import msgspec
+
+T = TypeVar("T")
 
 #: how deeply arrays and maps may nest inside one decoded value (IPLD data, app payloads).
 #: JSON-LD documents, quads and CRDT state use well under 20 levels; 100 leaves room without
 #: letting a value reach the interpreter's recursion limit (1,000 frames) when walked.
 MAX_DEPTH: Final = 100
+
+#: the highest recursion limit under which peerkit lets msgspec decode outside input. msgspec
+#: recurses in C once per level of nesting (into ``Any`` fields, and to skip raw values), bounded
+#: only by the interpreter's recursion limit: at Python's default (1,000) a deep frame is a
+#: RecursionError, turned into the boundary's typed error. But the limit is process-wide, and
+#: importing eth_account (py_ecc), as a dapp's wallet code does, raises it to 100,000; msgspec
+#: then exhausts an 8 MiB thread stack at 20,000-30,000 levels (a 30 KB frame), which kills the
+#: process instead of raising. 4,000 levels is a seventh of that.
+C_STACK_SAFE_LIMIT: Final = 4_000
+
+_getrecursionlimit = sys.getrecursionlimit
+
+
+def decode_within_c_stack(decode: Callable[[bytes], T], data: bytes) -> T:
+    """``decode(data)``, with the recursion limit lowered to :data:`C_STACK_SAFE_LIMIT` while it
+    runs if something raised it past that (see there). The limit is read every call: an app may
+    import eth_account at any time. The GIL is held throughout unless a decoded struct runs
+    Python code (``__post_init__``); a thread that ran meanwhile would see 4,000, four times
+    Python's default."""
+    limit = _getrecursionlimit()
+    if limit <= C_STACK_SAFE_LIMIT:
+        return decode(data)
+    sys.setrecursionlimit(C_STACK_SAFE_LIMIT)
+    try:
+        return decode(data)
+    finally:
+        sys.setrecursionlimit(limit)
+
 
 #: longest string from outside that peerkit itself puts into a log event
 MAX_LOGGED: Final = 120

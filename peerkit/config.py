@@ -297,7 +297,7 @@ def load_yaml_mapping(text: str, source: str) -> Any:
             f"not valid YAML: {what} not a value the YAML reader can read",
             path=source,
             line=node.start_mark.line + 1 if node is not None else None,
-            hint="put text in quotes, e.g. key: \"-_\"",
+            hint='put text in quotes, e.g. key: "-_"',
         ) from None
     if too_deep(doc):
         raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path=source)

@@ -146,17 +146,25 @@ def _cmd_completion(args: argparse.Namespace) -> int:
     return 0
 
 
+#: peerkit's optional C helpers (setup.py), and what is slower without each
+_C_HELPERS = {
+    "peerkit._cbor_floats": "data with floats hashes slower",
+    "peerkit._envelope_calls": "every message is encoded and decoded slower",
+}
+
+
 def _version() -> str:
     from importlib.util import find_spec
 
     from .. import __version__
 
     # found, not imported: the parser is built for every command
-    if find_spec("peerkit._cbor_floats") is not None:
-        return f"peerkit {__version__} (with its C helper)"
+    missing = [slower for name, slower in _C_HELPERS.items() if find_spec(name) is None]
+    if not missing:
+        return f"peerkit {__version__} (with its C helpers)"
     return (
-        f"peerkit {__version__} (without its C helper: data with floats hashes slower; "
-        "install a C compiler and reinstall peerkit to build it)"
+        f"peerkit {__version__} (without its C helpers: {'; '.join(missing)}; "
+        "install a C compiler and reinstall peerkit to build them)"
     )
 
 

@@ -31,6 +31,7 @@ from ..actor import Context
 from ..auth.errors import AuthError, AuthMissing
 from ..auth.guard import unpack
 from ..auth.principals import peer_for_did
+from ..bounds import decode_within_c_stack
 from ..errors import NoHandler, Refused, ValidationFailed
 from ..messages import Event, Message, Request, tag_of
 from ..router import Ack
@@ -269,12 +270,18 @@ class ServiceApi:
         return web.json_response(build_openapi(title, __version__, schemas, operations))
 
 
+_json_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
 def decode_json(msg_type: type[Request], body: bytes) -> Request:
     """The body as ``msg_type``, validated as the wire validates (ValidationFailed naming the
     field, with the same text as over libp2p)."""
     tag = tag_of(msg_type)
+    decoder = _json_decoders.get(msg_type)
+    if decoder is None:
+        decoder = _json_decoders[msg_type] = msgspec.json.Decoder(msg_type)
     try:
-        msg = msgspec.json.decode(body, type=msg_type)
+        msg = decode_within_c_stack(decoder.decode, body)
     except msgspec.ValidationError as exc:
         raise ValidationFailed(f"{tag}: {exc}") from None
     except msgspec.DecodeError as exc:

@@ -8,6 +8,8 @@ properties with many more examples (``HYPOTHESIS_PROFILE=soak``).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import cbrrr
@@ -36,7 +38,9 @@ from peerkit.wire import (
     REQUEST,
     FrameDecoder,
     decode_envelope,
+    decode_envelope_in_python,
     decode_payload,
+    decode_payload_in_python,
     encode_frame,
 )
 
@@ -73,13 +77,27 @@ def total(fn, *args, **kwargs):
         return None
 
 
+def outcome(fn, *args):
+    """What ``fn`` gives: its value, or its typed error's class and text."""
+    try:
+        return fn(*args)
+    except PeerkitError as exc:
+        return type(exc), str(exc)
+
+
 def envelope_is_total(body: bytes) -> None:
     env = total(decode_envelope, body)
+    # peerkit.wire's names are its C helper where it was built: the Python functions it hands
+    # its uncommon cases to must come to the same value or error
+    assert outcome(decode_envelope_in_python, body) == outcome(decode_envelope, body)
     if env is None:
         return
     msg_type = default_registry.get(env.tag)
     if msg_type is not None:
         msg = total(decode_payload, env, msg_type)
+        assert outcome(decode_payload_in_python, env, msg_type) == outcome(
+            decode_payload, env, msg_type
+        )
         if msg is not None:
             assert not too_deep(msgspec.structs.astuple(msg))
 
@@ -107,6 +125,65 @@ msgpack_values = st.recursive(
 def test_deeply_nested_payload_is_a_typed_error(tag, depth, kind):
     envelope_is_total(envelope(kind, tag, nested(depth)))
     envelope_is_total(envelope(kind, tag, nested(depth, container=b"\x81\xa1k")))  # maps
+
+
+# A dapp's wallet code imports eth_account, whose py_ecc raises the recursion limit to 100,000:
+# msgspec, which recurses in C up to that limit, would then exhaust the thread's stack on a
+# 30 KB frame and kill the process (SIGSEGV) instead of raising. In a child process, so that a
+# regression fails this test instead of the test run.
+_UNDER_A_RAISED_LIMIT = """
+import sys
+import eth_account  # noqa: F401
+assert sys.getrecursionlimit() >= 100_000, sys.getrecursionlimit()
+from typing import Any
+import msgspec
+from peerkit.errors import PeerkitError
+from peerkit.messages import Message, Request
+from peerkit import wire
+from peerkit.gateway.api import decode_json
+
+class Loose(Request, tag="abuse.Loose"):
+    value: Any
+
+DEPTH = 100_000
+deep = b"\\x91" * DEPTH + b"\\x00"
+tag = msgspec.msgpack.encode("abuse.Loose")
+payload = b"\\x82\\xa4type" + tag + b"\\xa5value" + deep
+loose = b"\\x94\\x00\\x00" + tag + payload
+unknown = b"\\x94\\x00\\x00" + msgspec.msgpack.encode("abuse.Unknown") + deep
+raw = wire.Envelope(0, 0, "abuse.Loose", msgspec.Raw(payload))
+cases = {
+    "C helper, Any field": lambda: wire.decode_envelope(loose),
+    "Python, Any field": lambda: wire.decode_envelope_in_python(loose),
+    "C helper, skipped payload": lambda: wire.decode_envelope(unknown),
+    "Python, skipped payload": lambda: wire.decode_envelope_in_python(unknown),
+    "payload decoded apart": lambda: wire.decode_payload(raw, Loose),
+    "HTTP JSON body": lambda: decode_json(Loose, b'{"value":' + b"[" * DEPTH + b"]" * DEPTH + b"}"),
+}
+for name, call in cases.items():
+    try:
+        call()
+        print(name, "accepted")
+    except PeerkitError as exc:
+        print(name, type(exc).__name__)
+print("limit", sys.getrecursionlimit())
+"""
+
+
+def test_deep_frames_are_typed_errors_where_the_recursion_limit_was_raised():
+    done = subprocess.run(
+        [sys.executable, "-c", _UNDER_A_RAISED_LIMIT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.splitlines() == [
+        "C helper, Any field MalformedMessage",
+        "Python, Any field MalformedMessage",
+        "C helper, skipped payload MalformedMessage",
+        "Python, skipped payload MalformedMessage",
+        "payload decoded apart ValidationFailed",
+        "HTTP JSON body ValidationFailed",
+        "limit 100000",  # restored after each decode
+    ]
 
 
 def test_payload_just_within_the_depth_bound_is_accepted():

@@ -1,6 +1,8 @@
-"""peerkit's C helper (peerkit/_cbor_floats.c) is optional: where no C compiler works, peerkit
-still builds and installs, without it (peerkit/blocks.py then applies the float rule in
-Python, with the same bytes; tests/unit/storage/test_blocks.py checks both paths)."""
+"""peerkit's C helpers (peerkit/_cbor_floats.c, peerkit/_envelope_calls.c) are optional: where
+no C compiler works, peerkit still builds and installs, without them (peerkit/blocks.py then
+applies the float rule in Python, with the same bytes, and peerkit/wire.py keeps its Python
+envelope calls; tests/unit/storage/test_blocks.py and tests/unit/test_wire.py check both
+paths)."""
 
 from __future__ import annotations
 
@@ -41,4 +43,4 @@ def test_peerkit_builds_when_the_c_compiler_fails(tmp_path):
     (wheel,) = (tmp_path / "out").glob("peerkit-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "peerkit/blocks.py" in names
-    assert not [n for n in names if n.endswith(".so")]  # the helper was left out, not broken
+    assert not [n for n in names if n.endswith(".so")]  # the helpers were left out, not broken

@@ -2,6 +2,8 @@
 
 import argparse
 
+import pytest
+
 from peerkit.cli.main import _parser
 
 
@@ -45,7 +47,8 @@ def test_every_command_has_help():
     assert not missing, f"commands without help: {missing}"
 
 
-def test_the_version_says_whether_the_c_helper_was_built(monkeypatch):
+@pytest.mark.parametrize("absent", ["peerkit._cbor_floats", "peerkit._envelope_calls"])
+def test_the_version_says_whether_the_c_helpers_were_built(monkeypatch, absent):
     import importlib.util
 
     from peerkit.cli import main
@@ -54,10 +57,11 @@ def test_the_version_says_whether_the_c_helper_was_built(monkeypatch):
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
-        lambda name, *a: None if name == "peerkit._cbor_floats" else real(name, *a),
+        lambda name, *a: None if name == absent else real(name, *a),
     )
     without = main._version()
-    assert "without its C helper" in without and "install a C compiler" in without
+    assert "without its C helpers" in without and "install a C compiler" in without
+    assert main._C_HELPERS[absent] in without
     monkeypatch.setattr(importlib.util, "find_spec", real)
-    built = main._version() if real("peerkit._cbor_floats") is not None else None
-    assert built is None or built.endswith("(with its C helper)")
+    all_built = all(real(name) is not None for name in main._C_HELPERS)
+    assert main._version().endswith("(with its C helpers)") == all_built

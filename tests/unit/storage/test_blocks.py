@@ -272,8 +272,13 @@ def test_the_c_helper_returns_the_same_bytes_when_nothing_changes():
     assert _c_helper(data) is data
 
 
-@given(st.binary(max_size=64) | st.lists(st.sampled_from([b"\xfb", b"\x1b", b"\x5b", b"\x9f",
-       b"\x00" * 8, b"\xff", b"\x7a"]), max_size=12).map(b"".join))
+@given(
+    st.binary(max_size=64)
+    | st.lists(
+        st.sampled_from([b"\xfb", b"\x1b", b"\x5b", b"\x9f", b"\x00" * 8, b"\xff", b"\x7a"]),
+        max_size=12,
+    ).map(b"".join)
+)
 def test_the_c_helper_reads_any_bytes_safely(data):
     # it only ever sees cbrrr's output, but C must not read past the end of anything
     if _c_helper is None:
