@@ -60,7 +60,10 @@ MERGE_AT_MOST = 64
 _OP_OVERHEAD = 48
 
 
-class Entry(msgspec.Struct, array_like=True, frozen=True):
+# gc=False (Entry, Snapshot): only text, bytes and numbers inside, so no reference cycle can
+# pass through one; a document's log holds one per edit, which the collector then need not walk
+# (the automerge-paper trace applied 0.64 -> 0.72-0.75x raw pycrdt, catch-up pages).
+class Entry(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """One encrypted, signed update in an author's stream (the wire and storage form).
 
     ``prev`` chains the stream: the SHA-256 of the previous entry's signed bytes and signature
@@ -90,7 +93,7 @@ class Entry(msgspec.Struct, array_like=True, frozen=True):
         return hashlib.sha256(self.signed_bytes() + self.signature).digest()
 
 
-class Snapshot(msgspec.Struct, array_like=True, frozen=True):
+class Snapshot(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """An author's own stream compacted: their entries ``0..upto-1`` merged into one Yjs
     update, encrypted with an epoch key and signed by that author.
 
