@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 #: how deeply arrays and maps may nest inside one decoded value (IPLD data, app payloads).
 #: JSON-LD documents, quads and CRDT state use well under 20 levels; 100 leaves room without
@@ -37,7 +38,7 @@ C_STACK_SAFE_LIMIT: Final = 4_000
 _getrecursionlimit = sys.getrecursionlimit
 
 
-def decode_within_c_stack(decode: Callable[[bytes], T], data: bytes) -> T:
+def decode_within_c_stack(decode: Callable[[D], T], data: D) -> T:
     """``decode(data)``, with the recursion limit lowered to :data:`C_STACK_SAFE_LIMIT` while it
     runs if something raised it past that (see there). The limit is read every call: an app may
     import eth_account at any time. The GIL is held throughout unless a decoded struct runs

@@ -29,7 +29,7 @@ from ..feed import Feed
 from ..names import name_for
 from . import saved
 from .crypto import DcsError, Identity, NotAllowed, Rejected, open_sealed, seal
-from .doc import Entry, SharedDoc, Snapshot, catch_up_page
+from .doc import Entry, SharedDoc, Snapshot, catch_up_page, read_invitation_state
 from .keeping import KeeperRole, KeptShelf, hand_to_keepers
 from .messages import (
     ApplyIncoming,
@@ -541,7 +541,7 @@ class DcsActor(KeeperRole):
             return  # someone else's, or a replay: nothing changes
         try:
             plain = open_sealed(me, msg.sender, _context(msg), msg.sealed)
-            state = json.loads(plain)
+            state = read_invitation_state(plain)
             if state["doc"] != msg.doc:
                 raise Rejected("envelope names another document")
             doc = self.shelf.docs.get(msg.doc)
@@ -556,7 +556,7 @@ class DcsActor(KeeperRole):
             ):
                 raise Rejected("sender is not a member")
             doc.adopt(state)
-        except (Rejected, ValueError, KeyError) as exc:
+        except Rejected as exc:
             self.shelf.rejected += 1
             self.log.warning("dcs.envelope_rejected", kind=msg.kind, error=str(exc))
             return

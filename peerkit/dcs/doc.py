@@ -652,6 +652,42 @@ def _merged(updates: list[bytes]) -> bytes:
         raise Rejected(f"an update of the run is not a valid Yjs update: {exc}") from None
 
 
+#: 32 bytes as hex: a member's id (its Ed25519 key) or sealing key, an epoch key, the secret
+_Hex32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+
+
+class _InvitationState(msgspec.Struct, frozen=True):
+    """The shape of :meth:`SharedDoc.state` as an invitation or key refresh carries it: what
+    a sealed envelope's JSON must be before :meth:`SharedDoc.adopt` reads it. The sender is
+    authenticated (the envelope is signed) but may be anyone, so nothing in it is trusted."""
+
+    doc: Annotated[str, msgspec.Meta(max_length=256)]
+    owner: _Hex32
+    epoch: Annotated[int, msgspec.Meta(ge=0, le=2**31)]
+    keys: dict[Annotated[str, msgspec.Meta(pattern="^[0-9]{1,10}$")], _Hex32]
+    members: dict[_Hex32, _Hex32]
+    cut: dict[_Hex32, Annotated[int, msgspec.Meta(ge=-1)]]  # -1: revoked before writing
+    secret: _Hex32 | None = None
+
+
+_invitation_decoder = msgspec.json.Decoder(_InvitationState)
+
+
+def read_invitation_state(plain: bytes) -> dict[str, Any]:
+    """The state a sealed invitation or key refresh carries, checked field by field (Rejected,
+    naming the field, for anything else), as the dict :meth:`SharedDoc.adopt` takes."""
+    try:
+        state = _invitation_decoder.decode(plain)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        raise Rejected(f"invitation state: {exc}") from None
+    if str(state.epoch) not in state.keys:
+        raise Rejected(f"invitation state: no key for its epoch {state.epoch}")
+    out: dict[str, Any] = msgspec.structs.asdict(state)
+    if state.secret is None:
+        del out["secret"]
+    return out
+
+
 class StreamHolder(Protocol):
     """What holds streams to serve (a member's document, a keeper's copy)."""
 

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import msgspec
 import pytest
 
 from peerkit.dcs.crypto import Identity
@@ -297,3 +298,48 @@ async def test_a_shared_todo_list(make_nodes, kind):
         await alice.dcs.transact(doc, broken)
     assert titles(alice) == ["eggs", "milk"]  # nothing of the failed change is kept
     assert alice.dcs.text(doc) == ""  # the text helpers still work beside the shared types
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_strangers_malformed_invitations_are_rejected_and_the_actor_keeps_running(
+    make_nodes, kind
+):
+    import os
+
+    from peerkit.dcs.actor import _context
+    from peerkit.dcs.crypto import seal
+    from peerkit.dcs.messages import DcsEnvelope
+
+    mallory, bob = await make_nodes(2, kind)
+    await mallory.dcs.use_identity(Identity.from_seed(b"\x09" * 32))
+    await bob.dcs.use_identity(Identity.from_seed(b"\x02" * 32))
+    card, me = bob.dcs.card(), mallory.dcs.me
+    # sealed and signed by a real peer, so only what is inside is wrong
+    plaintexts = [
+        b"not json",
+        b"[1]",
+        b'"a string"',
+        b'{"doc": "d1"}',
+        b'{"doc": "d1", "owner": 5, "members": 3}',
+        b'{"doc": "d1", "owner": "x", "members": {"x": 1}, "epochs": "no"}',
+        b'{"doc": "d1", "owner": "%s", "epoch": 0, "keys": {"0": "abcd"}, "members": {}, '
+        b'"cut": {}}' % (b"a" * 64),  # a key of 2 bytes
+        b"[" * 60_000,  # past the recursion limit of the JSON reader
+    ]
+    for plaintext in plaintexts:
+        draft = DcsEnvelope(
+            kind="invite",
+            envelope_id=os.urandom(16),
+            doc="d1",
+            to=card["id"],
+            sender=me.id,
+            sealed=b"",
+        )
+        sealed = seal(me, bytes.fromhex(card["box"]), _context(draft), plaintext)
+        await mallory.send(bob.peer_id, msgspec.structs.replace(draft, sealed=sealed))
+    shelf = bob.extension(DcsExtension).shelf
+    await wait_for(lambda: shelf.rejected == len(plaintexts))
+    assert "d1" not in shelf.docs and bob.supervisor.restarts(bob.actor("dcs")) == 0
+    doc = await mallory.dcs.create()  # a real invitation from the same peer still works
+    await mallory.dcs.invite(doc, card)
+    await bob.dcs.wait_for(doc, lambda t: True)

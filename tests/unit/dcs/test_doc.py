@@ -431,3 +431,29 @@ def test_a_signed_snapshot_carrying_a_broken_update_is_refused_and_changes_nothi
     with pytest.raises(Rejected):
         reader.receive_snapshot(msgspec.structs.replace(bad, upto=5))
     assert reader.content() == "qqqqq"
+
+
+def test_an_invitations_state_is_read_field_by_field():
+    import json
+
+    from peerkit.dcs.doc import read_invitation_state
+
+    doc = SharedDoc.create(IDS[0], doc_id="doc1")
+    doc.add_member(IDS[1].id, IDS[1].box_public)
+    state = doc.state()
+    assert read_invitation_state(json.dumps(state).encode()) == state
+    hexkey = "ab" * 32
+    for wrong, field in [
+        ({**state, "owner": "alice"}, "owner"),
+        ({**state, "keys": {"0": "zz" * 32}}, "keys"),
+        ({**state, "keys": {"x": hexkey}}, "keys"),
+        ({**state, "members": {IDS[1].id: "abcd"}}, "members"),
+        ({**state, "cut": {IDS[1].id: -2}}, "cut"),
+        ({**state, "epoch": 3}, "no key for its epoch 3"),
+        ({k: v for k, v in state.items() if k != "members"}, "members"),
+    ]:
+        with pytest.raises(Rejected, match=field):
+            read_invitation_state(json.dumps(wrong).encode())
+    for junk in (b"", b"[1]", b"[" * 50_000, b'"x"'):
+        with pytest.raises(Rejected):
+            read_invitation_state(junk)

@@ -86,6 +86,19 @@ def test_we_read_what_rdflib_writes():
         ("<a s> <a:p> <a:o> <a:g> .", "line 1:"),
         ('<a:s> <a:p> "[1,"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON> <a:g> .', "line 1:"),
         ('<a:s> <a:p> "NaN"^^<http://www.w3.org/2001/XMLSchema#double> <a:g> .', "NaN"),
+        (  # past the JSON reader's recursion limit
+            '<a:s> <a:p> "'
+            + "[" * 5_000
+            + '"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON> <a:g> .',
+            "line 1: the JSON literal nests deeper than 100 levels",
+        ),
+        (
+            '<a:s> <a:p> "'
+            + "[" * 101
+            + "]" * 101
+            + '"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON> <a:g> .',
+            "line 1: the JSON literal nests deeper than 100 levels",
+        ),
     ],
 )
 def test_bad_n_quads_name_the_line(text, message):
