@@ -30,7 +30,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import msgspec
+
 from ..blocks import CID, Block, decode, make_block
+from ..bounds import MAX_DEPTH, clip, decode_within_c_stack, too_deep
 from .errors import StorageError
 from .vocab import RDF_TYPE, Vocabulary
 
@@ -205,7 +208,11 @@ def from_quads(quads: Iterable[Quad], vocab: Vocabulary, root: str | None = None
     return _build(root, by_subject, vocab)
 
 
-def _build(subject: str, by_subject: dict[str, list[Quad]], vocab: Vocabulary) -> dict:
+def _build(
+    subject: str, by_subject: dict[str, list[Quad]], vocab: Vocabulary, depth: int = 0
+) -> dict:
+    if depth > MAX_DEPTH:  # embeddings are acyclic (checked), but a chain may be any length
+        raise DocumentError(f"subjects are embedded deeper than {MAX_DEPTH} levels")
     doc: dict[str, Any] = {}
     if not subject.startswith("_:"):
         doc["@id"] = subject
@@ -214,24 +221,40 @@ def _build(subject: str, by_subject: dict[str, list[Quad]], vocab: Vocabulary) -
             doc["@type"] = vocab.term(q.object.value)
             continue
         key = vocab.term(q.predicate)
-        doc[key] = _value(q.object, by_subject, vocab)
+        doc[key] = _value(q.object, by_subject, vocab, depth)
     return doc
 
 
-def _value(obj: Literal | FatLink, by_subject: dict[str, list[Quad]], vocab: Vocabulary) -> Any:
+def _value(
+    obj: Literal | FatLink, by_subject: dict[str, list[Quad]], vocab: Vocabulary, depth: int
+) -> Any:
     if isinstance(obj, FatLink):
-        return _build(obj.id, by_subject, vocab) if obj.embedded else {"@id": obj.id}
+        return _build(obj.id, by_subject, vocab, depth + 1) if obj.embedded else {"@id": obj.id}
     if obj.datatype == JSON_LIST:
-        return _unlist(json.loads(obj.value), by_subject, vocab)
+        return _unlist(_json_list(obj.value), by_subject, vocab, depth)
     return obj.value
 
 
-def _unlist(items: Any, by_subject: dict[str, list[Quad]], vocab: Vocabulary) -> Any:
+def _json_list(value: str) -> Any:
+    """A JSON list literal's items. A quad set may come from another peer's blocks, so the
+    text is read as outside input: under the C-stack-safe recursion limit, and bounded."""
+    try:
+        items = decode_within_c_stack(json.loads, value)
+    except (ValueError, RecursionError):
+        items = None
+    if items is None or too_deep(items):
+        raise DocumentError(f"a JSON list literal is not JSON nested at most {MAX_DEPTH} levels")
+    return items
+
+
+def _unlist(items: Any, by_subject: dict[str, list[Quad]], vocab: Vocabulary, depth: int) -> Any:
     if isinstance(items, list):
-        return [_unlist(v, by_subject, vocab) for v in items]
+        return [_unlist(v, by_subject, vocab, depth) for v in items]
     if isinstance(items, dict) and "@fatlink" in items:
+        if not isinstance(items["@fatlink"], str):
+            raise DocumentError("a fat link in a JSON list literal names no subject")
         link = FatLink(items["@fatlink"], None, bool(items.get("embedded", True)))
-        return _value(link, by_subject, vocab)
+        return _value(link, by_subject, vocab, depth)
     return items
 
 
@@ -281,7 +304,7 @@ def _embedded(obj: Literal | FatLink) -> list[str]:
         return [obj.id] if obj.embedded else []
     if obj.datatype == JSON_LIST:
         out: list[str] = []
-        _collect_links(json.loads(obj.value), out)
+        _collect_links(_json_list(obj.value), out)
         return out
     return []
 
@@ -291,6 +314,8 @@ def _collect_links(items: Any, out: list[str]) -> None:
         for v in items:
             _collect_links(v, out)
     elif isinstance(items, dict) and "@fatlink" in items and items.get("embedded", True):
+        if not isinstance(items["@fatlink"], str):
+            raise DocumentError("a fat link in a JSON list literal names no subject")
         out.append(items["@fatlink"])
 
 
@@ -304,11 +329,25 @@ def encode_object(obj: Literal | FatLink) -> list[Any]:
 
 
 def decode_object(raw: list[Any]) -> Literal | FatLink:
-    if raw and raw[0] == "link" and len(raw) == 4:
+    """An object as :func:`encode_object` wrote it; StorageError for anything else (it may
+    come from a peer: a query, or a quad set's blocks)."""
+    kind = raw[0] if raw else None
+    if kind == "link" and len(raw) == 4 and _is_link(raw[1], raw[2]):
         return FatLink(raw[1], raw[2], bool(raw[3]))
-    if raw and raw[0] == "lit" and len(raw) == 3:
+    if kind == "lit" and len(raw) == 3 and _is_literal(raw[1], raw[2]):
         return Literal(raw[1], raw[2])
-    raise StorageError(f"not a quad object: {raw!r}")
+    raise StorageError(f"not a quad object: {clip(raw)}")
+
+
+def _is_link(subject: Any, type_: Any) -> bool:
+    return isinstance(subject, str) and (type_ is None or isinstance(type_, str))
+
+
+def _is_literal(value: Any, datatype: Any) -> bool:
+    # these datatypes are read as text when a document is built
+    return isinstance(datatype, str) and (
+        isinstance(value, str) or datatype not in (JSON_LIST, IRI, STRING)
+    )
 
 
 def quads_to_blocks(quads: list[Quad], vocab: Vocabulary) -> tuple[Block, list[Block]]:
@@ -334,14 +373,28 @@ def quads_to_blocks(quads: list[Quad], vocab: Vocabulary) -> tuple[Block, list[B
 
 def quads_from_blocks(root: Any, get: Any) -> list[Quad]:
     """The quads of a stored set; ``root`` is the decoded root, ``get(cid)`` returns bytes."""
-    if not isinstance(root, dict) or root.get("type") != QUADS_TYPE:
+    chunks = root.get("chunks") if isinstance(root, dict) else None
+    if (
+        not isinstance(root, dict)
+        or root.get("type") != QUADS_TYPE
+        or not isinstance(root.get("vocab"), str)
+        or not isinstance(chunks, list)
+        or not all(isinstance(cid, CID) for cid in chunks)
+    ):
         raise StorageError("that CID is not a quad set")
     out = []
-    for cid in root["chunks"]:
-        assert isinstance(cid, CID)
-        for s, p, o, label in decode(get(cid)):
+    for cid in chunks:
+        try:  # blocks fetched from another peer are checked like any outside input
+            rows = msgspec.convert(decode(get(cid)), _Rows)
+        except msgspec.ValidationError as exc:
+            raise StorageError(f"a chunk of the quad set is not a list of quads: {exc}") from None
+        for s, p, o, label in rows:
             out.append(Quad(s, p, decode_object(o), label))
     return out
+
+
+#: a chunk of a stored quad set: [subject, predicate, object, label] rows
+_Rows = list[tuple[str, str, list[Any], str]]
 
 
 class QuadIndex:

@@ -152,3 +152,53 @@ def test_pattern_queries():
     )
     idx.remove_label("urn:a")
     assert len(idx) == 1
+
+
+# A quad set's blocks may come from another peer (fetched into the store): whatever they
+# hold, reading them gives quads or a typed StorageError, never another exception.
+_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
+
+
+def _foreign(rows, **root):
+    from peerkit.blocks import make_block
+
+    chunk = make_block(rows)
+    top = {"type": "peerkit/quads", "vocab": "schema.org", "chunks": [chunk.cid], **root}
+    return decode(make_block(top).data), {chunk.cid.cid_bytes: chunk.data}
+
+
+def _embedding_chain(n):
+    return [
+        [f"_:s{i}", "http://schema.org/p", ["link", f"_:s{i + 1}", None, True], "g"]
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    "rows, root, error",
+    [
+        ([["s", "p", ["lit", "[" * 5_000, _JSON], "s"]], {}, "JSON list literal"),
+        ([["s", "p", ["lit", "[[" * 60 + "]]" * 60, _JSON], "s"]], {}, "JSON list literal"),
+        ([["s", "p", ["lit", 5, _JSON], "s"]], {}, "not a quad object"),
+        ([["s", "p", ["lit", "x", 5], "s"]], {}, "not a quad object"),
+        ([["s", "p", ["link", 5, None, True], "s"]], {}, "not a quad object"),
+        ([["s", "p", ["lit", '[{"@fatlink": 5}]', _JSON], "s"]], {}, "names no subject"),
+        ([["s", "p"]], {}, "not a list of quads"),
+        ([[1, "p", ["lit", "x", "y"], "s"]], {}, "not a list of quads"),
+        ("not rows", {}, "not a list of quads"),
+        ([], {"chunks": ["not a cid"]}, "not a quad set"),
+        ([], {"vocab": None}, "not a quad set"),
+        (
+            [*_embedding_chain(150), ["_:s150", "http://schema.org/p", ["lit", 1, "x"], "g"]],
+            {},
+            "embedded deeper than 100",
+        ),
+    ],
+)
+def test_a_foreign_quad_set_gives_quads_or_a_typed_error(rows, root, error):
+    from peerkit.storage.errors import StorageError
+
+    top, blocks = _foreign(rows, **root)
+    with pytest.raises(StorageError, match=error):
+        quads = quads_from_blocks(top, lambda cid: blocks[cid.cid_bytes])
+        from_quads(quads, SCHEMA_ORG, root="_:s0" if "_:s0" in str(rows) else None)
