@@ -544,18 +544,20 @@ class DcsActor(KeeperRole):
             state = read_invitation_state(plain)
             if state["doc"] != msg.doc:
                 raise Rejected("envelope names another document")
+            # Only a document's owner invites and refreshes keys (invite_member and revoke
+            # are owner-only), and a document's owner never changes: anything else would let
+            # a member rewrite the owner, the keys and the members of everyone's copy.
+            if msg.sender != state["owner"]:
+                raise Rejected(f"{msg.kind} from someone who is not the document's owner")
             doc = self.shelf.docs.get(msg.doc)
-            if msg.kind == "invite":
-                if doc is None:
-                    doc = SharedDoc(msg.doc, me, state["owner"])
-                    self.shelf.docs[msg.doc] = doc
-            elif doc is None or msg.sender != doc.owner:
-                raise Rejected("key refresh from someone who is not the owner")
-            if msg.sender not in state["members"] or (
-                state["owner"] != msg.sender and msg.kind == "refresh"
-            ):
-                raise Rejected("sender is not a member")
+            if doc is None:
+                if msg.kind == "refresh":
+                    raise Rejected("key refresh for a document this peer does not hold")
+                doc = SharedDoc(msg.doc, me, state["owner"])
+            elif msg.sender != doc.owner:
+                raise Rejected(f"{msg.kind} from someone who is not the document's owner")
             doc.adopt(state)
+            self.shelf.docs[msg.doc] = doc  # only once accepted: a refused one leaves nothing
         except Rejected as exc:
             self.shelf.rejected += 1
             self.log.warning("dcs.envelope_rejected", kind=msg.kind, error=str(exc))

@@ -343,3 +343,45 @@ async def test_a_strangers_malformed_invitations_are_rejected_and_the_actor_keep
     doc = await mallory.dcs.create()  # a real invitation from the same peer still works
     await mallory.dcs.invite(doc, card)
     await bob.dcs.wait_for(doc, lambda t: True)
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_only_the_owner_invites_or_refreshes_keys(make_nodes, kind):
+    import json
+    import os
+
+    from peerkit.dcs.actor import _context
+    from peerkit.dcs.crypto import seal
+    from peerkit.dcs.messages import DcsEnvelope
+
+    alice, bob, carol, doc = await setup(make_nodes, kind)
+    bob_card, carol_me = bob.dcs.card(), carol.dcs.me
+    shelf = bob.extension(DcsExtension).shelf
+
+    def forged(kind: str, doc_id: str, state: dict) -> DcsEnvelope:
+        draft = DcsEnvelope(
+            kind=kind,
+            envelope_id=os.urandom(16),
+            doc=doc_id,
+            to=bob_card["id"],
+            sender=carol_me.id,
+            sealed=b"",
+        )
+        plain = json.dumps(state).encode()
+        sealed = seal(carol_me, bytes.fromhex(bob_card["box"]), _context(draft), plain)
+        return msgspec.structs.replace(draft, sealed=sealed)
+
+    # carol, a member, claims alice's document, with keys of her own choosing
+    taken = {**carol.dcs.doc(doc).state(), "owner": carol_me.id, "keys": {"0": "ab" * 32}}
+    # ... and invites bob to a new document naming alice as its owner
+    other = {**taken, "doc": "d2", "owner": alice.dcs.me.id}
+    before = shelf.rejected
+    for envelope in (forged("invite", doc, taken), forged("refresh", doc, taken)):
+        await carol.send(bob.peer_id, envelope)
+    await carol.send(bob.peer_id, forged("invite", "d2", other))
+    await wait_for(lambda: shelf.rejected == before + 3)
+    held = bob.dcs.doc(doc)
+    assert held.owner == alice.dcs.me.id and held.epoch_keys[0] != bytes.fromhex("ab" * 32)
+    assert "d2" not in shelf.docs  # a refused invitation leaves nothing behind
+    await alice.dcs.insert(doc, 0, "still alice's ")  # and the document works on
+    await bob.dcs.wait_for(doc, lambda t: t.startswith("still alice's "))
