@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from sys import getrecursionlimit as _getrecursionlimit
 from typing import Annotated, Any, Final, TypeVar, Union
 
 import msgspec
@@ -277,9 +276,7 @@ def decode_envelope(body: bytes) -> Envelope:
     A payload that is unknown or invalid is *not* an error here: it stays raw, and the router
     answers it with a precise error from :func:`decode_payload`.
     """
-    if _getrecursionlimit() > C_STACK_SAFE_LIMIT:
-        return decode_within_c_stack(_decode_envelope, body)
-    return _decode_envelope(body)
+    return decode_within_c_stack(_decode_envelope, body)
 
 
 def _decode_envelope(body: bytes) -> Envelope:

@@ -17,9 +17,7 @@ def inbox_topic(member_id: str) -> str:
     return INBOX_PREFIX + member_id[:32]
 
 
-# gc=False: an entry holds only text, bytes and numbers, so neither it nor the message around
-# it can be in a reference cycle; untracked, the thousands a document's log holds are not
-# walked by every full collection, and receiving one does not bring the next one closer.
+# gc=False, as Entry (peerkit/dcs/doc.py): it holds only an entry, so it is in no cycle
 class DcsUpdate(Event, tag="dcs.Update", topic="peerkit.dcs", gc=False):
     entry: Entry
 

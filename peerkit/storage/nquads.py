@@ -15,11 +15,9 @@ Errors name the line: ``NQuadsError("line 3: ...")``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 
-from ..bounds import MAX_DEPTH, decode_within_c_stack, too_deep
 from .errors import StorageError
 from .quads import (
     BOOLEAN,
@@ -29,10 +27,12 @@ from .quads import (
     JSON_LIST,
     NULL,
     STRING,
+    DocumentError,
     FatLink,
     Literal,
     Quad,
     check_fat_links,
+    read_json_list,
 )
 from .vocab import RDF_TYPE
 
@@ -144,26 +144,11 @@ def _parse_line(line: str, number: int) -> tuple[str, str, tuple[str, ...], str]
     return s[0], p[0], obj, g[0]
 
 
-def _read_json_literal(lexical: str, number: int) -> None:
-    """An rdf:JSON literal must be JSON nested at most MAX_DEPTH levels (it is read back and
-    walked when its document is built). The JSON reader recurses in C up to the recursion
-    limit, so it reads under a limit the stack survives (peerkit/bounds.py)."""
-    try:
-        value = decode_within_c_stack(json.loads, lexical)
-    except RecursionError:
-        value = None
-        deep = True
-    else:
-        deep = too_deep(value)
-    if deep:
-        raise NQuadsError(f"line {number}: the JSON literal nests deeper than {MAX_DEPTH} levels")
-
-
 def _to_literal(lexical: str, datatype: str, number: int) -> Literal:
     try:
         if datatype in (STRING, JSON_LIST):
             if datatype == JSON_LIST:
-                _read_json_literal(lexical, number)
+                read_json_list(lexical)
             return Literal(lexical, datatype)
         if datatype == INTEGER:
             return Literal(int(lexical), INTEGER)
@@ -178,7 +163,7 @@ def _to_literal(lexical: str, datatype: str, number: int) -> Literal:
             return Literal(lexical in ("true", "1"), BOOLEAN)
         if datatype == NULL:
             return Literal(None, NULL)
-    except ValueError as exc:
+    except (ValueError, DocumentError) as exc:
         raise NQuadsError(f"line {number}: {exc}") from None
     raise NQuadsError(
         f"line {number}: datatype <{datatype}> is not one peerkit stores",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -231,19 +231,23 @@ def _value(
     if isinstance(obj, FatLink):
         return _build(obj.id, by_subject, vocab, depth + 1) if obj.embedded else {"@id": obj.id}
     if obj.datatype == JSON_LIST:
-        return _unlist(_json_list(obj.value), by_subject, vocab, depth)
+        return _unlist(read_json_list(obj.value), by_subject, vocab, depth)
     return obj.value
 
 
-def _json_list(value: str) -> Any:
-    """A JSON list literal's items. A quad set may come from another peer's blocks, so the
-    text is read as outside input: under the C-stack-safe recursion limit, and bounded."""
+def read_json_list(value: str) -> Any:
+    """A JSON list literal's items (DocumentError unless JSON nested at most MAX_DEPTH levels).
+    The text may come from outside (N-Quads, another peer's blocks), and the JSON reader
+    recurses in C: it reads under the C-stack-safe recursion limit (peerkit/bounds.py)."""
+    deep = DocumentError(f"a JSON list literal nests deeper than {MAX_DEPTH} levels")
     try:
         items = decode_within_c_stack(json.loads, value)
-    except (ValueError, RecursionError):
-        items = None
-    if items is None or too_deep(items):
-        raise DocumentError(f"a JSON list literal is not JSON nested at most {MAX_DEPTH} levels")
+    except ValueError as exc:
+        raise DocumentError(f"a JSON list literal is not JSON: {exc}") from None
+    except RecursionError:
+        raise deep from None
+    if too_deep(items):
+        raise deep
     return items
 
 
@@ -304,7 +308,7 @@ def _embedded(obj: Literal | FatLink) -> list[str]:
         return [obj.id] if obj.embedded else []
     if obj.datatype == JSON_LIST:
         out: list[str] = []
-        _collect_links(_json_list(obj.value), out)
+        _collect_links(read_json_list(obj.value), out)
         return out
     return []
 
@@ -344,10 +348,21 @@ def _is_link(subject: Any, type_: Any) -> bool:
 
 
 def _is_literal(value: Any, datatype: Any) -> bool:
-    # these datatypes are read as text when a document is built
-    return isinstance(datatype, str) and (
-        isinstance(value, str) or datatype not in (JSON_LIST, IRI, STRING)
-    )
+    fits = _LITERAL_VALUES.get(datatype) if isinstance(datatype, str) else None
+    return fits is not None and fits(value)
+
+
+#: what a literal of each datatype holds, as _literal and the N-Quads reader make them (a
+#: double with an integral value is stored as an integer: peerkit's DAG-CBOR float rule)
+_LITERAL_VALUES: dict[str, Callable[[Any], bool]] = {
+    STRING: lambda v: isinstance(v, str),
+    JSON_LIST: lambda v: isinstance(v, str),
+    IRI: lambda v: isinstance(v, str),
+    INTEGER: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    DOUBLE: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    BOOLEAN: lambda v: isinstance(v, bool),
+    NULL: lambda v: v is None,
+}
 
 
 def quads_to_blocks(quads: list[Quad], vocab: Vocabulary) -> tuple[Block, list[Block]]:

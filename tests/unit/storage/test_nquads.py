@@ -90,14 +90,14 @@ def test_we_read_what_rdflib_writes():
             '<a:s> <a:p> "'
             + "[" * 5_000
             + '"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON> <a:g> .',
-            "line 1: the JSON literal nests deeper than 100 levels",
+            "line 1: a JSON list literal nests deeper than 100 levels",
         ),
         (
             '<a:s> <a:p> "'
             + "[" * 101
             + "]" * 101
             + '"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON> <a:g> .',
-            "line 1: the JSON literal nests deeper than 100 levels",
+            "line 1: a JSON list literal nests deeper than 100 levels",
         ),
     ],
 )

@@ -157,6 +157,7 @@ def test_pattern_queries():
 # A quad set's blocks may come from another peer (fetched into the store): whatever they
 # hold, reading them gives quads or a typed StorageError, never another exception.
 _JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
+_INT = "http://www.w3.org/2001/XMLSchema#integer"
 
 
 def _foreign(rows, **root):
@@ -177,10 +178,14 @@ def _embedding_chain(n):
 @pytest.mark.parametrize(
     "rows, root, error",
     [
-        ([["s", "p", ["lit", "[" * 5_000, _JSON], "s"]], {}, "JSON list literal"),
-        ([["s", "p", ["lit", "[[" * 60 + "]]" * 60, _JSON], "s"]], {}, "JSON list literal"),
+        ([["s", "p", ["lit", "[" * 5_000, _JSON], "s"]], {}, "JSON list literal nests"),
+        ([["s", "p", ["lit", "[[" * 60 + "]]" * 60, _JSON], "s"]], {}, "JSON list literal nests"),
         ([["s", "p", ["lit", 5, _JSON], "s"]], {}, "not a quad object"),
         ([["s", "p", ["lit", "x", 5], "s"]], {}, "not a quad object"),
+        ([["s", "p", ["lit", "x", "urn:unknown-datatype"], "s"]], {}, "not a quad object"),
+        ([["s", "p", ["lit", {"a": 1}, _INT], "s"]], {}, "not a quad object"),
+        ([["s", "p", ["lit", True, _INT], "s"]], {}, "not a quad object"),
+        ([["s", "p", ["lit", "[1,", _JSON], "s"]], {}, "is not JSON"),
         ([["s", "p", ["link", 5, None, True], "s"]], {}, "not a quad object"),
         ([["s", "p", ["lit", '[{"@fatlink": 5}]', _JSON], "s"]], {}, "names no subject"),
         ([["s", "p"]], {}, "not a list of quads"),
@@ -189,7 +194,7 @@ def _embedding_chain(n):
         ([], {"chunks": ["not a cid"]}, "not a quad set"),
         ([], {"vocab": None}, "not a quad set"),
         (
-            [*_embedding_chain(150), ["_:s150", "http://schema.org/p", ["lit", 1, "x"], "g"]],
+            [*_embedding_chain(150), ["_:s150", "http://schema.org/p", ["lit", 1, _INT], "g"]],
             {},
             "embedded deeper than 100",
         ),
