@@ -16,7 +16,7 @@ import zlib
 
 import pytest
 
-from peerkit.testing.browser import Browser, find_chromium
+from peerkit.testing.browser import Browser, BrowserError, find_chromium
 from peerkit.wallets import EthereumWallet
 from tests.integration.procs import REPO, PeerProcess
 
@@ -112,7 +112,18 @@ async def test_alice_publishes_bob_sees_it_live_and_carol_cannot_open_it(tmp_pat
                 await a.fill("#title", f"Hello, version {version}")
                 began = time.perf_counter()
                 await a.click("#save")
-                await b.wait_for(f"document.body.dataset.shown === '{name}#{version}'", timeout=20)
+                try:
+                    await b.wait_for(
+                        f"document.body.dataset.shown === '{name}#{version}'", timeout=20
+                    )
+                except BrowserError:
+                    # say what each side saw, so a miss can be told from a failed save
+                    shown = await b.evaluate("document.body.dataset.shown")
+                    raise AssertionError(
+                        f"version {version} never shown to Bob: Alice's page says"
+                        f" {await a.text('#status')!r}; Bob's shows {shown!r}"
+                        f" ({await b.text('#post-refused')!r})"
+                    ) from None
                 delays.append((time.perf_counter() - began) * 1000)
             assert await b.text("#post-title") == f"Hello, version {EDITS}"
             await c.click("#open-form button")  # still refused for the latest version
