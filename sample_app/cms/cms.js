@@ -118,9 +118,15 @@ async function openPost(event) {
   watching.addEventListener("record", () => render(name));
 }
 
+// the newest version rendered of each name: renders overlap (a record can arrive while the
+// previous one is still being read), and one that read an older version must not replace it
+const newest = {};
+
 async function render(name) {
   try {
     const post = await call("read_post", { name });
+    if (post.sequence < (newest[name] ?? -1)) return;
+    newest[name] = post.sequence;
     $("post-refused").hidden = true;
     $("post").hidden = false;
     $("post-title").textContent = post.title;
