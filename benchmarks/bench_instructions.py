@@ -92,7 +92,15 @@ FIGURES: dict[str, tuple[Callable[[int], object], Callable[[int], object], str]]
         _with_count("bench_naming", "N", "raw_crypto"),
         ">= 0.8x timed",
     ),
+    "request/reply round trip over libp2p": (
+        _with_count("bench_libp2p", "ROUND_TRIPS", "peerkit_round_trips"),
+        _with_count("bench_libp2p", "ROUND_TRIPS", "raw_round_trips"),
+        ">= 0.83x (<= 1.2x as time)",
+    ),
 }
+
+#: operations per run where the default sizes would take too long under callgrind (~50x slower)
+SIZES: dict[str, tuple[int, int]] = {"request/reply round trip over libp2p": (200, 1_200)}
 
 
 def count(figure: str, side: str, n: int) -> int:
@@ -131,12 +139,13 @@ def main() -> None:
             (figure, side, n): pool.submit(count, figure, side, n)
             for figure in FIGURES
             for side in ("ours", "base")
-            for n in (SMALL, LARGE)
+            for n in SIZES.get(figure, (SMALL, LARGE))
         }
 
         def per_operation(figure: str, side: str) -> float:
-            large, small = counts[figure, side, LARGE], counts[figure, side, SMALL]
-            return (large.result() - small.result()) / (LARGE - SMALL)
+            small_n, large_n = SIZES.get(figure, (SMALL, LARGE))
+            large, small = counts[figure, side, large_n], counts[figure, side, small_n]
+            return (large.result() - small.result()) / (large_n - small_n)
 
         for figure, (_, _, goal) in FIGURES.items():
             ours = per_operation(figure, "ours")

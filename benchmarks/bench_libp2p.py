@@ -192,6 +192,41 @@ async def peerkit_main() -> dict[str, float]:
     return results
 
 
+def raw_round_trips() -> None:
+    """ROUND_TRIPS round trips on an open stream, nothing else (bench_instructions counts it)."""
+
+    async def main() -> None:
+        a, b = raw_host(tuned=True), raw_host(tuned=True)
+        async with a.run(LISTEN), b.run(LISTEN):
+            a.set_stream_handler(PROTO, raw_echo_handler)
+            await b.connect(info_from_p2p_addr(a.get_addrs()[0]))
+            stream = await b.new_stream(a.get_id(), [PROTO])
+            dec, payload = FrameDecoder(), encode_frame(b"x" * 32)
+            for _ in range(ROUND_TRIPS):
+                await stream.write(payload)
+                await raw_read_frame(stream, dec)
+            await stream.close()
+
+    trio.run(main)
+
+
+async def peerkit_round_trips() -> None:
+    """peerkit's side of raw_round_trips: the same round trips as requests between nodes."""
+    a = Node(PeerConfig(name="a", log_level="warning"))
+    b = Node(PeerConfig(name="b", log_level="warning"))
+    a.spawn(Server)
+    await a.start()
+    await b.start()
+    try:
+        await b.connect(a.addrs()[0])
+        msg = Ping(data=b"x" * 32)
+        for _ in range(ROUND_TRIPS):
+            await b.request(a.peer_id, msg)
+    finally:
+        await b.stop()
+        await a.stop()
+
+
 # --- peers in two processes (as they run in the world) -----------------------------------------
 # Above, both peers share one process, so each side's waits are filled by the other side's
 # work. Apart, every message wakes a process that was waiting on the network.
