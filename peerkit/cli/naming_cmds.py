@@ -196,8 +196,8 @@ async def _name(args: argparse.Namespace) -> int:
             for record in await node.naming.history(ipns, peer=via):
                 _show(record)
         else:
-            await node.naming.resolve(ipns)
-            async for record in node.naming.watch(ipns):
+            await node.naming.resolve(ipns)  # learn the newest from the peers first
+            async for record in node.naming.watch(ipns, current=True):
                 _show(record)
     finally:
         await node.stop()

@@ -193,14 +193,17 @@ class ServiceApi:
         return response
 
     async def watch_name(self, request: web.Request) -> web.StreamResponse:
-        """A name's new records as they arrive (Server-Sent Events ``event: record``, data
-        ``{"name", "sequence", "value"}``): what a page needs to show the latest version."""
+        """A name's head record held now, then each new one as it arrives (Server-Sent Events
+        ``event: record``, data ``{"name", "sequence", "value"}``): what a page needs to show
+        the latest version. The current head first, because a page reads the name before it
+        opens this stream, and a browser reopens a dropped stream by itself: what was
+        published meanwhile comes as that first event instead of never."""
         _need_trust(request)
         name = request.match_info["name"]
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
         async def follow() -> None:
-            async for record in self.node.naming.watch(name):
+            async for record in self.node.naming.watch(name, current=True):
                 data = msgspec.json.encode(
                     {
                         "name": name,

@@ -183,10 +183,25 @@ class NamingClient:
         """Stop keeping ``name`` for its user (its pinned content goes at the next GC)."""
         await self.node.actor("name-keeper").ask(DropKept(name=name))
 
-    async def watch(self, name: str) -> AsyncIterator[NameRecord]:
-        """Every new head record of ``name`` as it arrives (until the caller stops)."""
-        async for record in self.heads.watch(name):
-            yield record
+    async def watch(self, name: str, *, current: bool = False) -> AsyncIterator[NameRecord]:
+        """Every new head record of ``name`` as it arrives (until the caller stops).
+
+        With ``current``, the head held here now comes first (when there is one): a watcher
+        that starts after reading the name (a page, a client reconnecting) then misses
+        nothing published in between, because it listens before it looks.
+        """
+        with self.heads.subscription(name) as arrivals:
+            newest = -1
+            if current:
+                head = await self.resolve(name, local_only=True)
+                if head is not None:
+                    newest = head.sequence
+                    yield head
+            while True:
+                record = await arrivals.get()
+                if record.sequence > newest:  # not the head already given, arrived meanwhile
+                    newest = record.sequence
+                    yield record
 
     # --- identity and the Me DAG ----------------------------------------------------------
 

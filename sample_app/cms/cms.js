@@ -113,9 +113,13 @@ async function openPost(event) {
   const name = $("name").value.trim();
   if (watching) watching.close();
   await render(name);
-  // live: every new record of the name re-renders the post
+  // live: the stream starts with the record the peer holds now (so a version published
+  // since the read above is not missed), then each new one; a version already shown is not
+  // read again
   watching = new EventSource(`/api/names/${encodeURIComponent(name)}/watch`);
-  watching.addEventListener("record", () => render(name));
+  watching.addEventListener("record", (event) => {
+    if (JSON.parse(event.data).sequence > (newest[name] ?? -1)) render(name);
+  });
 }
 
 // the newest version rendered of each name: renders overlap (a record can arrive while the

@@ -9,6 +9,7 @@ in test-artifacts/cms/. Skipped, saying why, where no Chromium is installed.
 
 from __future__ import annotations
 
+import os
 import statistics
 import struct
 import time
@@ -22,7 +23,9 @@ from tests.integration.procs import REPO, PeerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.processes, pytest.mark.libp2p]
 ARTIFACTS = REPO / "test-artifacts" / "cms"
-EDITS = 20
+#: live edits Alice saves while Bob watches (``make soak``: many more, to catch a rare miss)
+SOAK = bool(os.environ.get("PEERKIT_SOAK"))
+EDITS = 300 if SOAK else 20
 CMS_PEER = 'gateway: {enabled: true, pages: {"/cms": "sample_app.cms"}}'
 
 
@@ -51,7 +54,7 @@ async def log_in(page, url: str, wallet: EthereumWallet) -> None:
     await page.wait_for("!document.getElementById('app').hidden", timeout=20)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(1500 if SOAK else 240)
 async def test_alice_publishes_bob_sees_it_live_and_carol_cannot_open_it(tmp_path):
     if find_chromium() is None:
         pytest.skip("no Chromium installed (Debian: apt-get install chromium)")
@@ -119,10 +122,17 @@ async def test_alice_publishes_bob_sees_it_live_and_carol_cannot_open_it(tmp_pat
                 except BrowserError:
                     # say what each side saw, so a miss can be told from a failed save
                     shown = await b.evaluate("document.body.dataset.shown")
+                    # what Bob's peer reads now: had it the record, and the page missed it?
+                    reads = await b.evaluate(
+                        "fetch('/api/cms/read_post', {method: 'POST', headers:"
+                        " {'Content-Type': 'application/json'}, body: JSON.stringify("
+                        f"{{name: '{name}'}})}}).then(r => r.json()).then("
+                        "p => p.sequence ?? JSON.stringify(p))"
+                    )
                     raise AssertionError(
                         f"version {version} never shown to Bob: Alice's page says"
                         f" {await a.text('#status')!r}; Bob's shows {shown!r}"
-                        f" ({await b.text('#post-refused')!r})"
+                        f" ({await b.text('#post-refused')!r}); Bob's peer reads {reads!r}"
                     ) from None
                 delays.append((time.perf_counter() - began) * 1000)
             assert await b.text("#post-title") == f"Hello, version {EDITS}"

@@ -9,7 +9,9 @@ import base64
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openapi_spec_validator import validate
 
 from peerkit import Context, Message, Node, PeerkitError, Request, handler
@@ -18,6 +20,7 @@ from peerkit.auth.principals import WalletSigner
 from peerkit.auth.tokens import Capability
 from peerkit.config import AuthConfig, GatewayConfig, PeerConfig
 from peerkit.gateway.api import AUTH_HEADER
+from peerkit.naming.records import name_for
 from peerkit.service import Service
 from peerkit.wallets import EthereumWallet
 
@@ -94,6 +97,40 @@ async def test_events_stream_as_server_sent_events(pair):
             lines = [await asyncio.wait_for(resp.content.readline(), 10) for _ in range(2)]
     assert lines[0] == b"event: sample.ChatPosted\n"
     assert lines[1].startswith(b"data: ") and b'"text":"over the wire"' in lines[1]
+
+
+async def next_record(stream: aiohttp.StreamReader) -> dict[str, Any]:
+    """The next ``event: record`` of a name's watch stream (comments and keepalives skipped)."""
+    while True:
+        line = await asyncio.wait_for(stream.readline(), 10)
+        assert line, "the stream ended"
+        if line == b"event: record\n":
+            data = await stream.readline()
+            assert data.startswith(b"data: ")
+            return msgspec.json.decode(data[len(b"data: ") :])
+
+
+async def test_a_name_watch_sends_the_head_held_now_then_each_new_one(pair):
+    server, client = pair
+    key = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
+    name = name_for(key)
+    await server.naming.publish(key, (await server.storage.put({"v": 0})).encode())
+    async with aiohttp.ClientSession() as http:
+        # the page read version 0 before it opened the stream: the stream starts with it, so
+        # a version published between that read and the stream is never missed
+        async with http.get(f"{server.gateway_url}/api/names/{name}/watch") as resp:
+            assert resp.headers["Content-Type"].startswith("text/event-stream")
+            first = await next_record(resp.content)
+            assert (first["name"], first["sequence"]) == (name, 0)
+            # a new version published on another peer arrives over gossip
+            await client.wait_for_subscribers("peerkit.names", 1)
+            await client.naming.publish(key, (await client.storage.put({"v": 1})).encode())
+            second = await next_record(resp.content)
+            assert second["sequence"] == 1
+            assert second["value"] == f"/ipfs/{(await client.storage.put({'v': 1})).encode()}"
+        # opened again (as a browser reopens a dropped stream): the head now, not an old one
+        async with http.get(f"{server.gateway_url}/api/names/{name}/watch") as resp:
+            assert (await next_record(resp.content))["sequence"] == 1
 
 
 async def test_the_openapi_document_is_valid_and_describes_the_services(pair):

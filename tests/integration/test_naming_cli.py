@@ -56,6 +56,30 @@ async def test_login_publish_resolve_history_revoke(tmp_path):
         assert f"{name}  seq=1" in out
         code, out, _ = await run(tmp_path, "name", "history", "blog", *via)
         assert out.count(name) == 2
+        # watch: the record there is now at once, then each new one as it is published
+        watcher = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "peerkit",
+            "name",
+            "watch",
+            name,
+            *via,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert watcher.stdout is not None
+            first = await asyncio.wait_for(watcher.stdout.readline(), 60)
+            assert f"{name}  seq=1" in first.decode()
+            code, out, err = await run(tmp_path, "name", "publish", "blog", "/ipfs/bafkqaaa", *via)
+            assert code == 0 and "seq=2" in out, err
+            second = await asyncio.wait_for(watcher.stdout.readline(), 60)
+            assert f"{name}  seq=2" in second.decode()
+        finally:
+            watcher.terminate()
+            await watcher.wait()
         code, out, _ = await run(tmp_path, "name", "revoke", "blog", *via)
         assert "REVOKED" in out
         code, _, err = await run(tmp_path, "name", "publish", "blog", "/ipfs/bafkqaaa", *via)
