@@ -27,7 +27,8 @@ cms: $(VENV)/.installed
 # (minutes, not seconds; not part of `make test`).
 soak: $(VENV)/.installed
 	PEERKIT_SOAK=1 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -p no:cacheprovider \
-		-o timeout=1800 tests/abuse tests/growth
+		-o timeout=1800 tests/abuse tests/growth \
+		tests/browser/test_cms.py  # 300 live edits in a real browser
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
