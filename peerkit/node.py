@@ -536,6 +536,9 @@ class Node:
     def remote_ip(self, peer: str) -> str | None:
         return self.transport.remote_ip(peer)
 
+    def take_open_write(self, sender: str, msg: Message) -> str | None:
+        return self.router.take_open_write(sender, msg)
+
     async def dial_back(self, peer: str, addrs: list[str]) -> list[str]:
         """Which of ``addrs`` reach ``peer`` from a fresh dialer (a reachability check)."""
         return await self.transport.dial_back(peer, addrs)

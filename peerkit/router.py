@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -361,6 +362,14 @@ class Router:
 
     def _charge_open_write(self, sender: str, msg: Message) -> None:
         """Spend ``sender``'s open-write quota (count and bytes) and the shared one."""
+        refused = self.take_open_write(sender, msg)
+        if refused is not None:
+            raise PeerBusy(refused)
+
+    def take_open_write(self, sender: str, msg: Message) -> str | None:
+        """Spend ``sender``'s open-write quota (count and bytes) and the shared one for
+        ``msg``; what to tell the sender when a quota is used up (None: spent). For handlers
+        that decide themselves which writes are open ones (naming: a first record of a name)."""
         size = len(encode_envelope(EVENT, 0, msg))
         quotas = [
             ("open_writes_per_peer", self._writes, sender, 1),
@@ -372,9 +381,10 @@ class Router:
             wait = buckets.retry_after(key, amount)
             if wait > 0:
                 self.limited[reason] += 1
-                raise PeerBusy(f"busy: write quota used up ({reason}); retry in {wait:.0f}s")
+                return f"busy: write quota used up ({reason}); retry in {math.ceil(wait)}s"
         for _, buckets, key, amount in quotas:
             buckets.take(key, amount)
+        return None
 
     def _dispatch_event(self, sender: str, env: Envelope, topic: str | None) -> None:
         self.messages_in[self._label(env.tag)] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,8 +13,10 @@ from ..applog import LogState
 from ..auth.guard import Requires, name_owner
 from ..errors import PeerkitError
 from ..feed import Feed
+from ..ratelimit import Buckets, Rate
 from .log import NameLog
 from .messages import (
+    AnnouncedDue,
     History,
     LearnRecord,
     NameHistory,
@@ -38,6 +41,11 @@ PIN_PREFIX = "naming/"
 DHT_PUT_GAP = 1.0
 #: how long a stopping peer spends putting the heads still waiting for the DHT
 DHT_FLUSH_SECONDS = 3.0
+#: announced records of one name held here taken per second (burst: ANNOUNCED_BURST); more
+#: wait their turn in order, at most ANNOUNCED_WAITING per name (each taken is a stored write)
+ANNOUNCED_PER_SECOND = 20.0
+ANNOUNCED_BURST = 200.0
+ANNOUNCED_WAITING = 1000
 
 
 def utc_now() -> datetime:
@@ -56,6 +64,11 @@ class NamingActor(Actor):
         self.logs: dict[str, NameLog] = {}
         self.stored: dict[str, LogState] = {}  # each name's append-only log, as persisted
         self._dht_next: dict[str, bytes] = {}  # names whose newest head is on its way to the DHT
+        #: announced records of held names over their name's rate, in order, waiting their turn
+        self._waiting: dict[str, deque[tuple[NameRecord, bytes, str | None]]] = {}
+        self._per_name = Buckets(
+            Rate(ANNOUNCED_PER_SECOND, ANNOUNCED_BURST), clock=lambda: self.node.clock.monotonic()
+        )
 
     async def on_start(self) -> None:
         # Each name's records are an append-only log pinned "naming/<name>"; its head carries
@@ -198,12 +211,71 @@ class NamingActor(Actor):
         self.log.info("name.republished_for_owner", name=msg.name[:16], by=(ctx.sender or "")[-8:])
         return await self._accept(msg.name, msg.record, announce=True)
 
-    @handler(open_write=True)
+    @handler
     async def announced(self, msg: NameRecordPublished, ctx: Context) -> None:
+        """A record announced on gossip, charged by what it costs us. The peer it comes from
+        forwards everyone's records, so its open-write quota (a few a second) is charged only
+        for a name not held here: new state, which anyone can make (keys are free); past the
+        quota it is dropped, and a peer that later resolves the name asks for it. A record of
+        a name held here (a new version a watcher waits for) is never dropped for a quota:
+        each name takes ``ANNOUNCED_PER_SECOND`` (after a burst), and more wait their turn in
+        order (only records signed by the name's key and newer than any before them, so
+        nobody else can fill or reorder a name's queue). Dropped, a record was lost for good:
+        gossip does not send one twice, and a page showed an old version until the next."""
+        name = msg.name
+        if name not in self.logs:
+            refused = self.node.take_open_write(ctx.sender, msg) if ctx.sender else None
+            if refused is not None:
+                self.log.info("name.announcement_over_quota", remote=ctx.sender, error=refused)
+                return
+        elif name in self._waiting or not self._per_name.take(name):
+            self._wait_turn(name, msg.record, ctx.sender)
+            return
+        await self._take_announced(name, msg.record, ctx.sender)
+
+    @handler(local=True)
+    async def announced_due(self, msg: AnnouncedDue) -> None:
+        """Take what waits for ``msg.name`` as far as its rate allows; come back for the rest."""
+        waiting = self._waiting.get(msg.name)
+        while waiting and self._per_name.take(msg.name):
+            _, raw, sender = waiting.popleft()
+            await self._take_announced(msg.name, raw, sender)
+        if waiting:
+            self._come_back(msg.name)
+        else:
+            self._waiting.pop(msg.name, None)
+
+    async def _take_announced(self, name: str, raw: bytes, sender: str | None) -> None:
         try:
-            await self._accept(msg.name, msg.record, announce=False)
+            await self._accept(name, raw, announce=False)
         except PeerkitError as exc:  # a forged or stale announcement changes nothing
-            self.log.warning("name.announcement_rejected", remote=ctx.sender, error=str(exc))
+            self.log.warning("name.announcement_rejected", remote=sender, error=str(exc))
+
+    def _wait_turn(self, name: str, raw: bytes, sender: str | None) -> None:
+        try:
+            record = verify_record(name, raw, now=self.clock())
+        except PeerkitError as exc:
+            self.log.warning("name.announcement_rejected", remote=sender, error=str(exc))
+            return
+        waiting = self._waiting.get(name)
+        last = waiting[-1][0] if waiting else self.logs[name].head()
+        if last is not None and record.sequence <= last.sequence:
+            return  # older than what is held or waiting: a late copy, or a replay
+        if waiting is None:
+            waiting = self._waiting[name] = deque()
+            self._come_back(name)
+        if len(waiting) >= ANNOUNCED_WAITING:  # its owner publishes faster than we take
+            waiting.popleft()
+        waiting.append((record, raw, sender))
+
+    def _come_back(self, name: str) -> None:
+        wait = self._per_name.retry_after(name)
+        self.start_task(self._due_after(name, wait), name="announced-due")
+
+    async def _due_after(self, name: str, wait: float) -> None:
+        await self.node.clock.sleep(wait)
+        if self.ref is not None:
+            await self.ref.tell(AnnouncedDue(name=name))  # taken in the mailbox, in turn
 
     @handler
     async def resolve(self, msg: ResolveName) -> Resolved:

@@ -64,3 +64,10 @@ class NameHistory(Request, tag="naming.NameHistory", reply=History):
 class NameRecordPublished(Event, tag="naming.NameRecordPublished", topic=NAMES_TOPIC):
     name: str
     record: RecordBytes
+
+
+class AnnouncedDue(Message, tag="naming.AnnouncedDue"):
+    """Local only: the naming actor's note to itself that an announced record waiting for
+    its name's gap may be taken now."""
+
+    name: str

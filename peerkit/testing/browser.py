@@ -249,6 +249,9 @@ class Page:
 
     async def screenshot(self, path: Path) -> Path:
         """The whole page as a PNG (not only the window)."""
+        # A tab left in the background for a while gets no new frames, and the capture would
+        # wait for one (seen after a minute of live edits in another tab)
+        await self.send("Page.bringToFront")
         size = (await self.send("Page.getLayoutMetrics"))["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
         shot = await self.send(

@@ -132,7 +132,8 @@ async def test_alice_publishes_bob_sees_it_live_and_carol_cannot_open_it(tmp_pat
                     raise AssertionError(
                         f"version {version} never shown to Bob: Alice's page says"
                         f" {await a.text('#status')!r}; Bob's shows {shown!r}"
-                        f" ({await b.text('#post-refused')!r}); Bob's peer reads {reads!r}"
+                        f" ({await b.text('#post-refused')!r}); Bob's peer reads {reads!r};"
+                        f" Bob's peer logged:\n{bob.log_tail()}\nAlice's:\n{alice.log_tail()}"
                     ) from None
                 delays.append((time.perf_counter() - began) * 1000)
             assert await b.text("#post-title") == f"Hello, version {EDITS}"

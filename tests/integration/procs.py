@@ -40,6 +40,7 @@ class PeerProcess:
         self.peer_id = ""
         self.addrs: list[str] = []
         self.stderr = b""
+        self._logged: list[bytes] = []  # what it has logged so far, as it comes
         self.gateway = ""
         self._drain: asyncio.Future[None] | None = None
 
@@ -82,10 +83,13 @@ class PeerProcess:
 
     async def _collect_stderr(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
-        chunks = []
         while chunk := await self.proc.stderr.read(65536):
-            chunks.append(chunk)
-        self.stderr = b"".join(chunks)
+            self._logged.append(chunk)
+        self.stderr = b"".join(self._logged)
+
+    def log_tail(self, size: int = 2000) -> str:
+        """The end of what the peer has logged so far (while it runs)."""
+        return b"".join(self._logged)[-size:].decode("utf-8", "replace")
 
     def rss_mib(self) -> float:
         """The process's resident memory now, in MiB (Linux /proc)."""

@@ -2,13 +2,23 @@
 and a peer process that keeps its name logs across a restart."""
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from peerkit.actor import Context
 from peerkit.naming.keys import FAST_TEST_KDF, EthereumWallet, KeyDrift
-from peerkit.naming.messages import NameHistory, PublishRecord, ResolveName
+from peerkit.naming.messages import (
+    LearnRecord,
+    NameHistory,
+    NameRecordPublished,
+    PublishRecord,
+    ResolveName,
+)
 from peerkit.naming.records import create_record, name_for, verify_record
+from peerkit.testing.kit import wait_for
 from tests.conftest import TRANSPORTS
 from tests.integration.procs import PeerProcess
 
@@ -49,6 +59,82 @@ async def test_alice_publishes_and_bob_resolves_and_watches(make_nodes, kind):
     assert seen == sorted(set(seen)) and seen[-1] == 100
     assert (await carol.naming.resolve(name)).sequence == 100
     assert (await bob.naming.resolve(name, at=42)).sequence == 42
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_name_updated_faster_than_the_write_quota_loses_no_newest_version(
+    make_nodes, kind
+):
+    """Alice saves far faster than a peer's open-write quota (120 a minute): Bob is shown
+    every version, in order, and ends on the last one. Before, each announcement past the
+    quota was dropped at Bob for good, and his watchers stayed on an old version."""
+    alice, bob = await make_nodes(2, kind)
+    key = Ed25519PrivateKey.from_private_bytes(b"\x21" * 32)
+    name = name_for(key)
+    await alice.wait_for_subscribers("peerkit.names", 1)
+    updates = 300
+    seen: list[int] = []
+
+    async def watch() -> None:
+        async for record in bob.naming.watch(name, current=True):
+            seen.append(record.sequence)
+            if record.sequence == updates - 1:
+                return
+
+    watcher = asyncio.create_task(watch())
+    for i in range(updates):
+        raw = create_record(key, f"/ipfs/v{i}".encode(), i, now=datetime.now(UTC))
+        await alice.naming.ref.ask(PublishRecord(name=name, record=raw))
+    await asyncio.wait_for(watcher, 30)  # a burst of 200, then 20 a second
+    assert seen == list(range(seen[0], updates))  # every version, in order
+    assert (await bob.naming.resolve(name, local_only=True)).sequence == updates - 1
+    assert bob.router.limited["open_writes_per_peer"] == 0  # updates are not open writes
+
+    # first records of names Bob does not hold are new state anyone can make: charged to the
+    # forwarder's quota (a burst of 120, then 2 a second) and dropped past it
+    keys = [Ed25519PrivateKey.generate() for _ in range(300)]
+    began = time.monotonic()
+    for k in keys:
+        raw = create_record(k, b"/ipfs/bafkqaaa", 0, now=datetime.now(UTC))
+        await alice.naming.ref.ask(PublishRecord(name=name_for(k), record=raw))
+
+    async def all_taken_or_refused() -> bool:
+        held = [await bob.naming.resolve(name_for(k), local_only=True) for k in keys]
+        refused = bob.router.limited["open_writes_per_peer"]
+        return sum(r is not None for r in held) + refused == len(keys)
+
+    await wait_for(all_taken_or_refused, timeout=20, what="every new name taken or refused")
+    refused = bob.router.limited["open_writes_per_peer"]
+    assert len(keys) - refused <= 120 + 2 * (time.monotonic() - began) + 2
+    # a name dropped that way is still found: resolving it asks the connected peers
+    dropped = [k for k in keys if await bob.naming.resolve(name_for(k), local_only=True) is None]
+    assert dropped and (await bob.naming.resolve(name_for(dropped[0]))) is not None
+
+
+async def test_forged_and_stale_announcements_cannot_fill_a_names_queue(make_nodes, monkeypatch):
+    """Records of a held name over its rate wait their turn in order; only records signed by
+    the name's key and newer than those before them may wait, so a flood of forged or
+    replayed ones cannot delay the real next version (2,000 waiting would take 100 s)."""
+    monkeypatch.setattr("peerkit.naming.actor.ANNOUNCED_BURST", 1.0)  # the second one waits
+    (bob,) = await make_nodes(1, "memory")
+    key = Ed25519PrivateKey.from_private_bytes(b"\x22" * 32)
+    name = name_for(key)
+    now = datetime.now(UTC)
+    records = [create_record(key, f"/ipfs/v{i}".encode(), i, now=now) for i in range(4)]
+    await bob.naming.ref.ask(LearnRecord(name=name, record=records[0]))  # a name Bob holds
+    forged = bytearray(create_record(key, b"/ipfs/forged", 9, now=now))
+    forged[-1] ^= 1  # no longer signed by the name's key
+    stranger = Context(sender="12D3KooWstranger")
+    with bob.naming.heads.subscription(name) as arrivals:
+        await bob.naming.ref.tell(NameRecordPublished(name=name, record=records[1]), stranger)
+        await bob.naming.ref.tell(NameRecordPublished(name=name, record=records[2]), stranger)
+        for i in range(2000):
+            junk = bytes(forged) if i % 2 else records[1]  # forged, or a replay of 1
+            await bob.naming.ref.tell(NameRecordPublished(name=name, record=junk), stranger)
+        await bob.naming.ref.tell(NameRecordPublished(name=name, record=records[3]), stranger)
+        shown = [(await asyncio.wait_for(arrivals.get(), 5)).sequence for _ in range(3)]
+    assert shown == [1, 2, 3]
+    assert [r.sequence for r in await bob.naming.history(name)] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)
