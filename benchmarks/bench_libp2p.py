@@ -12,13 +12,14 @@ processes, as they run in the world (every message then wakes a process waiting 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -162,14 +163,24 @@ class Server(Actor):
             Server.done.set()
 
 
-async def peerkit_main() -> dict[str, float]:
-    results: dict[str, float] = {}
+@contextlib.asynccontextmanager
+async def two_nodes() -> AsyncIterator[tuple[Node, Node]]:
+    """Peer ``a`` serving Ping and Chunk, and peer ``b`` (not yet connected), in this loop."""
     a = Node(PeerConfig(name="a", log_level="warning"))
     b = Node(PeerConfig(name="b", log_level="warning"))
     a.spawn(Server)
     await a.start()
     await b.start()
     try:
+        yield a, b
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+async def peerkit_main() -> dict[str, float]:
+    results: dict[str, float] = {}
+    async with two_nodes() as (a, b):
         t0 = time.perf_counter()
         await b.connect(a.addrs()[0])
         await b.request(a.peer_id, Ping(data=b"hello"))
@@ -186,9 +197,6 @@ async def peerkit_main() -> dict[str, float]:
             await b.send(a.peer_id, chunk)
         await Server.done.wait()
         results["mbps"] = CHUNK * CHUNKS / (time.perf_counter() - t0) / 1e6
-    finally:
-        await b.stop()
-        await a.stop()
     return results
 
 
@@ -212,19 +220,11 @@ def raw_round_trips() -> None:
 
 async def peerkit_round_trips() -> None:
     """peerkit's side of raw_round_trips: the same round trips as requests between nodes."""
-    a = Node(PeerConfig(name="a", log_level="warning"))
-    b = Node(PeerConfig(name="b", log_level="warning"))
-    a.spawn(Server)
-    await a.start()
-    await b.start()
-    try:
+    async with two_nodes() as (a, b):
         await b.connect(a.addrs()[0])
         msg = Ping(data=b"x" * 32)
         for _ in range(ROUND_TRIPS):
             await b.request(a.peer_id, msg)
-    finally:
-        await b.stop()
-        await a.stop()
 
 
 # --- peers in two processes (as they run in the world) -----------------------------------------
