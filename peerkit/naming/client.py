@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import os
+import random
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,11 @@ from .keys import (
 from .messages import History, LearnRecord, NameHistory, PublishRecord, Resolved, ResolveName
 from .records import REVOKED_VALUE, NameRecord, create_record, name_for, verify_record
 from .routing import NAMESPACE
+
+#: while a name is watched, how often a few connected peers are asked for its head (what
+#: gossip lost on the way then shows up within this), and how many of them
+WATCH_REFRESH_SECONDS = 5.0
+WATCH_REFRESH_PEERS = 3
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -137,10 +143,11 @@ class NamingClient:
             return None
         return verify_record(name, reply.record, now=self.now(), check_expiry=at is not None)
 
-    async def _learn_from_peers(self, name: str) -> None:
+    async def _learn_from_peers(self, name: str, peers: list[str] | None = None) -> None:
         ask = ResolveName(name=name, local_only=True)
+        asked = self.node.peers() if peers is None else peers
         replies: list[Any] = await asyncio.gather(
-            *(self.node.request(p, ask, timeout=5) for p in self.node.peers()),
+            *(self.node.request(p, ask, timeout=5) for p in asked),
             return_exceptions=True,
         )
         for reply in replies:
@@ -191,17 +198,37 @@ class NamingClient:
         nothing published in between, because it listens before it looks.
         """
         with self.heads.subscription(name) as arrivals:
-            newest = -1
-            if current:
-                head = await self.resolve(name, local_only=True)
-                if head is not None:
-                    newest = head.sequence
-                    yield head
-            while True:
-                record = await arrivals.get()
-                if record.sequence > newest:  # not the head already given, arrived meanwhile
-                    newest = record.sequence
-                    yield record
+            # Gossip delivers each record once, and a record lost on the way (a connection
+            # that dropped and came back, a mesh that changed) would leave this watcher on an
+            # old version until the next: while it watches, a few connected peers are asked
+            # for the name's head now and then (a new one arrives here as any other).
+            refresher = asyncio.ensure_future(self._refresh_while_watched(name))
+            try:
+                newest = -1
+                if current:
+                    head = await self.resolve(name, local_only=True)
+                    if head is not None:
+                        newest = head.sequence
+                        yield head
+                while True:
+                    record = await arrivals.get()
+                    if record.sequence > newest:  # not the head given, arrived meanwhile
+                        newest = record.sequence
+                        yield record
+            finally:
+                refresher.cancel()
+
+    async def _refresh_while_watched(self, name: str) -> None:
+        clock = self.node.clock
+        while True:
+            await clock.sleep(WATCH_REFRESH_SECONDS)
+            peers = self.node.peers()
+            if len(peers) > WATCH_REFRESH_PEERS:
+                peers = random.sample(peers, WATCH_REFRESH_PEERS)
+            try:
+                await self._learn_from_peers(name, peers)
+            except PeerkitError as exc:  # the node stopping: the watcher ends with it
+                self.node.log.debug("name.watch_refresh_failed", name=name[:16], error=str(exc))
 
     # --- identity and the Me DAG ----------------------------------------------------------
 

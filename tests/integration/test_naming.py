@@ -62,9 +62,7 @@ async def test_alice_publishes_and_bob_resolves_and_watches(make_nodes, kind):
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)
-async def test_a_name_updated_faster_than_the_write_quota_loses_no_newest_version(
-    make_nodes, kind
-):
+async def test_a_name_updated_faster_than_the_write_quota_loses_no_newest_version(make_nodes, kind):
     """Alice saves far faster than a peer's open-write quota (120 a minute): Bob is shown
     every version, in order, and ends on the last one. Before, each announcement past the
     quota was dropped at Bob for good, and his watchers stayed on an old version."""
@@ -109,6 +107,35 @@ async def test_a_name_updated_faster_than_the_write_quota_loses_no_newest_versio
     # a name dropped that way is still found: resolving it asks the connected peers
     dropped = [k for k in keys if await bob.naming.resolve(name_for(k), local_only=True) is None]
     assert dropped and (await bob.naming.resolve(name_for(dropped[0]))) is not None
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+async def test_a_watcher_gets_a_version_gossip_never_brought(make_nodes, kind, monkeypatch):
+    """Gossip delivers a record once; one lost on the way (a connection that dropped and came
+    back) must not leave a watcher on an old version: a watched name's head is asked of the
+    connected peers now and then. Here Alice takes a record without announcing it at all."""
+    monkeypatch.setattr("peerkit.naming.client.WATCH_REFRESH_SECONDS", 0.1)
+    alice, bob = await make_nodes(2, kind)
+    key = Ed25519PrivateKey.from_private_bytes(b"\x23" * 32)
+    name = name_for(key)
+    now = datetime.now(UTC)
+    await alice.wait_for_subscribers("peerkit.names", 1)
+    await alice.naming.ref.ask(
+        PublishRecord(name=name, record=create_record(key, b"/a", 0, now=now))
+    )
+    seen = []
+
+    async def watch() -> None:
+        async for record in bob.naming.watch(name, current=True):
+            seen.append(record.sequence)
+            if record.sequence == 1:
+                return
+
+    watcher = asyncio.create_task(watch())
+    # taken by Alice, never announced: only Bob's refresh can bring it
+    await alice.naming.ref.ask(LearnRecord(name=name, record=create_record(key, b"/b", 1, now=now)))
+    await asyncio.wait_for(watcher, 10)
+    assert seen[-1] == 1
 
 
 async def test_forged_and_stale_announcements_cannot_fill_a_names_queue(make_nodes, monkeypatch):
