@@ -65,7 +65,7 @@ class NamingActor(Actor):
         self.stored: dict[str, LogState] = {}  # each name's append-only log, as persisted
         self._dht_next: dict[str, bytes] = {}  # names whose newest head is on its way to the DHT
         #: announced records of held names over their name's rate, in order, waiting their turn
-        self._waiting: dict[str, deque[tuple[NameRecord, bytes, str | None]]] = {}
+        self._waiting: dict[str, deque[tuple[int, bytes, str | None]]] = {}  # (sequence, ...)
         self._per_name = Buckets(
             Rate(ANNOUNCED_PER_SECOND, ANNOUNCED_BURST), clock=lambda: self.node.clock.monotonic()
         )
@@ -258,15 +258,16 @@ class NamingActor(Actor):
             self.log.warning("name.announcement_rejected", remote=sender, error=str(exc))
             return
         waiting = self._waiting.get(name)
-        last = waiting[-1][0] if waiting else self.logs[name].head()
-        if last is not None and record.sequence <= last.sequence:
+        head = self.logs[name].head()
+        last = waiting[-1][0] if waiting else (head.sequence if head is not None else -1)
+        if record.sequence <= last and not record.revoked:  # a revocation always counts
             return  # older than what is held or waiting: a late copy, or a replay
         if waiting is None:
             waiting = self._waiting[name] = deque()
             self._come_back(name)
         if len(waiting) >= ANNOUNCED_WAITING:  # its owner publishes faster than we take
             waiting.popleft()
-        waiting.append((record, raw, sender))
+        waiting.append((record.sequence, raw, sender))
 
     def _come_back(self, name: str) -> None:
         wait = self._per_name.retry_after(name)

@@ -69,6 +69,7 @@ class NamingClient:
         self.node = node
         self.ref = ext.ref
         self.heads = ext.heads
+        self._refreshing = ext.refreshing
 
     def now(self) -> datetime:
         return utc(self.node.clock)
@@ -198,37 +199,45 @@ class NamingClient:
         nothing published in between, because it listens before it looks.
         """
         with self.heads.subscription(name) as arrivals:
-            # Gossip delivers each record once, and a record lost on the way (a connection
-            # that dropped and came back, a mesh that changed) would leave this watcher on an
-            # old version until the next: while it watches, a few connected peers are asked
-            # for the name's head now and then (a new one arrives here as any other).
-            refresher = asyncio.ensure_future(self._refresh_while_watched(name))
-            try:
-                newest = -1
-                if current:
-                    head = await self.resolve(name, local_only=True)
-                    if head is not None:
-                        newest = head.sequence
-                        yield head
-                while True:
-                    record = await arrivals.get()
-                    if record.sequence > newest:  # not the head given, arrived meanwhile
-                        newest = record.sequence
+            if name not in self._refreshing:
+                self._refreshing[name] = asyncio.ensure_future(self._refresh_while_watched(name))
+            if current:
+                head = await self.resolve(name, local_only=True)
+                if head is not None:
+                    yield head
+                    # heads put while it was looked up came before it: skip up to it (not by
+                    # sequence: a late revocation can have a lower one, and must be seen)
+                    queued = [arrivals.get_nowait() for _ in range(arrivals.qsize())]
+                    raws = [r.raw for r in queued]
+                    after = raws.index(head.raw) + 1 if head.raw in raws else 0
+                    for record in queued[after:]:
                         yield record
-            finally:
-                refresher.cancel()
+            while True:
+                yield await arrivals.get()
 
     async def _refresh_while_watched(self, name: str) -> None:
+        """Gossip delivers each record once, and a record lost on the way (a connection that
+        dropped and came back, a mesh that changed) would leave a watcher on an old version
+        until the next: while ``name`` is watched (by any number of watchers: one task per
+        name), a few connected peers are asked for its head now and then, and a newer one
+        reaches the watchers as any other."""
         clock = self.node.clock
-        while True:
-            await clock.sleep(WATCH_REFRESH_SECONDS)
-            peers = self.node.peers()
-            if len(peers) > WATCH_REFRESH_PEERS:
-                peers = random.sample(peers, WATCH_REFRESH_PEERS)
-            try:
-                await self._learn_from_peers(name, peers)
-            except PeerkitError as exc:  # the node stopping: the watcher ends with it
-                self.node.log.debug("name.watch_refresh_failed", name=name[:16], error=str(exc))
+        try:
+            while True:
+                await clock.sleep(WATCH_REFRESH_SECONDS)
+                if not self.heads.watching(name):
+                    return
+                peers = self.node.peers()
+                if len(peers) > WATCH_REFRESH_PEERS:
+                    peers = random.sample(peers, WATCH_REFRESH_PEERS)
+                try:
+                    await self._learn_from_peers(name, peers)
+                except PeerkitError as exc:  # the node stopping: the watchers end with it
+                    self.node.log.debug(
+                        "name.watch_refresh_failed", name=name[:16], error=str(exc)
+                    )
+        finally:
+            self._refreshing.pop(name, None)
 
     # --- identity and the Me DAG ----------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,8 @@ class NamingExtension(Extension):
     uses = ("routing",)
     ref: ActorRef
     heads: NameHeads
+    #: one refresh task per watched name, however many watch it (naming/client.py)
+    refreshing: dict[str, asyncio.Task[None]]
 
     def enabled(self, config: PeerConfig) -> bool:
         return config.storage.enabled
@@ -33,6 +36,7 @@ class NamingExtension(Extension):
         from .keeper import NameKeeper
 
         self.heads = NameHeads()
+        self.refreshing = {}
         self.ref = node.spawn(
             partial(
                 NamingActor,

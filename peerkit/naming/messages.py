@@ -67,7 +67,7 @@ class NameRecordPublished(Event, tag="naming.NameRecordPublished", topic=NAMES_T
 
 
 class AnnouncedDue(Message, tag="naming.AnnouncedDue"):
-    """Local only: the naming actor's note to itself that an announced record waiting for
-    its name's gap may be taken now."""
+    """Local only: the naming actor's note to itself that announced records of ``name``
+    waiting for its rate may be taken now."""
 
     name: str
